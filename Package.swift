@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Mechanic",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Mechanic", targets: ["Mechanic", "MechanicAnalysis"]),
+        .executable(name: "mechanic", targets: ["mechanic"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // BLAS: OpenBLAS through pkg-config on Linux, Accelerate on Apple platforms.
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "MechanicTensor", dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]),
+        .target(name: "MechanicIO", dependencies: ["MechanicTensor"]),
+        .target(name: "MechanicTokenizers"),
+        .target(name: "Mechanic", dependencies: ["MechanicTensor", "MechanicIO", "MechanicTokenizers"]),
+        .target(name: "MechanicAnalysis", dependencies: ["Mechanic"]),
+        .executableTarget(name: "mechanic", dependencies: [
+            "Mechanic", "MechanicAnalysis",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "MechanicTensorTests", dependencies: ["MechanicTensor"]),
+        .testTarget(name: "MechanicIOTests", dependencies: ["MechanicIO"]),
+        .testTarget(name: "MechanicTokenizersTests", dependencies: ["MechanicTokenizers"]),
+        .testTarget(name: "MechanicTests", dependencies: ["Mechanic"]),
+        .testTarget(name: "MechanicAnalysisTests", dependencies: ["MechanicAnalysis"]),
+    ]
+)

@@ -1,0 +1,3 @@
+@_exported import MechanicTensor
+@_exported import MechanicIO
+@_exported import MechanicTokenizers

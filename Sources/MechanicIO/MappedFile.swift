@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// A read-only memory mapping of a whole file (`mmap`, `PROT_READ`, `MAP_PRIVATE`): pages come
+/// from the page cache on demand and never count as heap. Unmapped when the last reference goes.
+public final class MappedFile: @unchecked Sendable {
+    public let url: URL
+    public let size: Int
+    public let base: UnsafeRawPointer
+
+    public init(url: URL) throws {
+        self.url = url
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else {
+            throw SafeTensorsError.cannotOpen(file: url.path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw SafeTensorsError.cannotOpen(file: url.path, reason: String(cString: strerror(errno)))
+        }
+        size = Int(st.st_size)
+        if size == 0 {
+            // mmap of length 0 fails; hand out a pointer to a static zero byte instead.
+            base = UnsafeRawPointer(MappedFile.emptyByte)
+            return
+        }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw SafeTensorsError.cannotOpen(file: url.path, reason: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        base = UnsafeRawPointer(p)
+    }
+
+    nonisolated(unsafe) private static let emptyByte: UnsafeMutableRawPointer = {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 8)
+        p.storeBytes(of: 0, as: UInt8.self)
+        return p
+    }()
+
+    deinit {
+        if size > 0 { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// Element-wise activation functions, named as TransformerLens names them (`act_fn`).
+public enum Activation: String, Sendable {
+    case gelu            // exact erf GELU
+    case geluNew = "gelu_new"  // tanh approximation (GPT-2)
+    case geluFast = "gelu_fast"
+    case relu
+    case silu
+    case geluPytorchTanh = "gelu_pytorch_tanh"
+
+    /// Parses a Hugging Face `activation_function` / `hidden_act` value.
+    public init?(huggingFace name: String) {
+        switch name {
+        case "gelu": self = .gelu
+        case "gelu_new", "gelu_pytorch_tanh": self = .geluNew
+        case "gelu_fast": self = .geluFast
+        case "relu": self = .relu
+        case "silu", "swish": self = .silu
+        default: return nil
+        }
+    }
+
+    @inlinable public func apply(_ x: Float) -> Float {
+        switch self {
+        case .gelu:
+            return 0.5 * x * (1 + erff(x / 2.0.squareRoot().asFloat))
+        case .geluNew, .geluPytorchTanh:
+            let c: Float = 0.7978845608028654  // sqrt(2/pi)
+            return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
+        case .geluFast:
+            return 0.5 * x * (1 + tanhf(x * 0.7978845608 * (1 + 0.044715 * x * x)))
+        case .relu:
+            return max(x, 0)
+        case .silu:
+            return x / (1 + expf(-x))
+        }
+    }
+
+    /// Applies the activation in place.
+    public func apply(_ buf: UnsafeMutableBufferPointer<Float>) {
+        for i in buf.indices { buf[i] = apply(buf[i]) }
+    }
+}
+
+extension Double {
+    @inlinable var asFloat: Float { Float(self) }
+}

@@ -1,0 +1,1 @@
+// Byte-level BPE and tokenizer.json tokenizers (see Tokenizer.swift).

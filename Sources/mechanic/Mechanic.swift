@@ -1,0 +1,10 @@
+import ArgumentParser
+import Mechanic
+
+@main
+struct MechanicCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mechanic",
+        abstract: "Mechanistic interpretability for transformer language models.")
+    func run() throws {}
+}
