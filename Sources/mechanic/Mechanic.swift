@@ -5,6 +5,6 @@ import Mechanic
 struct MechanicCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mechanic",
-        abstract: "Mechanistic interpretability for transformer language models.")
-    func run() throws {}
+        abstract: "Mechanistic interpretability for transformer language models (TransformerLens-compatible).",
+        subcommands: [CacheCommand.self, TokenizeCommand.self, PredictCommand.self, GenerateCommand.self, BenchCommand.self])
 }

@@ -1,0 +1,58 @@
+/// Errors a user can cause through the model API or the command line. Each message says what was
+/// wrong (naming the file, key, hook, token or value) and, where possible, what to do.
+public enum MechanicError: Error, CustomStringConvertible, Equatable {
+    case fileMissing(path: String, what: String)
+    case badConfig(file: String, reason: String)
+    case missingConfigKey(file: String, key: String)
+    case unsupportedModelType(file: String, modelType: String)
+    case unsupportedConfig(file: String, key: String, value: String, reason: String)
+    case unexpectedTensor(file: String, tensor: String)
+    case unknownHook(name: String, suggestion: String?)
+    case promptTooLong(tokens: Int, nCtx: Int)
+    case tokenOutOfRange(id: Int, dVocab: Int)
+    case emptyInput(String)
+    case raggedBatch(String)
+    case noTokenizer(model: String)
+    case notSingleToken(text: String, pieces: [String])
+    case tokenNotFound(token: String, inPrompt: [String])
+    case invalidArgument(String)
+    case memoryEstimate(bytes: Int, available: Int, hint: String)
+
+    public var description: String {
+        switch self {
+        case let .fileMissing(path, what):
+            return "\(path) does not exist (expected \(what))"
+        case let .badConfig(file, reason):
+            return "\(file): \(reason)"
+        case let .missingConfigKey(file, key):
+            return "\(file): required key \"\(key)\" is missing"
+        case let .unsupportedModelType(file, t):
+            return "\(file): model_type \"\(t)\" is not supported (supported: gpt2, gpt_neox, llama, mistral, qwen2)"
+        case let .unsupportedConfig(file, key, value, reason):
+            return "\(file): \"\(key)\": \(value) cannot be honoured: \(reason)"
+        case let .unexpectedTensor(file, tensor):
+            return "\(file): unexpected tensor '\(tensor)' — the checkpoint does not match the architecture in config.json"
+        case let .unknownHook(name, suggestion):
+            return "unknown hook point '\(name)'" + (suggestion.map { " (did you mean '\($0)'?)" } ?? "")
+        case let .promptTooLong(tokens, nCtx):
+            return "the input has \(tokens) positions but the model's context (n_ctx) is \(nCtx)"
+        case let .tokenOutOfRange(id, dVocab):
+            return "token id \(id) is outside the vocabulary (d_vocab = \(dVocab))"
+        case let .emptyInput(what):
+            return "empty input: \(what)"
+        case let .raggedBatch(what):
+            return "ragged batch: \(what)"
+        case let .noTokenizer(model):
+            return "\(model) has no tokenizer files (tokenizer.json, or vocab.json + merges.txt); pass token ids instead"
+        case let .notSingleToken(text, pieces):
+            return "\"\(text)\" is \(pieces.count) tokens, not one: \(pieces.map { "\"\($0)\"" }.joined(separator: " + "))"
+        case let .tokenNotFound(token, prompt):
+            return "token \"\(token)\" does not occur in the prompt \(prompt.map { "\"\($0)\"" }.joined(separator: ","))"
+        case let .invalidArgument(what):
+            return what
+        case let .memoryEstimate(bytes, available, hint):
+            return String(format: "the cache would need about %.1f GB but only %.1f GB of memory is available; %@",
+                          Double(bytes) / 1e9, Double(available) / 1e9, hint)
+        }
+    }
+}

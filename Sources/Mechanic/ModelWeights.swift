@@ -1,0 +1,80 @@
+import MechanicTensor
+
+/// One block's parameters in TransformerLens's layout (the interpretability view: per-head
+/// matrices, `x @ W`). Optional members are absent where the architecture or processing has none.
+public struct BlockWeights: Sendable {
+    public var ln1W: Tensor?   // [d_model]
+    public var ln1B: Tensor?   // [d_model]
+    public var W_Q: Tensor     // [n_heads, d_model, d_head]
+    public var W_K: Tensor     // [n_kv_heads, d_model, d_head]
+    public var W_V: Tensor     // [n_kv_heads, d_model, d_head]
+    public var b_Q: Tensor     // [n_heads, d_head]
+    public var b_K: Tensor     // [n_kv_heads, d_head]
+    public var b_V: Tensor     // [n_kv_heads, d_head]
+    public var W_O: Tensor     // [n_heads, d_head, d_model]
+    public var b_O: Tensor     // [d_model]
+    public var ln2W: Tensor?   // [d_model]
+    public var ln2B: Tensor?   // [d_model]
+    public var W_in: Tensor?   // [d_model, d_mlp]
+    public var W_gate: Tensor? // [d_model, d_mlp] (gated MLPs)
+    public var b_in: Tensor?   // [d_mlp]
+    public var W_out: Tensor?  // [d_mlp, d_model]
+    public var b_out: Tensor?  // [d_model]
+
+    public init(ln1W: Tensor?, ln1B: Tensor?, W_Q: Tensor, W_K: Tensor, W_V: Tensor, b_Q: Tensor, b_K: Tensor,
+                b_V: Tensor, W_O: Tensor, b_O: Tensor, ln2W: Tensor?, ln2B: Tensor?, W_in: Tensor?,
+                W_gate: Tensor?, b_in: Tensor?, W_out: Tensor?, b_out: Tensor?) {
+        self.ln1W = ln1W; self.ln1B = ln1B
+        self.W_Q = W_Q; self.W_K = W_K; self.W_V = W_V
+        self.b_Q = b_Q; self.b_K = b_K; self.b_V = b_V
+        self.W_O = W_O; self.b_O = b_O
+        self.ln2W = ln2W; self.ln2B = ln2B
+        self.W_in = W_in; self.W_gate = W_gate; self.b_in = b_in
+        self.W_out = W_out; self.b_out = b_out
+    }
+}
+
+/// All parameters of a model in TransformerLens's layout — the one source of truth; the forward
+/// pass derives its fused matrices from these.
+public struct ModelWeights: Sendable {
+    public var W_E: Tensor          // [d_vocab, d_model]
+    public var W_pos: Tensor?       // [n_ctx, d_model] (learned positions only)
+    public var blocks: [BlockWeights]
+    public var lnFinalW: Tensor?    // [d_model]
+    public var lnFinalB: Tensor?    // [d_model]
+    public var W_U: Tensor          // [d_model, d_vocab]
+    public var b_U: Tensor          // [d_vocab]
+
+    public init(W_E: Tensor, W_pos: Tensor?, blocks: [BlockWeights], lnFinalW: Tensor?, lnFinalB: Tensor?, W_U: Tensor, b_U: Tensor) {
+        self.W_E = W_E; self.W_pos = W_pos; self.blocks = blocks
+        self.lnFinalW = lnFinalW; self.lnFinalB = lnFinalB
+        self.W_U = W_U; self.b_U = b_U
+    }
+
+    /// Named parameters with TransformerLens's state-dict names (`blocks.0.attn.W_Q`, …).
+    /// Grouped-query K/V use TransformerLens's `_W_K`/`_W_V`/`_b_K`/`_b_V` names.
+    public func named(groupedQuery: Bool = false) -> [(String, Tensor)] {
+        var out: [(String, Tensor)] = [("embed.W_E", W_E)]
+        if let W_pos { out.append(("pos_embed.W_pos", W_pos)) }
+        let kv = groupedQuery ? "_" : ""
+        for (l, b) in blocks.enumerated() {
+            let p = "blocks.\(l)."
+            if let t = b.ln1W { out.append((p + "ln1.w", t)) }
+            if let t = b.ln1B { out.append((p + "ln1.b", t)) }
+            out += [(p + "attn.W_Q", b.W_Q), (p + "attn.\(kv)W_K", b.W_K), (p + "attn.\(kv)W_V", b.W_V),
+                    (p + "attn.W_O", b.W_O), (p + "attn.b_Q", b.b_Q), (p + "attn.\(kv)b_K", b.b_K),
+                    (p + "attn.\(kv)b_V", b.b_V), (p + "attn.b_O", b.b_O)]
+            if let t = b.ln2W { out.append((p + "ln2.w", t)) }
+            if let t = b.ln2B { out.append((p + "ln2.b", t)) }
+            if let t = b.W_in { out.append((p + "mlp.W_in", t)) }
+            if let t = b.W_gate { out.append((p + "mlp.W_gate", t)) }
+            if let t = b.b_in { out.append((p + "mlp.b_in", t)) }
+            if let t = b.W_out { out.append((p + "mlp.W_out", t)) }
+            if let t = b.b_out { out.append((p + "mlp.b_out", t)) }
+        }
+        if let t = lnFinalW { out.append(("ln_final.w", t)) }
+        if let t = lnFinalB { out.append(("ln_final.b", t)) }
+        out += [("unembed.W_U", W_U), ("unembed.b_U", b_U)]
+        return out
+    }
+}

@@ -1,0 +1,51 @@
+import MechanicTensor
+
+/// TransformerLens's LayerNorm / LayerNormPre / RMSNorm / RMSNormPre with their two hooks.
+/// `hook_scale` is `[..., 1]`; an edited scale is the one used to normalise (so a frozen scale
+/// from another run is honoured). For RMSNorm `hook_normalized` is `x / scale` before the weight,
+/// for LayerNorm it is after the weight and bias — both as TransformerLens.
+func applyNorm(_ x: Tensor, _ kind: ModelConfig.Normalization, weight: Tensor?, bias: Tensor?, eps: Float,
+               scaleName: String, normalizedName: String, layer: Int?, hooks: HookRunner) throws -> Tensor {
+    if kind == .none { return x }
+    let d = x.shape.last ?? 1
+    let rows = x.count / d
+    let center = kind == .layerNorm || kind == .layerNormPre
+    var centered = x
+    var scale = Tensor(zeros: Array(x.shape.dropLast()) + [1])  // [..., 1]
+    centered.data.withUnsafeMutableBufferPointer { c in
+        scale.data.withUnsafeMutableBufferPointer { s in
+            for r in 0..<rows {
+                let row = r * d
+                if center {
+                    var mean: Float = 0
+                    for j in 0..<d { mean += c[row + j] }
+                    mean /= Float(d)
+                    for j in 0..<d { c[row + j] -= mean }
+                }
+                var ss: Float = 0
+                for j in 0..<d { ss += c[row + j] * c[row + j] }
+                s[r] = (ss / Float(d) + eps).squareRoot()
+            }
+        }
+    }
+    try hooks.fire(scaleName, layer: layer, &scale)
+    let applyAffineBeforeHook = kind == .layerNorm
+    centered.data.withUnsafeMutableBufferPointer { c in
+        scale.data.withUnsafeBufferPointer { s in
+            for r in 0..<rows {
+                let inv = 1 / s[r]
+                for j in 0..<d { c[r * d + j] *= inv }
+                if applyAffineBeforeHook, let weight, let bias {
+                    for j in 0..<d { c[r * d + j] = c[r * d + j] * weight.data[j] + bias.data[j] }
+                }
+            }
+        }
+    }
+    try hooks.fire(normalizedName, layer: layer, &centered)
+    if kind == .rmsNorm, let weight {
+        centered.data.withUnsafeMutableBufferPointer { c in
+            for r in 0..<rows { for j in 0..<d { c[r * d + j] *= weight.data[j] } }
+        }
+    }
+    return centered
+}

@@ -1,0 +1,66 @@
+/// `out[rows, n] = x[rows, k] · W[k, n] (+ bias[n])` with explicit row strides, through sgemm.
+/// `x` rows are `lda` apart, `W` rows `ldw` apart, `out` rows `ldc` apart.
+@inlinable
+public func linear(rows: Int, k: Int, n: Int,
+                   x: UnsafePointer<Float>, lda: Int,
+                   w: UnsafePointer<Float>, ldw: Int,
+                   bias: UnsafePointer<Float>?,
+                   out: UnsafeMutablePointer<Float>, ldc: Int) {
+    if let bias {
+        for r in 0..<rows { (out + r * ldc).update(from: bias, count: n) }
+    }
+    sgemm(m: rows, n: n, k: k, a: x, lda: lda, b: w, ldb: ldw, beta: bias == nil ? 0 : 1, c: out, ldc: ldc)
+}
+
+extension Tensor {
+    /// `self[..., k] · W[k, n] + bias[n]` → `[..., n]`.
+    public func linear(_ w: Tensor, bias: Tensor? = nil) -> Tensor {
+        let k = shape.last ?? 0
+        let n = w.shape.last ?? 0
+        let rows = k == 0 ? 0 : count / k
+        var out = Tensor(zeros: Array(shape.dropLast()) + [n])
+        data.withUnsafeBufferPointer { xp in
+            w.data.withUnsafeBufferPointer { wp in
+                out.data.withUnsafeMutableBufferPointer { op in
+                    guard let x = xp.baseAddress, let wb = wp.baseAddress, let o = op.baseAddress else { return }
+                    if let bias {
+                        bias.data.withUnsafeBufferPointer { bp in
+                            MechanicTensor.linear(rows: rows, k: k, n: n, x: x, lda: k, w: wb, ldw: n, bias: bp.baseAddress, out: o, ldc: n)
+                        }
+                    } else {
+                        MechanicTensor.linear(rows: rows, k: k, n: n, x: x, lda: k, w: wb, ldw: n, bias: nil, out: o, ldc: n)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Element-wise `self + other` (same shape).
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        var out = a
+        out.add(b)
+        return out
+    }
+
+    /// Element-wise `self - other` (same shape).
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        var out = a
+        out.data.withUnsafeMutableBufferPointer { o in
+            b.data.withUnsafeBufferPointer { p in for i in o.indices { o[i] -= p[i] } }
+        }
+        return out
+    }
+
+    /// In-place `self += other` (same count).
+    public mutating func add(_ other: Tensor) {
+        data.withUnsafeMutableBufferPointer { o in
+            other.data.withUnsafeBufferPointer { p in for i in o.indices { o[i] += p[i] } }
+        }
+    }
+
+    /// In-place `self *= s`.
+    public mutating func scale(by s: Float) {
+        data.withUnsafeMutableBufferPointer { o in for i in o.indices { o[i] *= s } }
+    }
+}

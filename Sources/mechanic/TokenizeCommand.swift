@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import Mechanic
+
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Show the token ids and pieces of a text (reads only the tokenizer files).")
+
+    @Option(name: .long, help: "A model or tokenizer directory, hub id or alias.")
+    var model: String
+
+    @Option(name: .long, help: "Hub revision.")
+    var revision: String?
+
+    @Flag(name: .long, help: "Do not prepend the BOS token.")
+    var noBos = false
+
+    @Flag(name: .long, help: "Print {\"ids\": [...], \"tokens\": [...]}.")
+    var json = false
+
+    @Argument(help: "The text to tokenize.")
+    var text: String
+
+    func run() throws {
+        let dir = try resolveModel(model, revision: revision, weights: false)
+        guard let tok = try HookedTransformer.loadTokenizer(dir) else { throw MechanicError.noTokenizer(model: dir.path) }
+        let ids = try HookedTransformer.tokens(text, tokenizer: tok, prependBOS: !noBos)
+        let pieces = ids.map { tok.tokenString($0) }
+        if json {
+            try printJSON(["ids": ids, "tokens": pieces])
+        } else {
+            for (i, (id, piece)) in zip(ids, pieces).enumerated() {
+                print(String(format: "%4d  %6d  ", i, id) + piece.debugDescription)
+            }
+        }
+    }
+}
