@@ -7,6 +7,8 @@ public final class Checkpoint: @unchecked Sendable {
     public let directory: URL
     /// Tensor name → the mapped file that holds it.
     private var location: [String: SafeTensorsFile] = [:]
+    /// The file a missing tensor is reported against: `model.safetensors` or the index.
+    private let source: String
 
     public init(directory: URL) throws {
         self.directory = directory
@@ -14,11 +16,8 @@ public final class Checkpoint: @unchecked Sendable {
         let single = directory.appendingPathComponent("model.safetensors")
         let index = directory.appendingPathComponent("model.safetensors.index.json")
         if fm.fileExists(atPath: index.path) {
-            let data = try Data(contentsOf: index)
-            guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let map = obj["weight_map"] as? [String: String] else {
-                throw SafeTensorsError.badIndex(file: index.path, reason: "no \"weight_map\" object mapping tensor names to shard files")
-            }
+            source = index.path
+            let map = try Checkpoint.weightMap(index)
             var shards: [String: SafeTensorsFile] = [:]
             for (tensor, shardName) in map.sorted(by: { $0.key < $1.key }) {
                 let shard: SafeTensorsFile
@@ -27,7 +26,7 @@ public final class Checkpoint: @unchecked Sendable {
                 } else {
                     let url = directory.appendingPathComponent(shardName)
                     guard fm.fileExists(atPath: url.path) else {
-                        throw SafeTensorsError.badIndex(file: index.path, reason: "shard \(shardName) (holding '\(tensor)') is missing")
+                        throw SafeTensorsError.badIndex(file: index.path, reason: "shard \(shardName) (holding '\(tensor)') is missing from \(directory.path)")
                     }
                     shard = try SafeTensorsFile(url: url)
                     shards[shardName] = shard
@@ -38,13 +37,43 @@ public final class Checkpoint: @unchecked Sendable {
                 location[tensor] = shard
             }
         } else if fm.fileExists(atPath: single.path) {
+            source = single.path
             let file = try SafeTensorsFile(url: single)
             for name in file.tensors.keys { location[name] = file }
         } else {
+            let hasBin = fm.fileExists(atPath: directory.appendingPathComponent("pytorch_model.bin").path)
+                || fm.fileExists(atPath: directory.appendingPathComponent("pytorch_model.bin.index.json").path)
             throw SafeTensorsError.cannotOpen(
                 file: directory.path,
-                reason: "no model.safetensors or model.safetensors.index.json in this directory (PyTorch .bin checkpoints are not read; convert them to safetensors)")
+                reason: "no model.safetensors or model.safetensors.index.json in this directory"
+                    + (hasBin ? " (it holds PyTorch .bin weights, which Mechanic does not read; convert them to safetensors)" : ""))
         }
+    }
+
+    /// The `weight_map` of a shard index: tensor name → shard file name (a plain file name in
+    /// the same directory; absolute paths and `..` are refused).
+    public static func weightMap(_ index: URL) throws -> [String: String] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: index)
+        } catch {
+            throw SafeTensorsError.cannotOpen(file: index.path, reason: "\(error.localizedDescription)")
+        }
+        guard let root = try? JSONValue.parse(data) else {
+            throw SafeTensorsError.badIndex(file: index.path, reason: "the shard index is not JSON")
+        }
+        guard let mapValue = root.object?["weight_map"]?.object else {
+            throw SafeTensorsError.badIndex(file: index.path, reason: "no \"weight_map\" object mapping tensor names to shard files")
+        }
+        var map: [String: String] = [:]
+        for (tensor, value) in mapValue {
+            guard let shard = value.string, !shard.isEmpty, !shard.hasPrefix("/"),
+                  !shard.split(separator: "/").contains("..") else {
+                throw SafeTensorsError.badIndex(file: index.path, reason: "weight_map entry '\(tensor)' names \(value.brief), not a shard file in this directory")
+            }
+            map[tensor] = shard
+        }
+        return map
     }
 
     public var names: [String] { location.keys.sorted() }
@@ -54,7 +83,7 @@ public final class Checkpoint: @unchecked Sendable {
     /// The file holding `name` and its header entry.
     public func entry(_ name: String) throws -> (file: SafeTensorsFile, info: TensorInfo) {
         guard let file = location[name], let info = file.tensors[name] else {
-            throw SafeTensorsError.missingTensor(file: directory.path, tensor: name)
+            throw SafeTensorsError.missingTensor(file: source, tensor: name)
         }
         return (file, info)
     }

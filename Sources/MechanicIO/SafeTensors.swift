@@ -54,14 +54,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         let n = Int(headerLength)
         let headerData = Data(bytes: file.base + 8, count: n)
-        let object: Any
+        let header: JSONValue
         do {
-            object = try JSONSerialization.jsonObject(with: headerData)
+            header = try JSONValue.parse(headerData)
         } catch {
-            throw SafeTensorsError.headerNotJSON(file: path, reason: "\(n) header bytes do not parse")
+            throw SafeTensorsError.headerNotJSON(file: path, reason: "its \(n) bytes do not parse as JSON")
         }
-        guard let dict = object as? [String: Any] else {
-            throw SafeTensorsError.headerNotJSON(file: path, reason: "the top level is not an object")
+        guard let dict = header.object else {
+            throw SafeTensorsError.headerNotJSON(file: path, reason: "the top level is \(header.brief), not an object")
         }
         let dataStart = 8 + n
         let dataSize = file.size - dataStart
@@ -69,44 +69,16 @@ public final class SafeTensorsFile: @unchecked Sendable {
         var meta: [String: String] = [:]
         for (name, value) in dict {
             if name == "__metadata__" {
-                if let m = value as? [String: Any] {
-                    for (k, v) in m { meta[k] = v as? String ?? "\(v)" }
-                }
+                for (k, v) in value.object ?? [:] { meta[k] = v.string ?? v.brief }
                 continue
             }
-            guard let entry = value as? [String: Any] else {
-                throw SafeTensorsError.badEntry(file: path, tensor: name, reason: "not an object")
-            }
-            guard let dtypeName = entry["dtype"] as? String else {
-                throw SafeTensorsError.badEntry(file: path, tensor: name, reason: "no dtype")
-            }
-            guard let dtype = StoredDType(rawValue: dtypeName) else {
-                throw SafeTensorsError.unknownDType(file: path, tensor: name, dtype: dtypeName)
-            }
-            guard let shapeAny = entry["shape"] as? [Any],
-                  let shape = SafeTensorsFile.ints(shapeAny), shape.allSatisfy({ $0 >= 0 }) else {
-                throw SafeTensorsError.badEntry(file: path, tensor: name, reason: "shape is not a list of non-negative integers")
-            }
-            guard let offsAny = entry["data_offsets"] as? [Any], let offs = SafeTensorsFile.ints(offsAny),
-                  offs.count == 2, offs[0] >= 0, offs[1] >= offs[0] else {
-                throw SafeTensorsError.badEntry(file: path, tensor: name, reason: "data_offsets is not [begin, end] with begin ≤ end")
-            }
-            let (elements, overflow) = shape.reduce((1, false)) { acc, d in
-                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
-                return (p, acc.1 || o)
-            }
-            let byteCount = offs[1] - offs[0]
-            if overflow || elements.multipliedReportingOverflow(by: dtype.byteSize).overflow
-                || elements * dtype.byteSize != byteCount {
-                throw SafeTensorsError.sizeMismatch(file: path, tensor: name, shape: shape, dtype: dtypeName, byteCount: byteCount)
-            }
-            guard offs[1] <= dataSize else {
-                throw SafeTensorsError.offsetsOutOfRange(file: path, tensor: name, end: offs[1], dataSize: dataSize)
-            }
-            infos[name] = TensorInfo(name: name, dtype: dtype, shape: shape, byteOffset: dataStart + offs[0], byteCount: byteCount)
+            infos[name] = try SafeTensorsFile.entry(name, value, path: path, dataStart: dataStart, dataSize: dataSize)
         }
-        // Ranges must not overlap (empty tensors overlap nothing).
-        let sorted = infos.values.filter { $0.byteCount > 0 }.sorted { $0.byteOffset < $1.byteOffset }
+        // Ranges must not overlap (empty tensors overlap nothing). Sort by (offset, name) so the
+        // error names the same pair on every run.
+        let sorted = infos.values.filter { $0.byteCount > 0 }.sorted {
+            ($0.byteOffset, $0.name) < ($1.byteOffset, $1.name)
+        }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.byteOffset + a.byteCount > b.byteOffset {
             throw SafeTensorsError.overlapping(file: path, tensor: b.name, other: a.name)
         }
@@ -114,16 +86,46 @@ public final class SafeTensorsFile: @unchecked Sendable {
         metadata = meta
     }
 
-    private static func ints(_ values: [Any]) -> [Int]? {
-        var out: [Int] = []
-        for v in values {
-            if let n = v as? NSNumber, !(v is Bool), n.doubleValue == n.doubleValue.rounded(), let i = Int(exactly: n.doubleValue) {
-                out.append(i)
-            } else {
-                return nil
-            }
+    /// Validates one header entry: dtype known, shape non-negative integers, offsets inside the
+    /// data section and exactly `elements × dtype size` bytes long.
+    private static func entry(_ name: String, _ value: JSONValue, path: String, dataStart: Int, dataSize: Int) throws -> TensorInfo {
+        guard let entry = value.object else {
+            throw SafeTensorsError.badEntry(file: path, tensor: name, reason: "\(value.brief) is not an object")
         }
-        return out
+        guard let dtypeName = entry["dtype"]?.string else {
+            throw SafeTensorsError.badEntry(file: path, tensor: name, reason: "no \"dtype\" string")
+        }
+        guard let dtype = StoredDType(rawValue: dtypeName) else {
+            throw SafeTensorsError.unknownDType(file: path, tensor: name, dtype: dtypeName)
+        }
+        guard let shapeValues = entry["shape"]?.array,
+              case let shape = shapeValues.compactMap(\.int), shape.count == shapeValues.count,
+              shape.allSatisfy({ $0 >= 0 }) else {
+            throw SafeTensorsError.badEntry(file: path, tensor: name,
+                reason: "shape \(entry["shape"]?.brief ?? "(absent)") is not a list of non-negative integers")
+        }
+        guard let offsetValues = entry["data_offsets"]?.array,
+              case let offs = offsetValues.compactMap(\.int), offs.count == 2, offsetValues.count == 2,
+              offs[0] >= 0, offs[1] >= offs[0] else {
+            throw SafeTensorsError.badEntry(file: path, tensor: name,
+                reason: "data_offsets \(entry["data_offsets"]?.brief ?? "(absent)") is not [begin, end] with 0 ≤ begin ≤ end")
+        }
+        var elements = 1
+        var overflow = false
+        for d in shape {
+            let (p, o) = elements.multipliedReportingOverflow(by: d)
+            elements = p
+            overflow = overflow || o
+        }
+        let byteCount = offs[1] - offs[0]
+        let (needed, o2) = elements.multipliedReportingOverflow(by: dtype.byteSize)
+        if overflow || o2 || needed != byteCount {
+            throw SafeTensorsError.sizeMismatch(file: path, tensor: name, shape: shape, dtype: dtypeName, byteCount: byteCount)
+        }
+        guard offs[1] <= dataSize else {
+            throw SafeTensorsError.offsetsOutOfRange(file: path, tensor: name, end: offs[1], dataSize: dataSize)
+        }
+        return TensorInfo(name: name, dtype: dtype, shape: shape, byteOffset: dataStart + offs[0], byteCount: byteCount)
     }
 
     public var names: [String] { tensors.keys.sorted() }
@@ -143,7 +145,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return Tensor(shape: i.shape) { out in
             guard let dst = out.baseAddress else { return }
             switch i.dtype {
-            case .f32: widen(.f32, src, into: dst, count: i.count)
+            case .f32: UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: i.byteCount)  // may be unaligned
             case .f16: widen(.f16, src, into: dst, count: i.count)
             case .bf16: widen(.bf16, src, into: dst, count: i.count)
             case .i64: for k in 0..<i.count { dst[k] = Float(src.loadUnaligned(fromByteOffset: 8 * k, as: Int64.self)) }
@@ -159,7 +161,16 @@ public final class SafeTensorsFile: @unchecked Sendable {
         switch i.dtype {
         case .i64: return (0..<i.count).map { Int(src.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
         case .i32: return (0..<i.count).map { Int(src.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
-        default: return try tensor(name).data.map { Int($0) }
+        default:
+            var out: [Int] = []
+            out.reserveCapacity(i.count)
+            for v in try tensor(name).data {
+                guard v.isFinite, v == v.rounded(), let k = Int(exactly: v) else {
+                    throw SafeTensorsError.badEntry(file: url.path, tensor: name, reason: "holds \(v), which is not an integer")
+                }
+                out.append(k)
+            }
+            return out
         }
     }
 }

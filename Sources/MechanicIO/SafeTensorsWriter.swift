@@ -22,43 +22,57 @@ public struct SafeTensorsWriter {
     }
 
     /// Writes the file, streaming tensor bytes (no whole-file buffer), then renames it into place.
+    /// Throws when a name repeats, a shape does not hold its values, or the disk write fails.
     public func write(to url: URL) throws {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
+        var seen = Set<String>()
         for (name, payload) in entries {
-            let (dtype, shape, bytes): (String, [Int], Int)
+            let (dtype, shape, count, elementSize): (String, [Int], Int, Int)
             switch payload {
-            case let .float(t, d): (dtype, shape, bytes) = (d.rawValue, t.shape, t.count * d.byteSize)
-            case let .int64(s, v): (dtype, shape, bytes) = ("I64", s, v.count * 8)
+            case let .float(t, d): (dtype, shape, count, elementSize) = (d.rawValue, t.shape, t.count, d.byteSize)
+            case let .int64(s, v): (dtype, shape, count, elementSize) = ("I64", s, v.count, 8)
             }
+            guard name != "__metadata__", seen.insert(name).inserted else {
+                throw SafeTensorsError.badEntry(file: url.path, tensor: name, reason: "the name is reserved or added twice")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == count else {
+                throw SafeTensorsError.sizeMismatch(file: url.path, tensor: name, shape: shape, dtype: dtype, byteCount: count * elementSize)
+            }
+            let bytes = count * elementSize
             header[name] = ["dtype": dtype, "shape": shape, "data_offsets": [offset, offset + bytes]]
             offset += bytes
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }  // pad with spaces to 8-byte alignment
+        let fm = FileManager.default
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
-        _ = FileManager.default.createFile(atPath: tmp.path, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: tmp.path) else {
-            throw SafeTensorsError.cannotOpen(file: url.path, reason: "cannot create the file")
+        guard fm.createFile(atPath: tmp.path, contents: nil), let handle = FileHandle(forWritingAtPath: tmp.path) else {
+            throw SafeTensorsError.cannotOpen(file: url.path, reason: "cannot create \(tmp.path)")
         }
-        var lengthLE = UInt64(json.count).littleEndian
-        handle.write(Data(bytes: &lengthLE, count: 8))
-        handle.write(json)
-        for (_, payload) in entries {
-            switch payload {
-            case let .float(t, .f32):
-                t.data.withUnsafeBytes { handle.write(Data($0)) }
-            case let .float(t, d):
-                let narrow: [UInt16] = t.data.map { d == .bf16 ? bf16FromFloat($0) : f16FromFloat($0) }
-                narrow.withUnsafeBytes { handle.write(Data($0)) }
-            case let .int64(_, v):
-                let wide = v.map { Int64($0).littleEndian }
-                wide.withUnsafeBytes { handle.write(Data($0)) }
+        do {
+            defer { try? handle.close() }
+            var lengthLE = UInt64(json.count).littleEndian
+            try handle.write(contentsOf: Data(bytes: &lengthLE, count: 8))
+            try handle.write(contentsOf: json)
+            for (_, payload) in entries {
+                switch payload {
+                case let .float(t, .f32):
+                    try t.data.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                case let .float(t, d):
+                    let narrow: [UInt16] = t.data.map { (d == .bf16 ? bf16FromFloat($0) : f16FromFloat($0)).littleEndian }
+                    try narrow.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                case let .int64(_, v):
+                    let wide = v.map { Int64($0).littleEndian }
+                    try wide.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                }
             }
+        } catch {
+            try? fm.removeItem(at: tmp)
+            throw SafeTensorsError.cannotOpen(file: url.path, reason: "writing failed: \(error)")
         }
-        try handle.close()
-        if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
-        try FileManager.default.moveItem(at: tmp, to: url)
+        if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
+        try fm.moveItem(at: tmp, to: url)
     }
 }

@@ -1,0 +1,76 @@
+import Foundation
+
+/// A parsed JSON document, decoded strictly: a number stays a number and a boolean a boolean
+/// (unlike `JSONSerialization` on Linux, where `0` and `1` also pass `is Bool`). Used for the
+/// safetensors header, the shard index and the hub's API replies, so that each field can be
+/// checked one by one and a bad one named in the error.
+enum JSONValue: Decodable, Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
+    }
+
+    /// Parses `data`; throws the decoder's error when it is not JSON.
+    static func parse(_ data: Data) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+
+    var object: [String: JSONValue]? {
+        if case let .object(o) = self { return o }
+        return nil
+    }
+
+    var array: [JSONValue]? {
+        if case let .array(a) = self { return a }
+        return nil
+    }
+
+    var string: String? {
+        if case let .string(s) = self { return s }
+        return nil
+    }
+
+    /// An integer, also from a float that holds an exact integer (`3.0`), never from a boolean.
+    var int: Int? {
+        switch self {
+        case let .int(i): return i
+        case let .double(d): return d == d.rounded() ? Int(exactly: d) : nil
+        default: return nil
+        }
+    }
+
+    /// A compact rendering for messages (`"F32"`, `[1, 2]`, `{…}`).
+    var brief: String {
+        switch self {
+        case .null: return "null"
+        case let .bool(b): return "\(b)"
+        case let .int(i): return "\(i)"
+        case let .double(d): return "\(d)"
+        case let .string(s): return "\"\(s)\""
+        case let .array(a): return "[" + a.map(\.brief).joined(separator: ", ") + "]"
+        case .object: return "{…}"
+        }
+    }
+}
