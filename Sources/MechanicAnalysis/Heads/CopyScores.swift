@@ -15,7 +15,7 @@ public struct CopyScoreOptions: Sendable {
     public var embedding: CopyEmbedding
     /// A token counts as copied when it is within the top `k` of its own OV-circuit output row.
     public var topK: Int
-    /// Heads to score; nil = all (others get −1).
+    /// Heads to score; nil = all (the others are NaN: −1 is a valid eigenvalue score).
     public var heads: [(layer: Int, head: Int)]?
     /// Source tokens per streamed block of the `[d_vocab, d_vocab]` circuit.
     public var blockRows: Int
@@ -28,7 +28,7 @@ public struct CopyScoreOptions: Sendable {
     }
 }
 
-/// Per-head copy scores over the whole vocabulary, `[n_layers, n_heads]` each (−1 for heads not scored).
+/// Per-head copy scores over the whole vocabulary, `[n_layers, n_heads]` each (NaN for heads not scored).
 public struct VocabularyCopyScores: Sendable {
     public var topK: Int
     /// Fraction of tokens whose own id is within the top `k` of `embed(t) · OV · W_U`.
@@ -100,8 +100,8 @@ extension HookedTransformer {
         let selected = options.heads ?? (0..<L).flatMap { l in (0..<H).map { (layer: l, head: $0) } }
         for (l, h) in selected { try headsCheck(l, h) }
         let embed = try tokenEmbeddings(options.embedding)
-        let minusOne = [Float](repeating: -1, count: L * H)
-        var fraction = Tensor(shape: [L, H], data: minusOne)
+        let unscored = [Float](repeating: .nan, count: L * H)
+        var fraction = Tensor(shape: [L, H], data: unscored)
         var eigen = fraction, positive = fraction
         for (l, h) in selected {
             let circuit = try fullOVCircuit(layer: l, head: h, embedding: embed)
