@@ -61,23 +61,27 @@ final class TransferProgress: @unchecked Sendable {
 
     func line(now: Date, final: Bool) -> String {
         let seconds = max(now.timeIntervalSince(start), 1e-3)
-        let rate = Double(bytes - resumedFrom) / seconds
-        let speed = "\(TransferProgress.megabytes(Int64(rate))) MB/s"
+        let speed = TransferProgress.size(Int64(Double(bytes - resumedFrom) / seconds)) + "/s"
         if final {
-            let resumed = resumedFrom > 0 ? ", resumed at \(TransferProgress.megabytes(resumedFrom)) MB" : ""
-            return "downloaded \(label): \(TransferProgress.megabytes(bytes)) MB in \(String(format: "%.1f", seconds)) s (\(speed)\(resumed))"
+            let resumed = resumedFrom > 0 ? ", resumed at \(TransferProgress.size(resumedFrom))" : ""
+            return "downloaded \(label): \(TransferProgress.size(bytes)) in \(String(format: "%.1f", seconds)) s (\(speed)\(resumed))"
         }
         guard let total, total > 0 else {
-            return "\(label)  \(TransferProgress.megabytes(bytes)) MB  \(speed)"
+            return "\(label)  \(TransferProgress.size(bytes))  \(speed)"
         }
         let fraction = min(1, Double(bytes) / Double(total))
         let width = 24
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        return "\(label)  [\(bar)] \(Int(fraction * 100))%  \(TransferProgress.megabytes(bytes))/\(TransferProgress.megabytes(total)) MB  \(speed)"
+        return "\(label)  [\(bar)] \(Int(fraction * 100))%  \(TransferProgress.size(bytes)) / \(TransferProgress.size(total))  \(speed)"
     }
 
-    static func megabytes(_ bytes: Int64) -> String {
-        String(format: "%.1f", Double(bytes) / 1_000_000)
+    /// Decimal units, as the hub shows sizes: `665 B`, `12.3 kB`, `548.1 MB`, `13.5 GB`.
+    static func size(_ bytes: Int64) -> String {
+        let b = Double(bytes)
+        if b < 1e3 { return "\(bytes) B" }
+        if b < 1e6 { return String(format: "%.1f kB", b / 1e3) }
+        if b < 1e9 { return String(format: "%.1f MB", b / 1e6) }
+        return String(format: "%.1f GB", b / 1e9)
     }
 }
