@@ -32,6 +32,7 @@ final class FakeHub: @unchecked Sendable {
     private var cuts: [String: Int] = [:]
     private var log: [Request] = []
     private var stopped = false
+    private var honorRange = true
     private let listener: Int32
     let port: UInt16
 
@@ -101,6 +102,11 @@ final class FakeHub: @unchecked Sendable {
     /// closes the connection.
     func cutShort(_ content: Data, after bytes: Int) {
         lock.withLock { cuts[FakeHub.etag(content, lfs: true)] = bytes }
+    }
+
+    /// Whether `Range` requests get 206 (true) or the whole file with 200, as some mirrors do.
+    func honorRanges(_ on: Bool) {
+        lock.withLock { honorRange = on }
     }
 
     static func randomCommit() -> String {
@@ -288,7 +294,7 @@ final class FakeHub: @unchecked Sendable {
 
     /// The whole body, or the `Range: bytes=N-` suffix with 206 and `Content-Range`.
     private func ranged(_ data: Data, _ r: Request) -> Response {
-        guard let range = r.header("range") else {
+        guard let range = r.header("range"), lock.withLock({ honorRange }) else {
             return Response(status: 200, headers: [("Content-Length", "\(data.count)")], body: data)
         }
         guard range.hasPrefix("bytes="), range.hasSuffix("-"), let start = Int(range.dropFirst(6).dropLast()) else {

@@ -113,6 +113,38 @@ import MechanicTensor
         #expect(try Checkpoint(directory: dir).tensor("big")[249_999] == Float(249_999) * 0.01)
     }
 
+    @Test func restartsWhenTheServerIgnoresRangeOrThePartialFileIsTooLong() throws {
+        let hub = try FakeHub()
+        defer { hub.stop() }
+        let cache = try makeTempDir("cache")
+        defer { cleanUp(cache) }
+        let files = try HubFixtures.singleFileRepo(weightElements: 50_000)
+        let weights = try #require(files["model.safetensors"])
+        hub.addRepo("acme/a", files: files)
+        hub.addRepo("acme/b", files: files)
+        let etag = FakeHub.etag(weights, lfs: true)
+        let resolver = testResolver(cache: cache, hub: hub)
+
+        // A partial file, but the server answers a Range request with the whole file (200).
+        let blobs = cache.appendingPathComponent("models--acme--a/blobs")
+        try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
+        try weights.prefix(1000).write(to: blobs.appendingPathComponent("\(etag).incomplete"))
+        hub.honorRanges(false)
+        let a = try resolver.resolve("acme/a")
+        #expect(hub.requests.contains { $0.header("range") == "bytes=1000-" })
+        #expect(try Data(contentsOf: a.appendingPathComponent("model.safetensors")) == weights)
+
+        // A partial file longer than the real one is thrown away, not resumed.
+        hub.honorRanges(true)
+        let blobsB = cache.appendingPathComponent("models--acme--b/blobs")
+        try FileManager.default.createDirectory(at: blobsB, withIntermediateDirectories: true)
+        try Data(repeating: 1, count: weights.count + 10).write(to: blobsB.appendingPathComponent("\(etag).incomplete"))
+        let before = hub.requests.count
+        let b = try resolver.resolve("acme/b")
+        #expect(hub.requests.dropFirst(before).allSatisfy { $0.header("range") == nil })
+        #expect(try Data(contentsOf: b.appendingPathComponent("model.safetensors")) == weights)
+    }
+
     @Test func sendsTheTokenToTheHubButNotToTheCDN() throws {
         let hub = try FakeHub()
         defer { hub.stop() }
