@@ -23,6 +23,9 @@ public final class MappedFile: @unchecked Sendable {
         guard fstat(fd, &st) == 0 else {
             throw SafeTensorsError.cannotOpen(file: url.path, reason: String(cString: strerror(errno)))
         }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw SafeTensorsError.cannotOpen(file: url.path, reason: (st.st_mode & S_IFMT) == S_IFDIR ? "it is a directory" : "not a regular file")
+        }
         size = Int(st.st_size)
         if size == 0 {
             // mmap of length 0 fails; hand out a pointer to a static zero byte instead.
