@@ -75,7 +75,7 @@ import Testing
         guard let b = try Fixtures.manifest(name)["batch"] as? [String: Any] else { return }
         let batch = try TokenBatch(ids: Fixtures.intRows(b["tokens_left"]), mask: Fixtures.intRows(b["mask_left"]))
         try check(name, processed: processed, file: "\(processed ? "processed" : "unprocessed")_batch_left.safetensors",
-                  batch: batch, hookOptions: HookOptions(attnResult: true, mlpIn: true))
+                  batch: batch, hookOptions: HookOptions(attnResult: true, mlpIn: true), subset: true)
     }
 
     @Test(arguments: cases)
@@ -83,7 +83,7 @@ import Testing
         guard let b = try Fixtures.manifest(name)["batch"] as? [String: Any] else { return }
         let batch = try TokenBatch(ids: Fixtures.intRows(b["tokens_right"]), mask: Fixtures.intRows(b["mask_right"]))
         try check(name, processed: processed, file: "\(processed ? "processed" : "unprocessed")_batch_right.safetensors",
-                  batch: batch, hookOptions: HookOptions(attnResult: true, mlpIn: true), onlyReal: true)
+                  batch: batch, hookOptions: HookOptions(attnResult: true, mlpIn: true), onlyReal: true, subset: true)
     }
 
     /// `use_parallel_residual: false` (which TransformerLens cannot run) against Hugging Face's logits.
