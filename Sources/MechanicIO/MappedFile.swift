@@ -48,3 +48,16 @@ public final class MappedFile: @unchecked Sendable {
         if size > 0 { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }
 }
+
+extension MappedFile {
+    /// Hands the pages of a byte range back to the kernel (`madvise(MADV_DONTNEED)`): they leave
+    /// this process's resident set and are read from the file again if touched later.
+    public func release(offset: Int, count: Int) {
+        guard size > 0, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (offset / page) * page
+        let end = min(size, ((offset + count + page - 1) / page) * page)
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+}

@@ -110,3 +110,25 @@ import Testing
         #expect(out[0] == expected)
     }
 }
+
+/// Streaming mode (blocks read, converted and processed one at a time from the mapped
+/// checkpoint — how large models run) gives TransformerLens's numbers too.
+@Suite struct StreamingWeightsTests {
+    @Test(arguments: ReferenceCacheTests.cases)
+    func streamingMatchesTransformerLens(name: String, processed: Bool) throws {
+        let model = try HookedTransformer.load(Fixtures.model(name), processing: processed ? .default : .none, streaming: true)
+        #expect(model.streamsWeights && model.weights.blocks.isEmpty)
+        let file = "\(processed ? "processed" : "unprocessed")_p0.safetensors"
+        guard FileManager.default.fileExists(atPath: Fixtures.reference(name, file).path) else { return }
+        let ref = try SafeTensorsFile(url: Fixtures.reference(name, file))
+        let tokens = try ref.integers("tokens")
+        let (logits, cache) = try model.runWithCache(TokenBatch(tokens), names: .all)
+        var pairs: [(String, Tensor, Tensor)] = [("logits", logits, try ref.tensor("logits"))]
+        for key in cache.names { pairs.append((key, try cache.require(key), try ref.tensor(key))) }
+        expectClose(pairs, context: "streaming \(name) \(file)")
+        // The block accessor gives the same processed weights as a resident load.
+        let resident = try Fixtures.load(name, processed: processed)
+        #expect(try model.block(1).W_Q == resident.weights.blocks[1].W_Q)
+        #expect(try model.block(0).b_O == resident.weights.blocks[0].b_O)
+    }
+}
