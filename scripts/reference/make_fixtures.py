@@ -52,7 +52,7 @@ assert TL_VERSION == "2.18.0", TL_VERSION
 # weights; left out to keep Tests/Fixtures small).
 WEIGHT_MODES = ("processed",)
 # unprocessed per-prompt caches are written for these prompts only (HF logits exist for all)
-UNPROCESSED_PROMPTS = ("p0", "p1")
+UNPROCESSED_PROMPTS = ("p0",)
 # hooks kept in the reduced batch files (besides logits/loss/loss_per_token/tokens/masks)
 BATCH_MINIMAL = ("hook_attn_scores", "hook_pattern", "hook_pos_embed")
 
