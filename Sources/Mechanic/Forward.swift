@@ -89,7 +89,6 @@ extension HookedTransformer {
 
         // Hooks and cache requests, validated against this model's hook points.
         for h in options.hooks { try c.validateHookName(h.name) }
-        let allOptional = c.hookNames(HookOptions(attnResult: true, splitQKVInput: true, attnIn: true, mlpIn: true))
         var requested: [String]
         switch options.cache {
         case .names(let list):
@@ -98,11 +97,12 @@ extension HookedTransformer {
         default:
             requested = try options.cache.select(from: c.hookNames(options.hookOptions))
         }
-        _ = allOptional
         let hookOptions = c.hookOptions(enabling: requested + options.hooks.map(\.name), base: options.hookOptions)
         if hookOptions.splitQKVInput && hookOptions.attnIn {
             throw MechanicError.invalidArgument("hook_attn_in and the split q/k/v input hooks cannot be used together (as in TransformerLens)")
         }
+        try checkCacheFits(requested, batch: batch.batch, pos: batch.length, keys: total,
+                           perHeadLN1: hookOptions.splitQKVInput || hookOptions.attnIn)
         let runner = HookRunner(hooks: options.hooks, cacheNames: Set(requested))
         let ctx = ForwardContext(batch: batch, hooks: runner, options: hookOptions, kvCache: kvCache)
 

@@ -89,3 +89,28 @@ import Testing
         #expect(throws: MechanicError.self) { _ = try model.forward(TokenBatch([1, 2]), options: ForwardOptions(startAtLayer: 1)) }
     }
 }
+
+@Suite struct CacheEstimateTests {
+    @Test func estimateCountsEveryCachedElement() throws {
+        let model = try Fixtures.load("llama-tiny", processed: true)
+        let batch = try TokenBatch(ids: [[1, 2, 3, 4, 5], [1, 6, 7, 8, 9]])
+        let (logits, cache) = try model.runWithCache(batch, names: .all, hookOptions: HookOptions(attnResult: true, mlpIn: true))
+        let exact = 4 * (cache.activations.values.reduce(0) { $0 + $1.count } + logits.count)
+        #expect(model.config.cacheBytes(cache.names, batch: 2, pos: 5, keys: 5) == exact)
+    }
+
+    @Test func aCacheThatCannotFitIsRefusedWithTheEstimateAndAFilter() throws {
+        // A GPT-2-small-sized config on a huge batch: the estimate alone exceeds any machine here.
+        let c = ModelConfig(modelType: "gpt2", dModel: 768, nLayers: 12, nHeads: 12, dHead: 64, dMLP: 3072, dVocab: 50257, nCtx: 1024)
+        let bytes = c.cacheBytes(c.hookNames(), batch: 4096, pos: 1024, keys: 1024)
+        #expect(bytes > 1 << 40)
+        let model = try Fixtures.load("gpt2-tiny", processed: true)
+        #expect(throws: Never.self) { try model.checkCacheFits(model.config.hookNames(), batch: 1, pos: 8, keys: 8) }
+        do {
+            try model.checkCacheFits(model.config.hookNames(), batch: 1 << 20, pos: 64, keys: 64)
+            Issue.record("a cache of 1M prompts should be refused")
+        } catch let e as MechanicError {
+            #expect("\(e)".contains("GB") && "\(e)".contains("--names"))
+        }
+    }
+}
