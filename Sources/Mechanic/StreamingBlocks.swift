@@ -31,6 +31,11 @@ final class StreamingBlocks: @unchecked Sendable {
     }
 
     func load(_ l: Int) throws -> BlockWeights {
+        if l + 1 < config.nLayers {  // read the next block from disk while this one computes
+            var next = architecture.reader(checkpoint)
+            try? next.markBlock(l + 1, architecture, config)
+            for name in next.used { checkpoint.prefetch(name) }
+        }
         var r = architecture.reader(checkpoint)
         var b = try architecture.block(&r, l, config)
         processing.processBlock(&b, config: config)

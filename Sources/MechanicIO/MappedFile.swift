@@ -50,14 +50,19 @@ public final class MappedFile: @unchecked Sendable {
 }
 
 extension MappedFile {
-    /// Hands the pages of a byte range back to the kernel (`madvise(MADV_DONTNEED)`): they leave
-    /// this process's resident set and are read from the file again if touched later.
-    public func release(offset: Int, count: Int) {
+    /// Asks the kernel to start reading a byte range (`MADV_WILLNEED`), so the disk works while
+    /// the processor computes. `release` hands the pages back (`MADV_DONTNEED`): they leave this
+    /// process's resident set and are read from the file again if touched later.
+    public func prefetch(offset: Int, count: Int) { advise(offset: offset, count: count, MADV_WILLNEED) }
+
+    public func release(offset: Int, count: Int) { advise(offset: offset, count: count, MADV_DONTNEED) }
+
+    private func advise(offset: Int, count: Int, _ advice: Int32) {
         guard size > 0, count > 0 else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = (offset / page) * page
         let end = min(size, ((offset + count + page - 1) / page) * page)
         guard end > start else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, advice)
     }
 }
