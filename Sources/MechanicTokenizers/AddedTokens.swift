@@ -13,12 +13,18 @@ public struct AddedToken: Equatable, Sendable {
     public var singleWord = false
     /// Match against normalized text (true) or the raw input (false).
     public var normalized = false
+
+    /// Equal when every field is, with `content` compared byte for byte.
+    public static func == (a: AddedToken, b: AddedToken) -> Bool {
+        a.content.utf8.elementsEqual(b.content.utf8) && a.id == b.id && a.special == b.special && a.lstrip == b.lstrip
+            && a.rstrip == b.rstrip && a.singleWord == b.singleWord && a.normalized == b.normalized
+    }
 }
 
 /// The added tokens of a tokenizer and the matchers that find them in text.
 final class AddedVocabulary: @unchecked Sendable {
     private(set) var tokens: [AddedToken] = []
-    private var indexByContent: [String: Int] = [:]
+    private var indexByContent: [[UInt8]: Int] = [:]   // by bytes: String == is canonical equivalence
     private var indexById: [Int: Int] = [:]
     private(set) var raw = TokenMatcher(tokens: [])
     private(set) var normalized = TokenMatcher(tokens: [])
@@ -27,13 +33,13 @@ final class AddedVocabulary: @unchecked Sendable {
     /// replaces the flags of the first.
     func add(_ token: AddedToken) {
         guard !token.content.isEmpty else { return }
-        if let index = indexByContent[token.content] {
+        if let index = indexByContent[Array(token.content.utf8)] {
             let id = tokens[index].id
             tokens[index] = token
             tokens[index].id = id
             return
         }
-        indexByContent[token.content] = tokens.count
+        indexByContent[Array(token.content.utf8)] = tokens.count
         indexById[token.id] = tokens.count
         tokens.append(token)
     }
@@ -61,7 +67,7 @@ final class AddedVocabulary: @unchecked Sendable {
         normalized = TokenMatcher(tokens: tokens.filter { $0.normalized })
     }
 
-    func token(content: String) -> AddedToken? { indexByContent[content].map { tokens[$0] } }
+    func token(content: String) -> AddedToken? { indexByContent[Array(content.utf8)].map { tokens[$0] } }
     func token(id: Int) -> AddedToken? { indexById[id].map { tokens[$0] } }
     var maxId: Int { tokens.map(\.id).max() ?? -1 }
 }

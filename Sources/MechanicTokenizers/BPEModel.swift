@@ -17,7 +17,9 @@ struct BPEOptions {
 /// and each Unicode scalar starts as its own id (or byte-fallback ids `<0xXX>`, or `unk`).
 /// Merges then run on ids only. Results are cached per word.
 final class BPEModel: @unchecked Sendable {
-    let vocab: [String: Int]
+    /// Token bytes → id. Keyed by bytes, not `String`: Swift compares strings by canonical
+    /// equivalence, and vocabularies hold distinct tokens such as "ό" (U+03CC) and "ό" (U+1F79).
+    let vocab: [[UInt8]: Int]
     let idToToken: [String?]
     let options: BPEOptions
     let byteLevel: Bool
@@ -37,36 +39,38 @@ final class BPEModel: @unchecked Sendable {
 
     init(vocab entries: [(String, Int)], merges: [(String, String)], options: BPEOptions, byteLevel: Bool,
          file: String) throws {
-        var vocab: [String: Int] = [:]
+        var vocab: [[UInt8]: Int] = [:]
         vocab.reserveCapacity(entries.count)
         var maxId = -1
+        var idToToken: [Int: String] = [:]
         for (token, id) in entries {
             guard id >= 0, id < 50_000_000 else {
                 throw TokenizerError.invalidValue(file: file, key: "model.vocab[\(TokenizerError.quoted(token))]",
                                                   value: String(id), expected: "a token id between 0 and 50,000,000")
             }
-            vocab[token] = id
+            vocab[Array(token.utf8)] = id
+            idToToken[id] = token
             maxId = max(maxId, id)
         }
-        var idToToken = [String?](repeating: nil, count: maxId + 1)
-        for (token, id) in vocab { idToToken[id] = token }
+        var tokens = [String?](repeating: nil, count: maxId + 1)
+        for (id, token) in idToToken where vocab[Array(token.utf8)] == id { tokens[id] = token }
         self.vocab = vocab
-        self.idToToken = idToToken
+        self.idToToken = tokens
         self.options = options
         self.byteLevel = byteLevel
         self.hasAffixes = !(options.continuingSubwordPrefix ?? "").isEmpty || !(options.endOfWordSuffix ?? "").isEmpty
-        unkId = options.unkToken.flatMap { vocab[$0] }.map { Int32($0) }
+        unkId = options.unkToken.flatMap { vocab[Array($0.utf8)] }.map { Int32($0) }
 
         // Merges: (left id, right id) → (rank, id of left + right).
         let pairs = PairTable(minimumCapacity: merges.count)
         let prefixLength = options.continuingSubwordPrefix?.utf8.count ?? 0
         for (rank, (a, b)) in merges.enumerated() {
-            guard let ida = vocab[a] else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: a) }
-            guard let idb = vocab[b] else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: b) }
-            let joined = prefixLength > 0 && b.utf8.count >= prefixLength
-                ? a + String(decoding: b.utf8.dropFirst(prefixLength), as: UTF8.self) : a + b
+            let ba = Array(a.utf8), bb = Array(b.utf8)
+            guard let ida = vocab[ba] else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: a) }
+            guard let idb = vocab[bb] else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: b) }
+            let joined = ba + bb.dropFirst(min(prefixLength, bb.count))
             guard let idn = vocab[joined] else {
-                throw TokenizerError.unknownToken(file: file, key: "merge #\(rank) (\(a) + \(b))", token: joined)
+                throw TokenizerError.unknownToken(file: file, key: "merge #\(rank) (\(a) + \(b))", token: String(decoding: joined, as: UTF8.self))
             }
             pairs.insert(left: Int32(ida), right: Int32(idb), rank: UInt32(rank), newId: Int32(idn))
         }
@@ -78,10 +82,11 @@ final class BPEModel: @unchecked Sendable {
         var scalarInitial: [UInt32: Int32] = [:]
         if byteLevel {
             for b in 0..<256 {
-                if let id = vocab[ByteLevel.token(ofBytes: [UInt8(b)])] { byteInitial[b] = Int32(id) }
+                if let id = vocab[Array(ByteLevel.token(ofBytes: [UInt8(b)]).utf8)] { byteInitial[b] = Int32(id) }
             }
         } else {
-            for (token, id) in vocab {
+            for (id, token) in tokens.enumerated() {
+                guard let token else { continue }
                 let scalars = token.unicodeScalars
                 guard let first = scalars.first, scalars.index(after: scalars.startIndex) == scalars.endIndex else { continue }
                 if first.value < 128 { asciiInitial[Int(first.value)] = Int32(id) } else { scalarInitial[first.value] = Int32(id) }
@@ -92,17 +97,17 @@ final class BPEModel: @unchecked Sendable {
         self.scalarInitial = scalarInitial
         var fallback: [Int32] = []
         if options.byteFallback {
-            fallback = (0..<256).map { b in Int32(vocab[String(format: "<0x%02X>", b)] ?? -1) }
+            fallback = (0..<256).map { b in Int32(vocab[Array(String(format: "<0x%02X>", b).utf8)] ?? -1) }
         }
         self.byteFallbackIds = fallback
 
         if options.ignoreMerges {
             var whole: [[UInt8]: Int32] = [:]
-            for (token, id) in vocab {
+            for (bytes, id) in vocab {
                 if byteLevel {
-                    if let bytes = ByteLevel.bytes(ofToken: token) { whole[bytes] = Int32(id) }
+                    if let raw = ByteLevel.bytes(ofToken: String(decoding: bytes, as: UTF8.self)) { whole[raw] = Int32(id) }
                 } else {
-                    whole[Array(token.utf8)] = Int32(id)
+                    whole[bytes] = Int32(id)
                 }
             }
             wholeWordIds = whole
@@ -117,16 +122,17 @@ final class BPEModel: @unchecked Sendable {
     /// symbol that starts with "▁" (SentencePiece vocabularies such as Llama's). Then a word can
     /// be cut before every "▁" that follows another character without changing the result,
     /// which turns a whole sentence into cacheable words.
-    private static func metaspaceSeparatesWords(vocab: [String: Int], merges: [(String, String)]) -> Bool {
-        guard vocab["\u{2581}"] != nil else { return false }
-        for (a, b) in merges where b.hasPrefix("\u{2581}") {
+    private static func metaspaceSeparatesWords(vocab: [[UInt8]: Int], merges: [(String, String)]) -> Bool {
+        let meta: [UInt8] = [0xE2, 0x96, 0x81]
+        guard vocab[meta] != nil else { return false }
+        for (a, b) in merges where b.utf8.starts(with: meta) {
             if a.unicodeScalars.contains(where: { $0 != "\u{2581}" }) { return false }
         }
         return true
     }
 
     /// The id of a vocabulary token string (not added tokens).
-    func id(of token: String) -> Int? { vocab[token] }
+    func id(of token: String) -> Int? { vocab[Array(token.utf8)] }
 
     func token(of id: Int) -> String? { id >= 0 && id < idToToken.count ? idToToken[id] : nil }
 
@@ -278,13 +284,13 @@ final class BPEModel: @unchecked Sendable {
             var s = c
             if k > 0, let prefix = options.continuingSubwordPrefix { s = prefix + s }
             if k == chars.count - 1, let suffix = options.endOfWordSuffix { s += suffix }
-            if let id = vocab[s] {
+            if let id = vocab[Array(s.utf8)] {
                 if pendingUnk, let unk = unkId { symbols.append(unk); pendingUnk = false }
                 symbols.append(Int32(id))
                 continue
             }
             if options.byteFallback {
-                let ids = s.utf8.map { vocab[String(format: "<0x%02X>", $0)] }
+                let ids = s.utf8.map { vocab[Array(String(format: "<0x%02X>", $0).utf8)] }
                 if ids.allSatisfy({ $0 != nil }) {
                     symbols.append(contentsOf: ids.map { Int32($0 ?? 0) })
                     continue

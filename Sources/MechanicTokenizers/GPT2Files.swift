@@ -29,12 +29,15 @@ enum GPT2Files {
         var lineNumber = 0
         for rawLine in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
-            var line = Substring(String(decoding: rawLine, as: UTF8.self))
-            if line.hasSuffix("\r") { line = line.dropLast() }
-            if line.isEmpty || (lineNumber == 1 && line.hasPrefix("#version")) { continue }
-            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard parts.count == 2 else { throw TokenizerError.malformedMerges(file: file, line: lineNumber, content: String(line)) }
-            merges.append((String(parts[0]), String(parts[1])))
+            var line = rawLine[...]
+            if line.last == 0x0D { line = line.dropLast() }
+            if line.isEmpty || (lineNumber == 1 && line.starts(with: Array("#version".utf8))) { continue }
+            // Split on the byte: a space followed by a combining character is one `Character`.
+            let parts = line.split(separator: 0x20, omittingEmptySubsequences: true)
+            guard parts.count == 2 else {
+                throw TokenizerError.malformedMerges(file: file, line: lineNumber, content: String(decoding: line, as: UTF8.self))
+            }
+            merges.append((String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self)))
         }
         return merges
     }

@@ -120,7 +120,8 @@ final class StripNormalizer: Normalizer {
     }
 }
 
-/// `StripAccents`: removes nonspacing marks (usually after NFD).
+/// `StripAccents`: removes combining marks, categories Mn, Mc and Me (usually after NFD), like
+/// `unicode_normalization::char::is_combining_mark`.
 final class StripAccentsNormalizer: Normalizer {
     func normalize(_ p: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var out: [UInt8] = []
@@ -129,7 +130,7 @@ final class StripAccentsNormalizer: Normalizer {
         var i = 0
         while i < p.count {
             let (v, length) = decodeScalar(p, i)
-            if v >= 0x300, let s = UnicodeScalar(v), s.properties.generalCategory == .nonspacingMark {
+            if v >= 0x300, let s = UnicodeScalar(v), [.nonspacingMark, .spacingMark, .enclosingMark].contains(s.properties.generalCategory) {
                 changed = true
             } else {
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: p[i..<min(i + length, p.count)]))

@@ -80,7 +80,7 @@ public final class Tokenizer: @unchecked Sendable {
             // transformers: `added_tokens_decoder` entries the tokenizer lacks, then the special tokens.
             for token in config.addedTokens where added.token(content: token.content) != token.withId(added.token(content: token.content)?.id) {
                 var t = token
-                t.special = t.special || config.specialTokens.contains(t.content)
+                t.special = t.special || config.specialTokens.contains { $0.utf8.elementsEqual(t.content.utf8) }
                 added.add(t, modelId: model.id(of: t.content), modelVocabularyCount: model.vocab.count)
             }
             for content in config.specialTokens where added.token(content: content) == nil {
@@ -92,7 +92,13 @@ public final class Tokenizer: @unchecked Sendable {
         self.added = added
 
         let lookup = { (content: String?) -> Int? in content.flatMap { added.token(content: $0)?.id ?? components.model.id(of: $0) } }
-        let bosToken = config?.bosToken, eosToken = config?.eosToken
+        var bosToken = config?.bosToken
+        let eosToken = config?.eosToken
+        if config == nil, let template = components.postProcessor as? TemplatePostProcessor,
+           let first = template.leadingSpecialIds.first {
+            // Without a config, the token the template puts first is the BOS.
+            bosToken = added.token(id: first)?.content ?? components.model.token(of: first)
+        }
         let bosId = lookup(bosToken), eosId = lookup(eosToken)
         self.bosToken = bosToken
         self.eosToken = eosToken

@@ -82,7 +82,7 @@ struct TokenizerConfig {
     var specialTokens: [String] {
         var out: [String] = []
         for t in [bosToken, eosToken, unkToken, padToken] + additionalSpecialTokens.map(Optional.some) {
-            if let t, !out.contains(t) { out.append(t) }
+            if let t, !out.contains(where: { $0.utf8.elementsEqual(t.utf8) }) { out.append(t) }
         }
         return out
     }

@@ -115,11 +115,12 @@ enum TokenizerJSONLoader {
             switch m {
             case .string(let s):
                 if s.hasPrefix("#version") { continue }
-                let parts = s.split(separator: " ", omittingEmptySubsequences: false)
+                // Split on the byte: a space followed by a combining character is one `Character`.
+                let parts = s.utf8.split(separator: 0x20, omittingEmptySubsequences: false)
                 guard parts.count == 2 else {
                     throw TokenizerError.invalidValue(file: r.file, key: "model.merges[\(i)]", value: m.brief, expected: "two tokens separated by one space")
                 }
-                merges.append((String(parts[0]), String(parts[1])))
+                merges.append((String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self)))
             case .array(let pair):
                 guard pair.count == 2, let a = pair[0].stringValue, let b = pair[1].stringValue else {
                     throw TokenizerError.invalidValue(file: r.file, key: "model.merges[\(i)]", value: m.brief, expected: "a pair of token strings")
