@@ -86,6 +86,7 @@ public struct Tensor: Sendable, Equatable {
 
     /// Moves axes: `permuted([1, 0, 2])` on `[a, b, c]` gives `[b, a, c]`.
     public func permuted(_ axes: [Int]) -> Tensor {
+        if axes == [1, 0] { return transposed2D() }
         let newShape = axes.map { shape[$0] }
         let oldStrides = Tensor.strides(of: shape)
         let srcStrides = axes.map { oldStrides[$0] }
@@ -105,6 +106,23 @@ public struct Tensor: Sendable, Equatable {
                         srcOff -= srcStrides[d] * newShape[d]
                         idx[d] = 0
                         d -= 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// `[r, c] -> [c, r]`, in 32×32 tiles so both sides stay in cache.
+    func transposed2D() -> Tensor {
+        let (r, c) = (shape[0], shape[1])
+        return Tensor(shape: [c, r]) { out in
+            data.withUnsafeBufferPointer { src in
+                let tile = 32
+                for i0 in stride(from: 0, to: r, by: tile) {
+                    for j0 in stride(from: 0, to: c, by: tile) {
+                        for i in i0..<min(i0 + tile, r) {
+                            for j in j0..<min(j0 + tile, c) { out[j * r + i] = src[i * c + j] }
+                        }
                     }
                 }
             }

@@ -1,0 +1,175 @@
+/// A token added on top of the model's vocabulary (`added_tokens` in `tokenizer.json`): special
+/// tokens such as `<|endoftext|>` or `<s>`, and extra tokens such as Pythia's runs of spaces.
+/// Added tokens are cut out of the text before the model sees it.
+public struct AddedToken: Equatable, Sendable {
+    public var content: String
+    public var id: Int
+    /// Special tokens are dropped by `decode(_:skipSpecialTokens: true)`.
+    public var special: Bool
+    /// Also swallow whitespace to the left / right of a match.
+    public var lstrip = false
+    public var rstrip = false
+    /// Match only when not inside a word.
+    public var singleWord = false
+    /// Match against normalized text (true) or the raw input (false).
+    public var normalized = false
+
+    /// Equal when every field is, with `content` compared byte for byte.
+    public static func == (a: AddedToken, b: AddedToken) -> Bool {
+        a.content.utf8.elementsEqual(b.content.utf8) && a.id == b.id && a.special == b.special && a.lstrip == b.lstrip
+            && a.rstrip == b.rstrip && a.singleWord == b.singleWord && a.normalized == b.normalized
+    }
+}
+
+/// The added tokens of a tokenizer and the matchers that find them in text.
+final class AddedVocabulary: @unchecked Sendable {
+    private(set) var tokens: [AddedToken] = []
+    private var indexByContent: [[UInt8]: Int] = [:]   // by bytes: String == is canonical equivalence
+    private var indexById: [Int: Int] = [:]
+    private(set) var raw = TokenMatcher(tokens: [])
+    private(set) var normalized = TokenMatcher(tokens: [])
+
+    /// Adds a token with a known id (from `tokenizer.json`); a second token with the same content
+    /// replaces the flags of the first.
+    func add(_ token: AddedToken) {
+        guard !token.content.isEmpty else { return }
+        if let index = indexByContent[Array(token.content.utf8)] {
+            let id = tokens[index].id
+            tokens[index] = token
+            tokens[index].id = id
+            return
+        }
+        indexByContent[Array(token.content.utf8)] = tokens.count
+        indexById[token.id] = tokens.count
+        tokens.append(token)
+    }
+
+    /// Adds a token the way `Tokenizer::add_tokens` does: an existing added token with the same
+    /// content takes the new flags; otherwise the id is the model's id for the content, or the
+    /// next free id after the model vocabulary and the added tokens.
+    func add(_ token: AddedToken, modelId: Int?, modelVocabularyCount: Int) {
+        var token = token
+        if let existing = self.token(content: token.content) {
+            token.id = existing.id
+        } else if let id = modelId {
+            token.id = id
+        } else {
+            let maxAdded = maxId
+            token.id = maxAdded >= modelVocabularyCount || modelVocabularyCount == 0 ? maxAdded + 1 : modelVocabularyCount
+            if maxAdded < 0 { token.id = modelVocabularyCount }
+        }
+        add(token)
+    }
+
+    /// Builds the matchers; call after the last `add`.
+    func finish() {
+        raw = TokenMatcher(tokens: tokens.filter { !$0.normalized })
+        normalized = TokenMatcher(tokens: tokens.filter { $0.normalized })
+    }
+
+    func token(content: String) -> AddedToken? { indexByContent[Array(content.utf8)].map { tokens[$0] } }
+    func token(id: Int) -> AddedToken? { indexById[id].map { tokens[$0] } }
+    var maxId: Int { tokens.map(\.id).max() ?? -1 }
+}
+
+/// Finds added tokens in UTF-8 text: leftmost-longest, non-overlapping matches (Aho-Corasick's
+/// `LeftmostLongest`), with `lstrip`, `rstrip` and `single_word` applied as in
+/// `AddedVocabulary::find_matches`.
+final class TokenMatcher: @unchecked Sendable {
+    private let tokens: [AddedToken]
+    private var firstByte = [Bool](repeating: false, count: 256)
+    private var transitions: [Int32] = []     // node * 256 + byte → child node, 0 = none
+    private var terminal: [Int32] = []        // node → token index, -1 = none
+    let isEmpty: Bool
+
+    init(tokens: [AddedToken]) {
+        self.tokens = tokens
+        isEmpty = tokens.isEmpty
+        transitions = [Int32](repeating: 0, count: 256)
+        terminal = [-1]
+        for (index, token) in tokens.enumerated() {
+            var node = 0
+            for b in token.content.utf8 {
+                let slot = node * 256 + Int(b)
+                if transitions[slot] == 0 {
+                    transitions[slot] = Int32(terminal.count)
+                    terminal.append(-1)
+                    transitions.append(contentsOf: repeatElement(0, count: 256))
+                }
+                node = Int(transitions[slot])
+            }
+            terminal[node] = Int32(index)
+            if let b = token.content.utf8.first { firstByte[Int(b)] = true }
+        }
+    }
+
+    /// A piece of the split: text (`tokenId == -1`) or an added token.
+    struct Segment {
+        var start: Int
+        var end: Int
+        var tokenId: Int
+    }
+
+    /// Splits `p` into text and added tokens; empty text pieces are left out.
+    func split(_ p: UnsafeBufferPointer<UInt8>) -> [Segment] {
+        let n = p.count
+        if isEmpty || n == 0 { return n == 0 ? [] : [Segment(start: 0, end: n, tokenId: -1)] }
+        var segments: [Segment] = []
+        var startOffset = 0
+        var i = 0
+        while i < n {
+            guard firstByte[Int(p[i])] else { i += 1; continue }
+            // Longest token starting at i.
+            var node = 0
+            var best = -1
+            var bestEnd = i
+            var j = i
+            while j < n {
+                node = Int(transitions[node * 256 + Int(p[j])])
+                if node == 0 { break }
+                j += 1
+                if terminal[node] >= 0 { best = Int(terminal[node]); bestEnd = j }
+            }
+            guard best >= 0 else { i += 1; continue }
+            let token = tokens[best]
+            var start = i
+            var stop = bestEnd
+            i = bestEnd
+            if token.singleWord {
+                let startSpace = start == 0 || !TokenMatcher.isWord(before: start, p)
+                let stopSpace = stop == n || !TokenMatcher.isWord(at: stop, p)
+                if !startSpace || !stopSpace { continue }
+            }
+            if token.lstrip {
+                var s = start
+                while s > 0 {
+                    let prev = previousScalarStart(p, s)
+                    if !CharClass.of(decodeScalar(p, prev).value).contains(.whitespace) { break }
+                    s = prev
+                }
+                start = max(s, startOffset)
+            }
+            if token.rstrip {
+                while stop < n {
+                    let (v, length) = decodeScalar(p, stop)
+                    if !CharClass.of(v).contains(.whitespace) { break }
+                    stop += length
+                }
+                i = stop
+            }
+            if startOffset < start { segments.append(Segment(start: startOffset, end: start, tokenId: -1)) }
+            segments.append(Segment(start: start, end: stop, tokenId: token.id))
+            startOffset = stop
+        }
+        if startOffset < n { segments.append(Segment(start: startOffset, end: n, tokenId: -1)) }
+        return segments
+    }
+
+    private static func isWord(before end: Int, _ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        CharClass.of(decodeScalar(p, previousScalarStart(p, end)).value).contains(.word)
+    }
+
+    private static func isWord(at start: Int, _ p: UnsafeBufferPointer<UInt8>) -> Bool {
+        CharClass.of(decodeScalar(p, start).value).contains(.word)
+    }
+}

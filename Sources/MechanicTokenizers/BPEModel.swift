@@ -1,0 +1,307 @@
+import Foundation
+
+/// Options of a BPE model, as in `tokenizer.json`'s `model` object.
+struct BPEOptions {
+    var unkToken: String?
+    var byteFallback = false
+    var fuseUnk = false
+    var ignoreMerges = false
+    var continuingSubwordPrefix: String?
+    var endOfWordSuffix: String?
+}
+
+/// A BPE model over integer ids.
+///
+/// In byte-level mode (a `ByteLevel` pre-tokenizer is present) words arrive as raw UTF-8 bytes and
+/// each byte starts as the id of its byte-level character; otherwise words arrive as UTF-8 text
+/// and each Unicode scalar starts as its own id (or byte-fallback ids `<0xXX>`, or `unk`).
+/// Merges then run on ids only. Results are cached per word.
+final class BPEModel: @unchecked Sendable {
+    /// Token bytes → id. Keyed by bytes, not `String`: Swift compares strings by canonical
+    /// equivalence, and vocabularies hold distinct tokens such as "ό" (U+03CC) and "ό" (U+1F79).
+    let vocab: [[UInt8]: Int]
+    let idToToken: [String?]
+    let options: BPEOptions
+    let byteLevel: Bool
+    let pairs: PairTable
+    let unkId: Int32?
+
+    private let byteInitial: [Int32]
+    private let asciiInitial: [Int32]
+    private let scalarInitial: [UInt32: Int32]
+    private let byteFallbackIds: [Int32]
+    private let hasAffixes: Bool
+    private let splitAtMetaspace: Bool
+    private let wholeWordIds: [[UInt8]: Int32]?
+
+    private let cacheLock = NSLock()
+    private var sharedCache: WordCache?
+
+    init(vocab entries: [(String, Int)], merges: [(String, String)], options: BPEOptions, byteLevel: Bool,
+         file: String) throws {
+        var vocab: [[UInt8]: Int] = [:]
+        vocab.reserveCapacity(entries.count)
+        var maxId = -1
+        var idToToken: [Int: String] = [:]
+        for (token, id) in entries {
+            guard id >= 0, id < 50_000_000 else {
+                throw TokenizerError.invalidValue(file: file, key: "model.vocab[\(TokenizerError.quoted(token))]",
+                                                  value: String(id), expected: "a token id between 0 and 50,000,000")
+            }
+            vocab[Array(token.utf8)] = id
+            idToToken[id] = token
+            maxId = max(maxId, id)
+        }
+        var tokens = [String?](repeating: nil, count: maxId + 1)
+        for (id, token) in idToToken where vocab[Array(token.utf8)] == id { tokens[id] = token }
+        self.vocab = vocab
+        self.idToToken = tokens
+        self.options = options
+        self.byteLevel = byteLevel
+        self.hasAffixes = !(options.continuingSubwordPrefix ?? "").isEmpty || !(options.endOfWordSuffix ?? "").isEmpty
+        unkId = options.unkToken.flatMap { vocab[Array($0.utf8)] }.map { Int32($0) }
+
+        // Merges: (left id, right id) → (rank, id of left + right).
+        let pairs = PairTable(minimumCapacity: merges.count)
+        let prefixLength = options.continuingSubwordPrefix?.utf8.count ?? 0
+        for (rank, (a, b)) in merges.enumerated() {
+            let ba = Array(a.utf8), bb = Array(b.utf8)
+            guard let ida = vocab[ba] else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: a) }
+            guard let idb = vocab[bb] else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: b) }
+            let joined = ba + bb.dropFirst(min(prefixLength, bb.count))
+            guard let idn = vocab[joined] else {
+                throw TokenizerError.unknownToken(file: file, key: "merge #\(rank) (\(a) + \(b))", token: String(decoding: joined, as: UTF8.self))
+            }
+            pairs.insert(left: Int32(ida), right: Int32(idb), rank: UInt32(rank), newId: Int32(idn))
+        }
+        self.pairs = pairs
+
+        // Initial symbols.
+        var byteInitial = [Int32](repeating: -1, count: 256)
+        var asciiInitial = [Int32](repeating: -1, count: 128)
+        var scalarInitial: [UInt32: Int32] = [:]
+        if byteLevel {
+            for b in 0..<256 {
+                if let id = vocab[Array(ByteLevel.token(ofBytes: [UInt8(b)]).utf8)] { byteInitial[b] = Int32(id) }
+            }
+        } else {
+            for (id, token) in tokens.enumerated() {
+                guard let token else { continue }
+                let scalars = token.unicodeScalars
+                guard let first = scalars.first, scalars.index(after: scalars.startIndex) == scalars.endIndex else { continue }
+                if first.value < 128 { asciiInitial[Int(first.value)] = Int32(id) } else { scalarInitial[first.value] = Int32(id) }
+            }
+        }
+        self.byteInitial = byteInitial
+        self.asciiInitial = asciiInitial
+        self.scalarInitial = scalarInitial
+        var fallback: [Int32] = []
+        if options.byteFallback {
+            fallback = (0..<256).map { b in Int32(vocab[Array(String(format: "<0x%02X>", b).utf8)] ?? -1) }
+        }
+        self.byteFallbackIds = fallback
+
+        if options.ignoreMerges {
+            var whole: [[UInt8]: Int32] = [:]
+            for (bytes, id) in vocab {
+                if byteLevel {
+                    if let raw = ByteLevel.bytes(ofToken: String(decoding: bytes, as: UTF8.self)) { whole[raw] = Int32(id) }
+                } else {
+                    whole[bytes] = Int32(id)
+                }
+            }
+            wholeWordIds = whole
+        } else {
+            wholeWordIds = nil
+        }
+        splitAtMetaspace = !byteLevel && !hasAffixes && !options.ignoreMerges
+            && BPEModel.metaspaceSeparatesWords(vocab: vocab, merges: merges)
+    }
+
+    /// True when no merge can join a symbol that contains a non-"▁" character with a following
+    /// symbol that starts with "▁" (SentencePiece vocabularies such as Llama's). Then a word can
+    /// be cut before every "▁" that follows another character without changing the result,
+    /// which turns a whole sentence into cacheable words.
+    private static func metaspaceSeparatesWords(vocab: [[UInt8]: Int], merges: [(String, String)]) -> Bool {
+        let meta: [UInt8] = [0xE2, 0x96, 0x81]
+        guard vocab[meta] != nil else { return false }
+        for (a, b) in merges where b.utf8.starts(with: meta) {
+            if a.unicodeScalars.contains(where: { $0 != "\u{2581}" }) { return false }
+        }
+        return true
+    }
+
+    /// The id of a vocabulary token string (not added tokens).
+    func id(of token: String) -> Int? { vocab[Array(token.utf8)] }
+
+    func token(of id: Int) -> String? { id >= 0 && id < idToToken.count ? idToToken[id] : nil }
+
+    // MARK: - Cache ownership
+
+    func checkoutCache() -> WordCache {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if let cache = sharedCache {
+            sharedCache = nil
+            return cache
+        }
+        return WordCache()
+    }
+
+    func returnCache(_ cache: WordCache) {
+        cacheLock.lock()
+        if sharedCache == nil { sharedCache = cache }
+        cacheLock.unlock()
+    }
+
+    // MARK: - Encoding
+
+    /// Appends the ids of one pre-tokenized word.
+    func encodeWord(_ word: UnsafeBufferPointer<UInt8>, cache: WordCache, into out: inout [Int]) {
+        if word.isEmpty { return }
+        guard splitAtMetaspace, word.count > 3 else {
+            encodeSubword(word, cache: cache, into: &out)
+            return
+        }
+        // Cut before each "▁" (E2 96 81) that follows a character other than "▁".
+        var start = 0
+        var i = 1
+        let n = word.count
+        while i + 2 < n {
+            if word[i] == 0xE2, word[i + 1] == 0x96, word[i + 2] == 0x81 {
+                let afterMeta = i >= 3 && word[i - 3] == 0xE2 && word[i - 2] == 0x96 && word[i - 1] == 0x81
+                if !afterMeta {
+                    encodeSubword(UnsafeBufferPointer(rebasing: word[start..<i]), cache: cache, into: &out)
+                    start = i
+                }
+                i += 3
+            } else {
+                i += 1
+            }
+        }
+        encodeSubword(UnsafeBufferPointer(rebasing: word[start..<n]), cache: cache, into: &out)
+    }
+
+    private func encodeSubword(_ word: UnsafeBufferPointer<UInt8>, cache: WordCache, into out: inout [Int]) {
+        let cacheable = word.count < WordCache.maxWordBytes
+        var h: UInt64 = 0
+        if cacheable {
+            h = WordCache.hash(word)
+            if cache.lookup(word, hash: h, into: &out) { return }
+        }
+        if let whole = wholeWordIds, let id = whole[Array(word)] {
+            out.append(Int(id))
+            if cacheable { withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1) { $0[0] = id; cache.insert(word, hash: h, ids: UnsafeBufferPointer($0)) } }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: word.count + 1) { buffer in
+            guard let symbols = buffer.baseAddress else { return }
+            let n = hasAffixes ? -1 : (byteLevel ? byteLevelSymbols(word, symbols) : charSymbols(word, symbols))
+            if n >= 0 {
+                finish(symbols, count: n, word: word, hash: h, cacheable: cacheable, cache: cache, into: &out)
+            } else {
+                var general = generalSymbols(word)
+                general.withUnsafeMutableBufferPointer { g in
+                    guard let base = g.baseAddress else { return }
+                    finish(base, count: g.count, word: word, hash: h, cacheable: cacheable, cache: cache, into: &out)
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func finish(_ symbols: UnsafeMutablePointer<Int32>, count: Int, word: UnsafeBufferPointer<UInt8>, hash h: UInt64,
+                        cacheable: Bool, cache: WordCache, into out: inout [Int]) {
+        let n = BPEMerge.merge(symbols, count: count, pairs: pairs)
+        out.reserveCapacity(out.count + n)
+        for k in 0..<n { out.append(Int(symbols[k])) }
+        if cacheable { cache.insert(word, hash: h, ids: UnsafeBufferPointer(start: symbols, count: n)) }
+    }
+
+    /// One symbol per byte; -1 when a byte's character is missing from the vocabulary.
+    @inline(__always)
+    private func byteLevelSymbols(_ word: UnsafeBufferPointer<UInt8>, _ symbols: UnsafeMutablePointer<Int32>) -> Int {
+        var n = 0
+        for b in word {
+            let id = byteInitial[Int(b)]
+            if id < 0 { return -1 }
+            symbols[n] = id
+            n += 1
+        }
+        return n
+    }
+
+    /// One symbol per scalar, with byte fallback and (fused) unknown tokens as in `BPE::merge_word`.
+    private func charSymbols(_ word: UnsafeBufferPointer<UInt8>, _ symbols: UnsafeMutablePointer<Int32>) -> Int {
+        var n = 0
+        var pendingUnk = false
+        var i = 0
+        while i < word.count {
+            let (v, length) = decodeScalar(word, i)
+            let id: Int32 = v < 128 ? asciiInitial[Int(v)] : (scalarInitial[v] ?? -1)
+            if id >= 0 {
+                if pendingUnk, let unk = unkId { symbols[n] = unk; n += 1; pendingUnk = false }
+                symbols[n] = id
+                n += 1
+            } else {
+                var handled = false
+                if !byteFallbackIds.isEmpty {
+                    var all = true
+                    for k in i..<(i + length) where byteFallbackIds[Int(word[k])] < 0 { all = false }
+                    if all {
+                        for k in i..<(i + length) { symbols[n] = byteFallbackIds[Int(word[k])]; n += 1 }
+                        handled = true
+                    }
+                }
+                if !handled, let unk = unkId {
+                    if pendingUnk && !options.fuseUnk { symbols[n] = unk; n += 1 }
+                    pendingUnk = true
+                }
+            }
+            i += length
+        }
+        if pendingUnk, let unk = unkId { symbols[n] = unk; n += 1 }
+        return n
+    }
+
+    /// The reference algorithm on strings, for prefixes/suffixes and characters missing from a
+    /// byte-level vocabulary.
+    private func generalSymbols(_ word: UnsafeBufferPointer<UInt8>) -> [Int32] {
+        var chars: [String] = []
+        if byteLevel {
+            chars = word.map { ByteLevel.token(ofBytes: [$0]) }
+        } else {
+            var i = 0
+            while i < word.count {
+                let length = decodeScalar(word, i).length
+                chars.append(String(decoding: UnsafeBufferPointer(rebasing: word[i..<min(i + length, word.count)]), as: UTF8.self))
+                i += length
+            }
+        }
+        var symbols: [Int32] = []
+        var pendingUnk = false
+        for (k, c) in chars.enumerated() {
+            var s = c
+            if k > 0, let prefix = options.continuingSubwordPrefix { s = prefix + s }
+            if k == chars.count - 1, let suffix = options.endOfWordSuffix { s += suffix }
+            if let id = vocab[Array(s.utf8)] {
+                if pendingUnk, let unk = unkId { symbols.append(unk); pendingUnk = false }
+                symbols.append(Int32(id))
+                continue
+            }
+            if options.byteFallback {
+                let ids = s.utf8.map { vocab[Array(String(format: "<0x%02X>", $0).utf8)] }
+                if ids.allSatisfy({ $0 != nil }) {
+                    symbols.append(contentsOf: ids.map { Int32($0 ?? 0) })
+                    continue
+                }
+            }
+            if let unk = unkId {
+                if pendingUnk && !options.fuseUnk { symbols.append(unk) }
+                pendingUnk = true
+            }
+        }
+        if pendingUnk, let unk = unkId { symbols.append(unk) }
+        return symbols
+    }
+}

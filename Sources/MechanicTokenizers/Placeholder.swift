@@ -1,1 +1,0 @@
-// Byte-level BPE and tokenizer.json tokenizers (see Tokenizer.swift).
