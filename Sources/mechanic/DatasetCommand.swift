@@ -63,7 +63,10 @@ struct DatasetCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dir = try resolveModel(model, revision: revision, weights: false)
+        // A local directory may hold only tokenizer files; anything else goes through the resolver.
+        var isDir: ObjCBool = false
+        let local = FileManager.default.fileExists(atPath: model, isDirectory: &isDir) && isDir.boolValue
+        let dir = local ? URL(fileURLWithPath: model) : try resolveModel(model, revision: revision, weights: false)
         guard let tok = try HookedTransformer.loadTokenizer(dir) else { throw MechanicError.noTokenizer(model: dir.path) }
         var prependBOS = true
         let configURL = dir.appendingPathComponent("config.json")
