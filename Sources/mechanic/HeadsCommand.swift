@@ -67,7 +67,10 @@ struct HeadsCommand: ParsableCommand {
     @Option(name: .long, help: "JSON file of source → target token pairs for --copy-scores.")
     var mapping: String?
 
-    @Flag(name: .long, help: "Use the effective embedding W_E + MLP0(ln2(W_E)) as the OV input.")
+    @Option(name: .long, help: "Token vectors fed to the OV circuits: direct (W_E), effective (W_E + MLP0(ln2(W_E))) or block0 (the token alone through block 0).")
+    var embedding: String = "direct"
+
+    @Flag(name: .long, help: "Same as --embedding effective.")
     var effectiveEmbedding = false
 
     @Option(name: .long, help: "Copy scores count a token when it is within the top k (default 1; 5 for --mapping).")
@@ -119,6 +122,7 @@ struct HeadsCommand: ParsableCommand {
             }
         }
         if let k = topK, k < 1 { throw ValidationError("--top-k must be at least 1") }
+        guard CopyEmbedding(rawValue: embedding) != nil else { throw ValidationError("--embedding must be direct, effective or block0") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     }
 
@@ -200,7 +204,7 @@ struct HeadsCommand: ParsableCommand {
     }
 
     func runCopyScores(_ m: HookedTransformer) throws {
-        let embedding: CopyEmbedding = effectiveEmbedding ? .effective : .direct
+        let embedding: CopyEmbedding = effectiveEmbedding ? .effective : (CopyEmbedding(rawValue: self.embedding) ?? .direct)
         if let mapping { return try runMapping(m, file: mapping, embedding: embedding) }
         let k = topK ?? 1
         let s = try m.copyScores(CopyScoreOptions(embedding: embedding, topK: k, heads: try headList()))

@@ -28,17 +28,30 @@ struct HeadsCopyScoresTests {
         }
     }
 
-    @Test func effectiveEmbeddingAddsTheFirstMLP() throws {
-        let model = try HeadsFixtures.load("gpt2-tiny")
-        // effective(x) = x + MLP₀(ln2₀(x)): the forward pass of block 0 computes the same when the
-        // position embedding and the attention output are zeroed by hooks.
+    /// effective(x) = x + MLP₀(ln2₀(x)) is the forward pass of block 0 on a one-token sequence with
+    /// the position embedding and the attention output zeroed by hooks; block0(x) is the same run
+    /// with the attention left in (a lone token attends to itself).
+    @Test(arguments: ["gpt2-tiny", "pythia-tiny", "llama-tiny"])
+    func ovInputEmbeddingsAreBlockZeroOnALoneToken(name: String) throws {
+        let model = try HeadsFixtures.load(name)
+        let D = model.config.dModel
         let tokens = [3, 17, 250]
         let zero = { (t: inout Tensor, _: HookPoint) in t = Tensor(zeros: t.shape) }
-        let (_, cache) = try model.runWithCache(TokenBatch(tokens), names: .names(["blocks.0.hook_mlp_out", "hook_embed"]),
-                                                hooks: [Hook("hook_pos_embed", zero), Hook("blocks.0.hook_attn_out", zero)])
-        let embed = try cache.require("hook_embed").reshaped([3, 64])
-        let expected = try embed + cache.require("blocks.0.hook_mlp_out").reshaped([3, 64])
-        expectHeadsClose(try model.effectiveEmbedding(embed), expected, "effective embedding")
+        let positions = model.config.positionalEmbedding == .standard ? [Hook("hook_pos_embed", zero)] : []
+        var effective: [Float] = [], block0: [Float] = []
+        for t in tokens {
+            let (_, noAttn) = try model.runWithCache(TokenBatch([t]), names: .names(["blocks.0.hook_resid_post"]),
+                                                     hooks: positions + [Hook("blocks.0.hook_attn_out", zero)])
+            effective += try noAttn.require("blocks.0.hook_resid_post").data
+            let (_, full) = try model.runWithCache(TokenBatch([t]), names: .names(["blocks.0.hook_resid_post"]), hooks: positions)
+            block0 += try full.require("blocks.0.hook_resid_post").data
+        }
+        let rows = Tensor(shape: [3, D], data: tokens.flatMap { Array(model.weights.W_E.data[($0 * D)..<(($0 + 1) * D)]) })
+        expectHeadsClose(try model.ovInputEmbeddings(.effective, rows: rows), Tensor(shape: [3, D], data: effective), "\(name) effective")
+        expectHeadsClose(try model.ovInputEmbeddings(.block0, rows: rows), Tensor(shape: [3, D], data: block0), "\(name) block0")
+        expectHeadsClose(try model.ovInputEmbeddings(.direct, rows: rows), rows, "\(name) direct")
+        let all = try model.ovInputEmbeddings(.block0)
+        expectHeadsClose(Tensor(shape: [D], data: Array(all.data[(17 * D)..<(18 * D)])), Tensor(shape: [D], data: Array(block0[D..<(2 * D)])), "\(name) block0 row 17")
         let scores = try model.copyScores(CopyScoreOptions(embedding: .effective, topK: 5, heads: [(1, 2)]))
         #expect(scores.topKFraction[0, 0].isNaN && scores.eigenScore[0, 0].isNaN && scores.topKFraction[1, 2] >= 0)
     }

@@ -108,7 +108,7 @@ extension HookedTransformer {
         // Source rows only: [pairs, d_model].
         let sourceRows = Tensor(shape: [mapping.pairs.count, D],
                                 data: mapping.pairs.flatMap { Array(weights.W_E.data[($0.source * D)..<(($0.source + 1) * D)]) })
-        let rows = embedding == .direct ? sourceRows : try effectiveEmbedding(sourceRows)
+        let rows = try ovInputEmbeddings(embedding, rows: sourceRows)
         var out: [HeadMappingScore] = []
         for (l, h) in selected {
             let ov = ovUnchecked(l, h)

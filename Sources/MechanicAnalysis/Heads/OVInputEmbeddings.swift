@@ -1,0 +1,129 @@
+import Foundation
+import Mechanic
+
+/// Which residual vector stands for a token at the input of a later head's OV circuit.
+public enum CopyEmbedding: String, Sendable, CaseIterable {
+    /// The token embedding `W_E[t]` (the standard full OV circuit `W_E · OV · W_U`).
+    case direct
+    /// The IOI paper's "effective embedding" `W_E[t] + MLP₀(ln2₀(W_E[t]))`: later heads read tokens
+    /// after the first MLP, which in GPT-2 acts as an extended embedding (ARENA's copying scores).
+    case effective
+    /// The token alone through the whole first block — a one-token sequence without positional
+    /// embedding, so every head attends to the token itself: `x = W_E[t]`,
+    /// `a = Σ_h (ln1(x) W_V[h] + b_V[h]) W_O[h] + b_O`, then `x + a + MLP₀(ln2(x + a))`
+    /// (`blocks.0.hook_resid_post`; parallel-attention models: `x + a + MLP₀(ln2(x))`).
+    case block0
+}
+
+extension HookedTransformer {
+    /// Residual vectors `[d_vocab, d_model]` standing for every token at a head's input.
+    public func ovInputEmbeddings(_ kind: CopyEmbedding) throws -> Tensor {
+        try ovInputEmbeddings(kind, rows: weights.W_E)
+    }
+
+    /// `kind` applied to embedding rows `x [n, d_model]` (rows of `W_E`).
+    public func ovInputEmbeddings(_ kind: CopyEmbedding, rows x: Tensor) throws -> Tensor {
+        switch kind {
+        case .direct: return x
+        case .effective: return try effectiveEmbedding(x)
+        case .block0: return try blockZeroEmbedding(x)
+        }
+    }
+
+    /// `x + MLP₀(ln2₀(x))` for rows `x [n, d_model]` (the first block's MLP applied to the embedding).
+    public func effectiveEmbedding(_ x: Tensor, blockRows: Int = 1024) throws -> Tensor {
+        guard !config.attnOnly, weights.blocks[0].W_in != nil else {
+            throw MechanicError.invalidArgument("the effective embedding needs an MLP in block 0; this model is attention-only (use block0)")
+        }
+        return chunked(x, blockRows) { chunk in chunk + firstMLP(normalized(chunk, weights.blocks[0].ln2W, weights.blocks[0].ln2B)) }
+    }
+
+    /// Rows `x [n, d_model]` through block 0 on their own (see `CopyEmbedding.block0`).
+    public func blockZeroEmbedding(_ x: Tensor, blockRows: Int = 1024) throws -> Tensor {
+        let b = weights.blocks[0]
+        return chunked(x, blockRows) { chunk in
+            // Self-attention of a lone token: pattern 1 on itself, so z = v.
+            let x1 = normalized(chunk, b.ln1W, b.ln1B)
+            var attn = Tensor(zeros: chunk.shape)
+            for h in 0..<config.nHeads {
+                let g = circuitKVHead(h)
+                let v = x1.linear(b.W_V.slice0(g), bias: b.b_V.slice0(g))   // [rows, d_head]
+                attn.add(v.linear(b.W_O.slice0(h)))                         // [rows, d_model]
+            }
+            for r in 0..<chunk.shape[0] { for m in 0..<config.dModel { attn.data[r * config.dModel + m] += b.b_O.data[m] } }
+            let mid = chunk + attn
+            if config.attnOnly || b.W_in == nil { return mid }
+            let mlpIn = config.parallelAttnMLP ? chunk : mid
+            return mid + firstMLP(normalized(mlpIn, b.ln2W, b.ln2B))
+        }
+    }
+
+    /// `f` over blocks of rows, concatenated.
+    private func chunked(_ x: Tensor, _ blockRows: Int, _ f: (Tensor) -> Tensor) -> Tensor {
+        let D = config.dModel
+        let n = x.count / D
+        var out = [Float]()
+        out.reserveCapacity(x.count)
+        var start = 0
+        while start < n {
+            let rows = min(max(blockRows, 1), n - start)
+            out += f(Tensor(shape: [rows, D], data: Array(x.data[(start * D)..<((start + rows) * D)]))).data  // [rows, d_model]
+            start += rows
+        }
+        return Tensor(shape: [n, D], data: out)
+    }
+
+    private func normalized(_ x: Tensor, _ w: Tensor?, _ b: Tensor?) -> Tensor {
+        var y = x
+        HeadsNorm.apply(&y, config.normalization, weight: w, bias: b, eps: config.eps)
+        return y
+    }
+
+    /// Block 0's MLP on normalised rows `[rows, d_model]`, as the forward pass computes it.
+    private func firstMLP(_ x: Tensor) -> Tensor {
+        let b = weights.blocks[0]
+        guard let W_in = b.W_in, let W_out = b.W_out else { return Tensor(zeros: x.shape) }
+        let act = Activation(rawValue: config.actFn) ?? .geluNew
+        var post: Tensor
+        if let W_gate = b.W_gate {
+            post = x.linear(W_gate)                       // [rows, d_mlp]
+            let lin = x.linear(W_in)                      // [rows, d_mlp]
+            let d = b.b_in?.count ?? 0
+            for i in post.data.indices {
+                post.data[i] = act.apply(post.data[i]) * lin.data[i] + (d > 0 ? (b.b_in?.data[i % d] ?? 0) : 0)
+            }
+        } else {
+            post = x.linear(W_in, bias: b.b_in)           // [rows, d_mlp]
+            post.data.withUnsafeMutableBufferPointer { act.apply($0) }
+        }
+        return post.linear(W_out, bias: b.b_out)          // [rows, d_model]
+    }
+}
+
+/// Layer norm / RMS norm of rows in place, with the model's (possibly folded-away) weights.
+enum HeadsNorm {
+    static func apply(_ x: inout Tensor, _ kind: ModelConfig.Normalization, weight: Tensor?, bias: Tensor?, eps: Float) {
+        guard kind != .none else { return }
+        let d = x.shape.last ?? 1
+        let rows = x.count / d
+        let center = kind == .layerNorm || kind == .layerNormPre
+        for r in 0..<rows {
+            let o = r * d
+            if center {
+                var mean: Float = 0
+                for j in 0..<d { mean += x.data[o + j] }
+                mean /= Float(d)
+                for j in 0..<d { x.data[o + j] -= mean }
+            }
+            var ss: Float = 0
+            for j in 0..<d { ss += x.data[o + j] * x.data[o + j] }
+            let inv = 1 / (ss / Float(d) + eps).squareRoot()
+            for j in 0..<d {
+                var v = x.data[o + j] * inv
+                if let weight { v *= weight.data[j] }
+                if let bias { v += bias.data[j] }
+                x.data[o + j] = v
+            }
+        }
+    }
+}
