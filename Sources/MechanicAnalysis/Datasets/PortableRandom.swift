@@ -6,20 +6,14 @@ struct PortableRandom {
     var rng: SplitMix64
     init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
-    /// Uniform in `0..<n` (Lemire's multiply-shift with rejection).
+    /// Uniform in `0..<n` (Lemire's multiply-shift with rejection); callers ensure `n > 0` (0 otherwise).
     mutating func below(_ n: Int) -> Int {
-        precondition(n > 0)
+        guard n > 0 else { return 0 }
         let bound = UInt64(n)
         let threshold = (0 &- bound) % bound
         while true {
             let (high, low) = rng.next().multipliedFullWidth(by: bound)
             if low >= threshold { return Int(high) }
         }
-    }
-
-    /// Fisher–Yates shuffle, drawing from the last index down.
-    mutating func shuffle<T>(_ a: inout [T]) {
-        guard a.count > 1 else { return }
-        for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, below(i + 1)) }
     }
 }
