@@ -32,5 +32,7 @@ let package = Package(
         .testTarget(name: "MechanicTokenizersTests", dependencies: ["MechanicTokenizers"]),
         .testTarget(name: "MechanicTests", dependencies: ["Mechanic"]),
         .testTarget(name: "MechanicAnalysisTests", dependencies: ["MechanicAnalysis"]),
+        // Runs the built `mechanic` executable as a user would (it must be built first: `swift test` builds it).
+        .testTarget(name: "MechanicCLITests", dependencies: ["Mechanic", .target(name: "mechanic")]),
     ]
 )

@@ -5,8 +5,9 @@ extension HookedTransformer {
     /// `hook_pattern`, `hook_z`, `hook_result`). Inputs are the normalised query/key/value inputs:
     /// `[batch, pos, d_model]` shared by all heads, or `[batch, pos, heads, d_model]` per head
     /// (split-qkv / attn_in). Returns `attn_out` `[batch, pos, d_model]` before `hook_attn_out`.
-    func attention(layer l: Int, qIn: Tensor, kIn: Tensor, vIn: Tensor, ctx: ForwardContext) throws -> Tensor {
-        let c = config, n = blockNames[l], f = fused[l], w = weights.blocks[l]
+    func attention(layer l: Int, _ w: BlockWeights, _ f: FusedAttention, qIn: Tensor, kIn: Tensor, vIn: Tensor,
+                   ctx: ForwardContext) throws -> Tensor {
+        let c = config, n = blockNames[l]
         let (B, P, H, K, E, D) = (ctx.batch, ctx.length, c.nHeads, c.nKeyValueHeads, c.dHead, c.dModel)
         let N = B * P
 

@@ -169,7 +169,8 @@ extension HookedTransformer {
     /// One transformer block: `resid_pre → (+ attn) → resid_mid → (+ mlp) → resid_post`, or the
     /// parallel form `resid_post = resid_pre + attn(ln1(x)) + mlp(ln2(x))`.
     func block(_ l: Int, _ input: Tensor, ctx: ForwardContext) throws -> Tensor {
-        let c = config, n = blockNames[l], w = weights.blocks[l], h = ctx.hooks
+        let (w, f) = try blockForForward(l)
+        let c = config, n = blockNames[l], h = ctx.hooks
         var residPre = input
         try h.fire(n.residPre, layer: l, &residPre)
 
@@ -199,10 +200,10 @@ extension HookedTransformer {
                 try h.fire(n.vInput, layer: l, &vIn)
             }
             let (qn, kn, vn) = (try ln1(qIn), try ln1(kIn), try ln1(vIn))
-            attnOut = try attention(layer: l, qIn: qn, kIn: kn, vIn: vn, ctx: ctx)
+            attnOut = try attention(layer: l, w, f, qIn: qn, kIn: kn, vIn: vn, ctx: ctx)
         } else {
             let x = try ln1(residPre)
-            attnOut = try attention(layer: l, qIn: x, kIn: x, vIn: x, ctx: ctx)
+            attnOut = try attention(layer: l, w, f, qIn: x, kIn: x, vIn: x, ctx: ctx)
         }
         try h.fire(n.attnOut, layer: l, &attnOut)
 
@@ -220,7 +221,7 @@ extension HookedTransformer {
         if ctx.options.mlpIn { try h.fire(n.mlpIn, layer: l, &mlpIn) }
         let x2 = try applyNorm(mlpIn, c.normalization, weight: w.ln2W, bias: w.ln2B, eps: c.eps,
                                scaleName: n.ln2Scale, normalizedName: n.ln2Normalized, layer: l, hooks: h)
-        var mlpOut = try mlp(l, x2, ctx: ctx)
+        var mlpOut = try mlp(l, w, x2, ctx: ctx)
         try h.fire(n.mlpOut, layer: l, &mlpOut)
         var post = c.parallelAttnMLP ? residPre + attnOut : residMid
         post.add(mlpOut)
@@ -229,8 +230,8 @@ extension HookedTransformer {
     }
 
     /// `hook_pre`, (`hook_pre_linear`), `hook_post`; returns `post @ W_out + b_out`.
-    func mlp(_ l: Int, _ x: Tensor, ctx: ForwardContext) throws -> Tensor {
-        let n = blockNames[l], w = weights.blocks[l]
+    func mlp(_ l: Int, _ w: BlockWeights, _ x: Tensor, ctx: ForwardContext) throws -> Tensor {
+        let n = blockNames[l]
         guard let W_in = w.W_in, let W_out = w.W_out else { return Tensor(zeros: x.shape) }
         let act = Activation(rawValue: config.actFn) ?? .geluNew
         var post: Tensor

@@ -16,7 +16,7 @@ public final class HookedTransformer: @unchecked Sendable {
     public let source: String
 
     let blockNames: [BlockHookNames]
-    let fused: [FusedAttention]
+    let blockStore: BlockStore
     let rotary: RotaryTables?
 
     /// The query/key/value weights of one block side by side: `x @ wQKV` gives q | k | v.
@@ -37,23 +37,66 @@ public final class HookedTransformer: @unchecked Sendable {
         self.source = source
         blockNames = (0..<config.nLayers).map(BlockHookNames.init)
         rotary = config.positionalEmbedding == .rotary ? RotaryTables(config) : nil
-        fused = weights.blocks.map { Self.fuse($0, config) }
+        blockStore = .resident(weights.blocks.map { Self.fuse($0, config) })
+    }
+
+    /// A model whose blocks stay in the checkpoint (memory-mapped, in their stored precision) and
+    /// are converted, processed and widened to float32 one at a time while the forward runs.
+    init(config: ModelConfig, globals: ModelWeights, streaming: StreamingBlocks, tokenizer: Tokenizer?,
+         processing: WeightProcessing, source: String) {
+        self.config = config
+        self.weights = globals
+        self.tokenizer = tokenizer
+        self.processing = processing
+        self.source = source
+        blockNames = (0..<config.nLayers).map(BlockHookNames.init)
+        rotary = config.positionalEmbedding == .rotary ? RotaryTables(config) : nil
+        blockStore = .streaming(streaming)
+    }
+
+    enum BlockStore {
+        case resident([FusedAttention])
+        case streaming(StreamingBlocks)
+    }
+
+    /// Whether blocks are streamed from the checkpoint (`weights.blocks` is then empty).
+    public var streamsWeights: Bool { if case .streaming = blockStore { return true } else { return false } }
+
+    /// The weights of block `l` in TransformerLens's layout, also for a streaming model (where
+    /// they are read and processed on demand).
+    public func block(_ l: Int) throws -> BlockWeights { try blockForForward(l).weights }
+
+    func blockForForward(_ l: Int) throws -> (weights: BlockWeights, fused: FusedAttention) {
+        switch blockStore {
+        case let .resident(fused): return (weights.blocks[l], fused[l])
+        case let .streaming(s):
+            let b = try s.load(l)
+            return (b, Self.fuse(b, config))
+        }
     }
 
     /// Loads a Hugging Face model directory (config.json, safetensors weights, tokenizer files)
     /// and processes the weights as `from_pretrained` does unless told otherwise.
-    public static func load(_ directory: URL, processing: WeightProcessing = .default) throws -> HookedTransformer {
+    /// `streaming`: keep blocks in the checkpoint and widen them per use (nil = automatically when
+    /// the float32 weights would take more than 40% of the available memory).
+    public static func load(_ directory: URL, processing: WeightProcessing = .default,
+                            streaming: Bool? = nil) throws -> HookedTransformer {
         let hf = try HFConfig(url: directory.appendingPathComponent("config.json"))
         var config = try architectureConfig(hf)
         let checkpoint = try Checkpoint(directory: directory)
-        var weights: ModelWeights
-        switch config.modelType {
-        case "gpt2": weights = try GPT2Architecture.weights(checkpoint, config)
-        case "gpt_neox": weights = try GPTNeoXArchitecture.weights(checkpoint, config)
-        default: weights = try LlamaArchitecture.weights(checkpoint, config)
-        }
-        processing.apply(to: &weights, config: &config)
+        let arch = Architecture(config)
         let tokenizer = try loadTokenizer(directory)
+        let floatBytes = checkpoint.names.reduce(0) { n, name in n + ((try? checkpoint.entry(name).info.count) ?? 0) * 4 }
+        if streaming ?? (Double(floatBytes) > 0.4 * Double(SystemMemory.availableBytes())) {
+            let blocks = try StreamingBlocks(checkpoint: checkpoint, architecture: arch, config: config, processing: processing)
+            var globals = try blocks.globals()
+            processing.processGlobals(&globals, config: config)
+            config = processing.processedConfig(config)
+            return HookedTransformer(config: config, globals: globals, streaming: blocks, tokenizer: tokenizer,
+                                     processing: processing, source: directory.path)
+        }
+        var weights = try arch.weights(checkpoint, config)
+        processing.apply(to: &weights, config: &config)
         return try HookedTransformer(config: config, weights: weights, tokenizer: tokenizer,
                                      processing: processing, source: directory.path)
     }
@@ -107,7 +150,7 @@ public final class HookedTransformer: @unchecked Sendable {
         try check(w.W_pos, "pos_embed.W_pos", [c.nCtx, D])
         try check(w.W_U, "unembed.W_U", [D, V])
         try check(w.b_U, "unembed.b_U", [V])
-        guard w.blocks.count == c.nLayers else {
+        guard w.blocks.count == c.nLayers || w.blocks.isEmpty && c.nLayers == 0 else {
             throw MechanicError.invalidArgument("the weights have \(w.blocks.count) blocks but the config says n_layers = \(c.nLayers)")
         }
         for (l, b) in w.blocks.enumerated() {

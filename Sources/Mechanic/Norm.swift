@@ -14,7 +14,8 @@ func applyNorm(_ x: Tensor, _ kind: ModelConfig.Normalization, weight: Tensor?, 
     var scale = Tensor(zeros: Array(x.shape.dropLast()) + [1])  // [..., 1]
     centered.data.withUnsafeMutableBufferPointer { c in
         scale.data.withUnsafeMutableBufferPointer { s in
-            for r in 0..<rows {
+            Parallel.chunks(rows, grain: max(1, 16384 / d)) { range in
+            for r in range {
                 let row = r * d
                 if center {
                     var mean: Float = 0
@@ -26,18 +27,21 @@ func applyNorm(_ x: Tensor, _ kind: ModelConfig.Normalization, weight: Tensor?, 
                 for j in 0..<d { ss += c[row + j] * c[row + j] }
                 s[r] = (ss / Float(d) + eps).squareRoot()
             }
+            }
         }
     }
     try hooks.fire(scaleName, layer: layer, &scale)
     let applyAffineBeforeHook = kind == .layerNorm
     centered.data.withUnsafeMutableBufferPointer { c in
         scale.data.withUnsafeBufferPointer { s in
-            for r in 0..<rows {
+            Parallel.chunks(rows, grain: max(1, 16384 / d)) { range in
+            for r in range {
                 let inv = 1 / s[r]
                 for j in 0..<d { c[r * d + j] *= inv }
                 if applyAffineBeforeHook, let weight, let bias {
                     for j in 0..<d { c[r * d + j] = c[r * d + j] * weight.data[j] + bias.data[j] }
                 }
+            }
             }
         }
     }

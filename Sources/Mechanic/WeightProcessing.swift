@@ -21,67 +21,94 @@ public struct WeightProcessing: Sendable, Equatable, Codable {
     /// Applies the enabled steps in TransformerLens's order, updating the config's normalization
     /// (`LN` → `LNPre`, `RMS` → `RMSPre`) when norms are folded.
     public func apply(to w: inout ModelWeights, config c: inout ModelConfig) {
+        for l in w.blocks.indices { processBlock(&w.blocks[l], config: c) }
+        processGlobals(&w, config: c)
+        c = processedConfig(c)
+    }
+
+    /// The config after processing: folded norms lose their weights.
+    public func processedConfig(_ c: ModelConfig) -> ModelConfig {
+        var out = c
         if foldLN {
-            if c.normalization == .layerNorm {
-                Self.foldLayerNorm(&w, c, foldBiases: true, centerWeights: true)
-                c.normalization = .layerNormPre
-            } else if c.normalization == .rmsNorm {
-                Self.foldLayerNorm(&w, c, foldBiases: false, centerWeights: false)
-                c.normalization = .rmsNormPre
-            }
+            if c.normalization == .layerNorm { out.normalization = .layerNormPre }
+            if c.normalization == .rmsNorm { out.normalization = .rmsNormPre }
+        }
+        return out
+    }
+
+    /// Every step is local to a block or to the embedding/unembedding, so a large model can be
+    /// processed block by block as it is read. `c` is the config before processing.
+    func processBlock(_ b: inout BlockWeights, config c: ModelConfig) {
+        if foldLN && c.normHasWeights {
+            Self.foldBlockNorms(&b, foldBiases: c.usesLayerNorm, centerWeights: c.usesLayerNorm)
         }
         // TransformerLens centres writing weights only for LayerNorm models (RMSNorm does not
         // remove the mean, so centring would change the model).
-        if centerWritingWeights && c.usesLayerNorm { Self.centerWriting(&w, c) }
-        if centerUnembed { Self.centerUnembed(&w) }
-        if foldValueBiases { Self.foldValueBiases(&w, c) }
+        if centerWritingWeights && c.usesLayerNorm {
+            b.W_O = Self.centerLastAxis(b.W_O)
+            b.b_O = Self.centerLastAxis(b.b_O)
+            if let W = b.W_out { b.W_out = Self.centerLastAxis(W) }
+            if let bo = b.b_out { b.b_out = Self.centerLastAxis(bo) }
+        }
+        if foldValueBiases { Self.foldValueBiases(&b, c) }
+    }
+
+    /// Embedding, positions, final norm and unembedding.
+    func processGlobals(_ w: inout ModelWeights, config c: ModelConfig) {
+        if foldLN && c.normHasWeights, let g = w.lnFinalW {
+            let beta = c.usesLayerNorm ? w.lnFinalB : nil
+            (w.W_U, w.b_U) = Self.foldReader(w.W_U, w.b_U, g: g, beta: beta, center: c.usesLayerNorm)
+            w.lnFinalW = nil
+            w.lnFinalB = nil
+        }
+        if centerWritingWeights && c.usesLayerNorm {
+            w.W_E = Self.centerLastAxis(w.W_E)
+            if let p = w.W_pos { w.W_pos = Self.centerLastAxis(p) }
+        }
+        if centerUnembed {
+            w.W_U = Self.centerLastAxis(w.W_U)
+            w.b_U = Self.centerLastAxis(w.b_U)
+        }
     }
 
     // MARK: - steps (TransformerLens `ProcessWeights`)
 
     /// Scales the weights that read a normalised vector by the norm's weight, folds its bias into
     /// the reader's bias, and (for LayerNorm) centres the reading weights along d_model.
-    static func foldLayerNorm(_ w: inout ModelWeights, _ c: ModelConfig, foldBiases: Bool, centerWeights: Bool) {
-        for l in w.blocks.indices {
-            var b = w.blocks[l]
-            if let g = b.ln1W {
-                if foldBiases, let beta = b.ln1B {
-                    b.b_Q = foldBias(b.b_Q, headWeights: b.W_Q, beta)
-                    b.b_K = foldBias(b.b_K, headWeights: b.W_K, beta)
-                    b.b_V = foldBias(b.b_V, headWeights: b.W_V, beta)
-                }
-                b.W_Q = scaleHeadRows(b.W_Q, g)
-                b.W_K = scaleHeadRows(b.W_K, g)
-                b.W_V = scaleHeadRows(b.W_V, g)
-                if centerWeights {
-                    b.W_Q = centerHeadRows(b.W_Q)
-                    b.W_K = centerHeadRows(b.W_K)
-                    b.W_V = centerHeadRows(b.W_V)
-                }
+    static func foldBlockNorms(_ b: inout BlockWeights, foldBiases: Bool, centerWeights: Bool) {
+        if let g = b.ln1W {
+            if foldBiases, let beta = b.ln1B {
+                b.b_Q = foldBias(b.b_Q, headWeights: b.W_Q, beta)
+                b.b_K = foldBias(b.b_K, headWeights: b.W_K, beta)
+                b.b_V = foldBias(b.b_V, headWeights: b.W_V, beta)
             }
-            b.ln1W = nil
-            b.ln1B = nil
-            if let g = b.ln2W, let W_in = b.W_in {
-                if foldBiases, let beta = b.ln2B, let b_in = b.b_in {
-                    b.b_in = foldBias(b_in, headWeights: W_in.reshaped([1] + W_in.shape), beta).reshaped(b_in.shape)
-                }
-                b.W_in = scaleHeadRows(W_in.reshaped([1] + W_in.shape), g).reshaped(W_in.shape)
-                if let gate = b.W_gate { b.W_gate = scaleHeadRows(gate.reshaped([1] + gate.shape), g).reshaped(gate.shape) }
-                if centerWeights, let W = b.W_in { b.W_in = centerHeadRows(W.reshaped([1] + W.shape)).reshaped(W.shape) }
+            b.W_Q = scaleHeadRows(b.W_Q, g)
+            b.W_K = scaleHeadRows(b.W_K, g)
+            b.W_V = scaleHeadRows(b.W_V, g)
+            if centerWeights {
+                b.W_Q = centerHeadRows(b.W_Q)
+                b.W_K = centerHeadRows(b.W_K)
+                b.W_V = centerHeadRows(b.W_V)
             }
-            b.ln2W = nil
-            b.ln2B = nil
-            w.blocks[l] = b
         }
-        if let g = w.lnFinalW {
-            if foldBiases, let beta = w.lnFinalB {
-                w.b_U = foldBias(w.b_U, headWeights: w.W_U.reshaped([1] + w.W_U.shape), beta).reshaped(w.b_U.shape)
-            }
-            w.W_U = scaleHeadRows(w.W_U.reshaped([1] + w.W_U.shape), g).reshaped(w.W_U.shape)
-            if centerWeights { w.W_U = centerHeadRows(w.W_U.reshaped([1] + w.W_U.shape)).reshaped(w.W_U.shape) }
+        b.ln1W = nil
+        b.ln1B = nil
+        if let g = b.ln2W, let W_in = b.W_in, let b_in = b.b_in {
+            (b.W_in, b.b_in) = foldReader(W_in, b_in, g: g, beta: foldBiases ? b.ln2B : nil, center: centerWeights)
+            if let gate = b.W_gate { b.W_gate = scaleHeadRows(gate.reshaped([1] + gate.shape), g).reshaped(gate.shape) }
         }
-        w.lnFinalW = nil
-        w.lnFinalB = nil
+        b.ln2W = nil
+        b.ln2B = nil
+    }
+
+    /// Folds a norm into a reading matrix `W [d_model, n]` and its bias `[n]`.
+    static func foldReader(_ W: Tensor, _ bias: Tensor, g: Tensor, beta: Tensor?, center: Bool) -> (Tensor, Tensor) {
+        let W3 = W.reshaped([1] + W.shape)  // [d_model, n] -> [1, d_model, n]
+        var b = bias
+        if let beta { b = foldBias(bias.reshaped([1, bias.count]), headWeights: W3, beta).reshaped(bias.shape) }
+        var out = scaleHeadRows(W3, g)
+        if center { out = centerHeadRows(out) }
+        return (out.reshaped(W.shape), b)
     }
 
     /// `b[h, e] + Σ_m W[h, m, e] · beta[m]` for `W [h, d_model, e]`, `b [h, e]`.
@@ -134,29 +161,9 @@ public struct WeightProcessing: Sendable, Equatable, Codable {
         return out
     }
 
-    /// Makes everything written to the residual stream have zero mean over d_model.
-    static func centerWriting(_ w: inout ModelWeights, _ c: ModelConfig) {
-        w.W_E = centerLastAxis(w.W_E)
-        if let p = w.W_pos { w.W_pos = centerLastAxis(p) }
-        for l in w.blocks.indices {
-            w.blocks[l].W_O = centerLastAxis(w.blocks[l].W_O)
-            w.blocks[l].b_O = centerLastAxis(w.blocks[l].b_O)
-            if let W = w.blocks[l].W_out { w.blocks[l].W_out = centerLastAxis(W) }
-            if let b = w.blocks[l].b_out { w.blocks[l].b_out = centerLastAxis(b) }
-        }
-    }
-
-    /// Logits are translation invariant: subtract each row's mean over the vocabulary.
-    static func centerUnembed(_ w: inout ModelWeights) {
-        w.W_U = centerLastAxis(w.W_U)
-        w.b_U = centerLastAxis(w.b_U)
-    }
-
     /// Moves the value biases into the output bias (`b_O += Σ_h b_V[h] · W_O[h]`), exact because
     /// attention patterns sum to one; grouped-query models repeat each key/value head's bias.
-    static func foldValueBiases(_ w: inout ModelWeights, _ c: ModelConfig) {
-        for l in w.blocks.indices {
-            var b = w.blocks[l]
+    static func foldValueBiases(_ b: inout BlockWeights, _ c: ModelConfig) {
             let (H, E, D) = (c.nHeads, c.dHead, c.dModel)
             for h in 0..<H {
                 let kv = h / c.groupSize
@@ -167,7 +174,5 @@ public struct WeightProcessing: Sendable, Equatable, Codable {
                 }
             }
             b.b_V = Tensor(zeros: b.b_V.shape)
-            w.blocks[l] = b
-        }
     }
 }

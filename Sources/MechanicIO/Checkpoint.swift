@@ -88,6 +88,11 @@ public final class Checkpoint: @unchecked Sendable {
         return (file, info)
     }
 
+    /// Drops a tensor's mapped pages from this process's resident memory (after it was widened).
+    public func release(_ name: String) {
+        if let (file, info) = try? entry(name) { file.release(info) }
+    }
+
     /// The tensor widened to float32, checked against the shape the config implies.
     public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
         let (file, info) = try entry(name)

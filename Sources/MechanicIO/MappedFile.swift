@@ -23,6 +23,9 @@ public final class MappedFile: @unchecked Sendable {
         guard fstat(fd, &st) == 0 else {
             throw SafeTensorsError.cannotOpen(file: url.path, reason: String(cString: strerror(errno)))
         }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw SafeTensorsError.cannotOpen(file: url.path, reason: (st.st_mode & S_IFMT) == S_IFDIR ? "it is a directory" : "not a regular file")
+        }
         size = Int(st.st_size)
         if size == 0 {
             // mmap of length 0 fails; hand out a pointer to a static zero byte instead.
@@ -43,5 +46,18 @@ public final class MappedFile: @unchecked Sendable {
 
     deinit {
         if size > 0 { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+    }
+}
+
+extension MappedFile {
+    /// Hands the pages of a byte range back to the kernel (`madvise(MADV_DONTNEED)`): they leave
+    /// this process's resident set and are read from the file again if touched later.
+    public func release(offset: Int, count: Int) {
+        guard size > 0, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (offset / page) * page
+        let end = min(size, ((offset + count + page - 1) / page) * page)
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 }

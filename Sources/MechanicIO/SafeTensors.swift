@@ -138,6 +138,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Pointer to a tensor's stored bytes inside the mapping (valid while `self` lives).
     public func rawBytes(_ info: TensorInfo) -> UnsafeRawPointer { file.base + info.byteOffset }
 
+    /// Drops a tensor's mapped pages from the resident set (see `MappedFile.release`).
+    public func release(_ info: TensorInfo) { file.release(offset: info.byteOffset, count: info.byteCount) }
+
     /// The tensor widened to float32 (integers converted), in a new heap buffer.
     public func tensor(_ name: String) throws -> Tensor {
         let i = try info(name)

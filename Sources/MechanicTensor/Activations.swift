@@ -39,10 +39,20 @@ public enum Activation: String, Sendable {
 
     /// Applies the activation in place.
     public func apply(_ buf: UnsafeMutableBufferPointer<Float>) {
-        for i in buf.indices { buf[i] = apply(buf[i]) }
+        guard let base = buf.baseAddress else { return }
+        let p = UncheckedPointer(base)
+        Parallel.chunks(buf.count, grain: 16384) { r in
+            for i in r { p.raw[i] = apply(p.raw[i]) }
+        }
     }
 }
 
 extension Double {
     @inlinable var asFloat: Float { Float(self) }
+}
+
+/// A pointer handed to parallel workers that write disjoint ranges.
+public struct UncheckedPointer: @unchecked Sendable {
+    public let raw: UnsafeMutablePointer<Float>
+    public init(_ raw: UnsafeMutablePointer<Float>) { self.raw = raw }
 }

@@ -5,13 +5,18 @@ public enum Rows {
     /// Softmax of each row of `x[rows, n]` in place. Rows that are all `-inf` become zeros
     /// (TransformerLens replaces the NaN such rows produce with 0).
     public static func softmax(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
-        for r in 0..<rows {
-            let row = x + r * n
+        let p = UncheckedPointer(x)
+        Parallel.chunks(rows, grain: max(1, 8192 / max(n, 1))) { range in
+            for r in range { softmaxRow(p.raw + r * n, n: n) }
+        }
+    }
+
+    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, n: Int) {
             var m = -Float.infinity
             for j in 0..<n { m = max(m, row[j]) }
             if m == -Float.infinity {
                 for j in 0..<n { row[j] = 0 }
-                continue
+                return
             }
             var s: Float = 0
             for j in 0..<n {
@@ -21,7 +26,6 @@ public enum Rows {
             }
             let inv = 1 / s
             for j in 0..<n { row[j] *= inv }
-        }
     }
 
     /// Log-softmax of one row into `out`.

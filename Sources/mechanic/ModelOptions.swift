@@ -24,16 +24,10 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// A local directory as given; hub ids and aliases through the Hugging Face cache.
+/// A local directory as given; hub ids and aliases through the Hugging Face cache (downloading
+/// into it unless HF_HUB_OFFLINE is set).
 func resolveModel(_ model: String, revision: String?, weights: Bool) throws -> URL {
-    var isDir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: model, isDirectory: &isDir) {
-        guard isDir.boolValue else {
-            throw MechanicError.invalidArgument("--model \(model) is a file; pass the directory that holds config.json")
-        }
-        return URL(fileURLWithPath: model)
-    }
-    throw MechanicError.fileMissing(path: model, what: "a model directory")
+    try ModelResolver().resolve(model, revision: revision, weights: weights)
 }
 
 /// Parses `50256,464,3797` (spaces allowed).

@@ -75,7 +75,7 @@ import Testing
         guard let b = try Fixtures.manifest(name)["batch"] as? [String: Any] else { return }
         let batch = try TokenBatch(ids: Fixtures.intRows(b["tokens_left"]), mask: Fixtures.intRows(b["mask_left"]))
         try check(name, processed: processed, file: "\(processed ? "processed" : "unprocessed")_batch_left.safetensors",
-                  batch: batch, hookOptions: HookOptions(attnResult: true, mlpIn: true))
+                  batch: batch, hookOptions: HookOptions(attnResult: true, mlpIn: true), subset: true)
     }
 
     @Test(arguments: cases)
@@ -83,7 +83,7 @@ import Testing
         guard let b = try Fixtures.manifest(name)["batch"] as? [String: Any] else { return }
         let batch = try TokenBatch(ids: Fixtures.intRows(b["tokens_right"]), mask: Fixtures.intRows(b["mask_right"]))
         try check(name, processed: processed, file: "\(processed ? "processed" : "unprocessed")_batch_right.safetensors",
-                  batch: batch, hookOptions: HookOptions(attnResult: true, mlpIn: true), onlyReal: true)
+                  batch: batch, hookOptions: HookOptions(attnResult: true, mlpIn: true), onlyReal: true, subset: true)
     }
 
     /// `use_parallel_residual: false` (which TransformerLens cannot run) against Hugging Face's logits.
@@ -108,5 +108,27 @@ import Testing
         let out = try model.generate(TokenBatch(prompt), maxNewTokens: expected.count - prompt.count,
                                      sampling: SamplingOptions(temperature: 0, stopAtEOS: false))
         #expect(out[0] == expected)
+    }
+}
+
+/// Streaming mode (blocks read, converted and processed one at a time from the mapped
+/// checkpoint — how large models run) gives TransformerLens's numbers too.
+@Suite struct StreamingWeightsTests {
+    @Test(arguments: ReferenceCacheTests.cases)
+    func streamingMatchesTransformerLens(name: String, processed: Bool) throws {
+        let model = try HookedTransformer.load(Fixtures.model(name), processing: processed ? .default : .none, streaming: true)
+        #expect(model.streamsWeights && model.weights.blocks.isEmpty)
+        let file = "\(processed ? "processed" : "unprocessed")_p0.safetensors"
+        guard FileManager.default.fileExists(atPath: Fixtures.reference(name, file).path) else { return }
+        let ref = try SafeTensorsFile(url: Fixtures.reference(name, file))
+        let tokens = try ref.integers("tokens")
+        let (logits, cache) = try model.runWithCache(TokenBatch(tokens), names: .all)
+        var pairs: [(String, Tensor, Tensor)] = [("logits", logits, try ref.tensor("logits"))]
+        for key in cache.names { pairs.append((key, try cache.require(key), try ref.tensor(key))) }
+        expectClose(pairs, context: "streaming \(name) \(file)")
+        // The block accessor gives the same processed weights as a resident load.
+        let resident = try Fixtures.load(name, processed: processed)
+        #expect(try model.block(1).W_Q == resident.weights.blocks[1].W_Q)
+        #expect(try model.block(0).b_O == resident.weights.blocks[0].b_O)
     }
 }

@@ -26,14 +26,16 @@ enum GPT2Architecture {
             tiedEmbeddings: try hf.bool("tie_word_embeddings", default: true))
     }
 
-    static func weights(_ checkpoint: Checkpoint, _ c: ModelConfig) throws -> ModelWeights {
+    static let ignoredBuffers = [".attn.bias", ".attn.masked_bias"]
+
+    static func reader(_ checkpoint: Checkpoint) -> WeightReader {
         var r = WeightReader(checkpoint)
         if !checkpoint.contains("wte.weight") { r.prefix = "transformer." }
+        return r
+    }
+
+    static func block(_ r: inout WeightReader, _ l: Int, _ c: ModelConfig) throws -> BlockWeights {
         let (D, H, dh, M) = (c.dModel, c.nHeads, c.dHead, c.dMLP)
-        let W_E = try r.read("wte.weight", shape: [c.dVocab, D])
-        let W_pos = try r.read("wpe.weight", shape: [c.nCtx, D])
-        var blocks: [BlockWeights] = []
-        for l in 0..<c.nLayers {
             let p = "h.\(l)."
             let cAttn = try r.read(p + "attn.c_attn.weight", shape: [D, 3 * D])  // [d_model, (qkv i h)]
             let cAttnB = try r.read(p + "attn.c_attn.bias", shape: [3 * D])
@@ -45,7 +47,7 @@ enum GPT2Architecture {
                 Tensor(shape: [H, dh], data: Array(cAttnB.data[(which * D)..<((which + 1) * D)]))  // [(i h)] -> [i, h]
             }
             let cProj = try r.read(p + "attn.c_proj.weight", shape: [D, D])  // [(i h), d_model]
-            blocks.append(BlockWeights(
+            return BlockWeights(
                 ln1W: try r.read(p + "ln_1.weight", shape: [D]), ln1B: try r.read(p + "ln_1.bias", shape: [D]),
                 W_Q: w(0), W_K: w(1), W_V: w(2), b_Q: b(0), b_K: b(1), b_V: b(2),
                 W_O: cProj.reshaped([H, dh, D]),  // [(i h), m] -> [i, h, m]
@@ -54,8 +56,13 @@ enum GPT2Architecture {
                 W_in: try r.read(p + "mlp.c_fc.weight", shape: [D, M]), W_gate: nil,
                 b_in: try r.read(p + "mlp.c_fc.bias", shape: [M]),
                 W_out: try r.read(p + "mlp.c_proj.weight", shape: [M, D]),
-                b_out: try r.read(p + "mlp.c_proj.bias", shape: [D])))
-        }
+                b_out: try r.read(p + "mlp.c_proj.bias", shape: [D]))
+    }
+
+    static func globals(_ r: inout WeightReader, _ c: ModelConfig) throws -> ModelWeights {
+        let D = c.dModel
+        let W_E = try r.read("wte.weight", shape: [c.dVocab, D])
+        let W_pos = try r.read("wpe.weight", shape: [c.nCtx, D])
         let lnW = try r.read("ln_f.weight", shape: [D])
         let lnB = try r.read("ln_f.bias", shape: [D])
         let W_U: Tensor
@@ -64,8 +71,7 @@ enum GPT2Architecture {
         } else {
             W_U = Layout.transpose(W_E)
         }
-        try r.rejectUnused(ignoring: [".attn.bias", ".attn.masked_bias"])
-        return ModelWeights(W_E: W_E, W_pos: W_pos, blocks: blocks, lnFinalW: lnW, lnFinalB: lnB,
+        return ModelWeights(W_E: W_E, W_pos: W_pos, blocks: [], lnFinalW: lnW, lnFinalB: lnB,
                             W_U: W_U, b_U: Layout.zeros([c.dVocab]))
     }
 }

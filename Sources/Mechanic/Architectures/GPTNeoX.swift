@@ -31,12 +31,12 @@ enum GPTNeoXArchitecture {
             tiedEmbeddings: try hf.bool("tie_word_embeddings", default: false))
     }
 
-    static func weights(_ checkpoint: Checkpoint, _ c: ModelConfig) throws -> ModelWeights {
-        var r = WeightReader(checkpoint)
+    static let ignoredBuffers = [".attention.bias", ".attention.masked_bias", ".rotary_emb.inv_freq"]
+
+    static func reader(_ checkpoint: Checkpoint) -> WeightReader { WeightReader(checkpoint) }
+
+    static func block(_ r: inout WeightReader, _ l: Int, _ c: ModelConfig) throws -> BlockWeights {
         let (D, H, dh, M) = (c.dModel, c.nHeads, c.dHead, c.dMLP)
-        let W_E = try r.read("gpt_neox.embed_in.weight", shape: [c.dVocab, D])
-        var blocks: [BlockWeights] = []
-        for l in 0..<c.nLayers {
             let p = "gpt_neox.layers.\(l)."
             let qkv = try r.read(p + "attention.query_key_value.weight", shape: [3 * D, D])  // [(i qkv h), m]
             let qkvB = try r.read(p + "attention.query_key_value.bias", shape: [3 * D])       // [(i qkv h)]
@@ -49,7 +49,7 @@ enum GPTNeoXArchitecture {
                 }
             }
             let dense = try r.read(p + "attention.dense.weight", shape: [D, D])  // [m, (i h)]
-            blocks.append(BlockWeights(
+            return BlockWeights(
                 ln1W: try r.read(p + "input_layernorm.weight", shape: [D]), ln1B: try r.read(p + "input_layernorm.bias", shape: [D]),
                 W_Q: w(0), W_K: w(1), W_V: w(2), b_Q: b(0), b_K: b(1), b_V: b(2),
                 W_O: Layout.transpose(dense).reshaped([H, dh, D]),  // [m, (i h)] -> [(i h), m] -> [i, h, m]
@@ -59,13 +59,16 @@ enum GPTNeoXArchitecture {
                 W_in: Layout.transpose(try r.read(p + "mlp.dense_h_to_4h.weight", shape: [M, D])), W_gate: nil,  // -> [d_model, d_mlp]
                 b_in: try r.read(p + "mlp.dense_h_to_4h.bias", shape: [M]),
                 W_out: Layout.transpose(try r.read(p + "mlp.dense_4h_to_h.weight", shape: [D, M])),  // -> [d_mlp, d_model]
-                b_out: try r.read(p + "mlp.dense_4h_to_h.bias", shape: [D])))
-        }
+                b_out: try r.read(p + "mlp.dense_4h_to_h.bias", shape: [D]))
+    }
+
+    static func globals(_ r: inout WeightReader, _ c: ModelConfig) throws -> ModelWeights {
+        let D = c.dModel
+        let W_E = try r.read("gpt_neox.embed_in.weight", shape: [c.dVocab, D])
         let lnW = try r.read("gpt_neox.final_layer_norm.weight", shape: [D])
         let lnB = try r.read("gpt_neox.final_layer_norm.bias", shape: [D])
         let unembed = try r.readIfPresent("embed_out.weight", shape: [c.dVocab, D]) ?? W_E
-        try r.rejectUnused(ignoring: [".attention.bias", ".attention.masked_bias", ".rotary_emb.inv_freq"])
-        return ModelWeights(W_E: W_E, W_pos: nil, blocks: blocks, lnFinalW: lnW, lnFinalB: lnB,
+        return ModelWeights(W_E: W_E, W_pos: nil, blocks: [], lnFinalW: lnW, lnFinalB: lnB,
                             W_U: Layout.transpose(unembed), b_U: Layout.zeros([c.dVocab]))  // -> [d_model, d_vocab]
     }
 }

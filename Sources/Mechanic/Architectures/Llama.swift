@@ -55,12 +55,12 @@ enum LlamaArchitecture {
             tiedEmbeddings: try hf.bool("tie_word_embeddings", default: false), slidingWindow: window)
     }
 
-    static func weights(_ checkpoint: Checkpoint, _ c: ModelConfig) throws -> ModelWeights {
-        var r = WeightReader(checkpoint)
+    static let ignoredBuffers = [".rotary_emb.inv_freq"]
+
+    static func reader(_ checkpoint: Checkpoint) -> WeightReader { WeightReader(checkpoint) }
+
+    static func block(_ r: inout WeightReader, _ l: Int, _ c: ModelConfig) throws -> BlockWeights {
         let (D, H, K, dh, M) = (c.dModel, c.nHeads, c.nKeyValueHeads, c.dHead, c.dMLP)
-        let W_E = try r.read("model.embed_tokens.weight", shape: [c.dVocab, D])
-        var blocks: [BlockWeights] = []
-        for l in 0..<c.nLayers {
             let p = "model.layers.\(l)."
             // proj.weight [(n h), m] -> [n, m, h]
             func w(_ name: String, _ n: Int) throws -> Tensor {
@@ -71,7 +71,7 @@ enum LlamaArchitecture {
                 try r.readIfPresent(p + "self_attn.\(name).bias", shape: [n * dh])?.reshaped([n, dh]) ?? Layout.zeros([n, dh])
             }
             let o = try r.read(p + "self_attn.o_proj.weight", shape: [D, H * dh])  // [m, (n h)]
-            blocks.append(BlockWeights(
+            return BlockWeights(
                 ln1W: try r.read(p + "input_layernorm.weight", shape: [D]), ln1B: nil,
                 W_Q: try w("q_proj", H), W_K: try w("k_proj", K), W_V: try w("v_proj", K),
                 b_Q: try b("q_proj", H), b_K: try b("k_proj", K), b_V: try b("v_proj", K),
@@ -81,12 +81,15 @@ enum LlamaArchitecture {
                 W_gate: Layout.transpose(try r.read(p + "mlp.gate_proj.weight", shape: [M, D])),  // -> [d_model, d_mlp]
                 b_in: Layout.zeros([M]),
                 W_out: Layout.transpose(try r.read(p + "mlp.down_proj.weight", shape: [D, M])),   // -> [d_mlp, d_model]
-                b_out: Layout.zeros([D])))
-        }
+                b_out: Layout.zeros([D]))
+    }
+
+    static func globals(_ r: inout WeightReader, _ c: ModelConfig) throws -> ModelWeights {
+        let D = c.dModel
+        let W_E = try r.read("model.embed_tokens.weight", shape: [c.dVocab, D])
         let lnW = try r.read("model.norm.weight", shape: [D])
         let unembed = try r.readIfPresent("lm_head.weight", shape: [c.dVocab, D]) ?? W_E
-        try r.rejectUnused(ignoring: [".rotary_emb.inv_freq"])
-        return ModelWeights(W_E: W_E, W_pos: nil, blocks: blocks, lnFinalW: lnW, lnFinalB: nil,
+        return ModelWeights(W_E: W_E, W_pos: nil, blocks: [], lnFinalW: lnW, lnFinalB: nil,
                             W_U: Layout.transpose(unembed), b_U: Layout.zeros([c.dVocab]))  // -> [d_model, d_vocab]
     }
 }

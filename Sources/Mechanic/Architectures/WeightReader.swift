@@ -7,7 +7,7 @@ struct WeightReader {
     let checkpoint: Checkpoint
     /// A prefix some checkpoints put before every name (`transformer.` for GPT-2 saved by `transformers`).
     var prefix: String = ""
-    private(set) var used: Set<String> = []
+    var used: Set<String> = []
 
     init(_ checkpoint: Checkpoint) { self.checkpoint = checkpoint }
 
@@ -57,4 +57,16 @@ enum Layout {
 
     /// A zero tensor of `shape`.
     static func zeros(_ shape: [Int]) -> Tensor { Tensor(zeros: shape) }
+}
+
+extension WeightReader {
+    /// Records block `l`'s tensor names as used by checking their headers only (no data read).
+    mutating func markBlock(_ l: Int, _ arch: Architecture, _ c: ModelConfig) throws {
+        let names = checkpoint.names.filter { name in
+            let stripped = name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : name
+            let markers = ["h.\(l).", "gpt_neox.layers.\(l).", "model.layers.\(l)."]
+            return markers.contains { stripped.hasPrefix($0) }
+        }
+        for n in names { used.insert(n) }
+    }
 }

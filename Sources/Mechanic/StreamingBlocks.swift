@@ -1,0 +1,40 @@
+import Foundation
+import MechanicIO
+import MechanicTensor
+
+/// Blocks of a large model read from the memory-mapped checkpoint on demand: converted to
+/// TransformerLens's layout, processed and widened to float32 one block at a time, after which
+/// the block's mapped pages are handed back to the kernel (so resident memory stays near one
+/// block, not the whole checkpoint).
+final class StreamingBlocks: @unchecked Sendable {
+    let checkpoint: Checkpoint
+    let architecture: Architecture
+    /// The config before processing.
+    let config: ModelConfig
+    let processing: WeightProcessing
+
+    init(checkpoint: Checkpoint, architecture: Architecture, config: ModelConfig, processing: WeightProcessing) throws {
+        self.checkpoint = checkpoint
+        self.architecture = architecture
+        self.config = config
+        self.processing = processing
+        // Strictness as for resident loading: every tensor must belong to some block or the globals.
+        var r = architecture.reader(checkpoint)
+        _ = try architecture.globals(&r, config)
+        for l in 0..<config.nLayers { try r.markBlock(l, architecture, config) }
+        try r.rejectUnused(ignoring: architecture.ignoredBuffers)
+    }
+
+    func globals() throws -> ModelWeights {
+        var r = architecture.reader(checkpoint)
+        return try architecture.globals(&r, config)
+    }
+
+    func load(_ l: Int) throws -> BlockWeights {
+        var r = architecture.reader(checkpoint)
+        var b = try architecture.block(&r, l, config)
+        processing.processBlock(&b, config: config)
+        for name in r.used { checkpoint.release(name) }
+        return b
+    }
+}

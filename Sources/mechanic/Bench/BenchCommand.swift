@@ -1,0 +1,8 @@
+import ArgumentParser
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks (compare with TransformerLens through scripts/bench/*.sh, which run both in one go).",
+        subcommands: [ForwardBench.self])
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+@testable import Mechanic
+
+/// Runs the `mechanic` executable that `swift test` built next to the test bundle.
+enum CLI {
+    static let fixtures: URL = {
+        if let env = ProcessInfo.processInfo.environment["MECHANIC_FIXTURES"] { return URL(fileURLWithPath: env) }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+    }()
+
+    static func model(_ name: String) -> String { fixtures.appendingPathComponent("models/\(name)").path }
+
+    static var binary: URL {
+        // .build/<triple>/debug/MechanicPackageTests.xctest → .build/<triple>/debug/mechanic
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("mechanic")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/mechanic")
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ args: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static func json(_ r: Result) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] ?? [:]
+    }
+}
