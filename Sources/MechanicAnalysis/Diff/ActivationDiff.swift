@@ -150,15 +150,16 @@ public enum ActivationDiff {
     }
 
     /// The activation at one position of a batch-of-one tensor, flattened: `t[0, pos, ...]`, or
-    /// `t[0, :, pos, :]` for attention patterns/scores (`[1, head, q, k]`).
+    /// `t[0, :, pos, :pos+1]` for attention patterns/scores (`[1, head, q, k]`; only the keys the
+    /// query can attend to, so masked `-inf` scores never enter a norm).
     static func vector(_ t: Tensor, kind: String, pos: Int) -> [Float] {
         if kind == "pattern" || kind == "attn_scores" {
             let (H, Q, K) = (t.shape[1], t.shape[2], t.shape[3])
             var out: [Float] = []
-            out.reserveCapacity(H * K)
+            out.reserveCapacity(H * (pos + 1))
             for h in 0..<H {
                 let start: Int = (h * Q + pos) * K
-                out += t.data[start..<(start + K)]
+                out += t.data[start..<(start + pos + 1)]
             }
             return out
         }

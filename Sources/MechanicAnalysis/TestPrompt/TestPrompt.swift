@@ -73,7 +73,6 @@ public func testPrompt(model: HookedTransformer, promptTokens: [Int], answerToke
 /// - **BOS.** `prependBOS` (default: the model's) is applied to the prompt only.
 public func testPrompt(model: HookedTransformer, prompt: String, answer: String, prependBOS: Bool? = nil,
                        prependSpaceToAnswer: Bool = true, top: Int = 10) throws -> TestPromptResult {
-    guard let tok = model.tokenizer else { throw MechanicError.noTokenizer(model: model.source) }
     var warnings: [String] = []
     let (text, spaceWarnings) = answerText(prompt: prompt, answer: answer, prependSpace: prependSpaceToAnswer)
     warnings += spaceWarnings
@@ -87,12 +86,10 @@ public func testPrompt(model: HookedTransformer, prompt: String, answer: String,
         method = "joint"
     } else {
         method = "separate"
-        answerTokens = tlTokens
         warnings.append("prompt + answer tokenizes the prompt differently (\(model.pieceStrings(joint).map(\.debugDescription).joined(separator: " "))); scoring the answer tokenized on its own")
-        while answerTokens.count > 1, let first = answerTokens.first, tok.decode([first]).isEmpty {
-            warnings.append("dropped the answer's leading token \(first) (\(model.pieceString(first).debugDescription)), which decodes to nothing")
-            answerTokens.removeFirst()
-        }
+        let separate = try separateAnswerTokens(model: model, text: text)
+        answerTokens = separate.tokens
+        warnings += separate.warnings
     }
     guard !answerTokens.isEmpty else { throw MechanicError.emptyInput("the answer \(answer.debugDescription) has no tokens") }
     if answerTokens != tlTokens {
@@ -126,4 +123,17 @@ public func answerText(prompt: String, answer: String, prependSpace: Bool) -> (t
         warnings.append("the prompt ends with whitespace and the answer starts with a space: the model sees two spaces")
     }
     return (text, warnings)
+}
+
+/// The answer tokenized on its own without BOS (TransformerLens's way), minus leading tokens that
+/// decode to nothing (a lone SentencePiece `▁`), each dropped with a warning.
+public func separateAnswerTokens(model: HookedTransformer, text: String) throws -> (tokens: [Int], warnings: [String]) {
+    guard let tok = model.tokenizer else { throw MechanicError.noTokenizer(model: model.source) }
+    var tokens = try model.toTokens(text, prependBOS: false)
+    var warnings: [String] = []
+    while tokens.count > 1, let first = tokens.first, tok.decode([first]).isEmpty {
+        warnings.append("dropped the answer's leading token \(first) (\(model.pieceString(first).debugDescription)), which decodes to nothing")
+        tokens.removeFirst()
+    }
+    return (tokens, warnings)
 }
