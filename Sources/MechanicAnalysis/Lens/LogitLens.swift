@@ -60,9 +60,12 @@ public enum LogitLens {
         case .own:
             x = model.applyFinalNorm(stack.tensor)
         case .final:
-            var scale = try PosSlice.index(position).apply(cache.require("ln_final.hook_scale"), axis: -2)  // [batch, 1]
-            if cache.hasBatchDim { scale = try PosSlice.index(batchIndex).apply(scale, axis: 0) }
-            let s = c.normalization == .none ? 1 : (scale.data.first ?? 1)
+            var s: Float = 1
+            if c.normalization != .none {
+                var scale = try PosSlice.index(position).apply(cache.require("ln_final.hook_scale"), axis: -2)  // [batch?, 1]
+                if cache.hasBatchDim { scale = try PosSlice.index(batchIndex).apply(scale, axis: 0) }          // [1]
+                s = scale.data.first ?? 1
+            }
             var y = c.usesLayerNorm ? centerRows(stack.tensor) : stack.tensor
             y.scale(by: 1 / s)
             y = affine(y, weight: model.weights.lnFinalW, bias: c.normalization == .layerNorm ? model.weights.lnFinalB : nil)
