@@ -88,7 +88,7 @@ import Testing
 
     @Test func logitLensTableShowsTokensProbabilitiesAndTarget() {
         var r = Report(title: "t")
-        r.logitLensTable([LogitLensRow(label: "L0", top: [TokenProbability(token: " B", probability: 0.625),
+        r.logitLensTable([LensTableRow(label: "L0", top: [TokenProbability(token: " B", probability: 0.625),
                                                           TokenProbability(token: "<x>", probability: 0.25)],
                                        targetRank: 1, targetProbability: 0.625)],
                          title: "lens", target: " B")

@@ -94,12 +94,12 @@ func sampleReport() -> Report {
     }
     r.attentionGrid(panels, tokens: tokens, title: "Attention patterns, layer 0")
     r.heading("Logit lens")
-    var lens: [LogitLensRow] = []
+    var lens: [LensTableRow] = []
     for l in 0..<4 {
         let p: Float = 0.2 + Float(l) * 0.2
         let first = TokenProbability(token: l < 2 ? " the" : " mat", probability: p, logit: Float(l))
         let top = [first, TokenProbability(token: " dog", probability: 0.1, logit: -1), TokenProbability(token: "<&>", probability: 0.05)]
-        lens.append(LogitLensRow(label: "resid_pre \(l)", top: top, targetRank: 4 - l, targetProbability: 0.2 * Float(l)))
+        lens.append(LensTableRow(label: "resid_pre \(l)", top: top, targetRank: 4 - l, targetProbability: 0.2 * Float(l)))
     }
     r.logitLensTable(lens, title: "Logit lens at the final position", target: " mat")
     r.heading("Rankings and distributions")
