@@ -6,5 +6,6 @@ struct MechanicCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mechanic",
         abstract: "Mechanistic interpretability for transformer language models (TransformerLens-compatible).",
-        subcommands: [CacheCommand.self, TokenizeCommand.self, PredictCommand.self, GenerateCommand.self, BenchCommand.self])
+        subcommands: [CacheCommand.self, TokenizeCommand.self, PredictCommand.self, GenerateCommand.self, BenchCommand.self,
+                      NeuronsCommand.self, CongruenceCommand.self])
 }

@@ -102,10 +102,13 @@ extension Report {
         let maxH = max(all.flatMap { $0.histogram.counts.map(height) }.max() ?? 1, 1e-9)
         let plot = (x: 72.0, y: 12.0, w: 560.0, h: 250.0)
         let xs = LinearScale(domain: (lo, hi), range: (plot.x, plot.x + plot.w))
-        let yTop = logScale ? ceil(maxH) : (AxisTicks.nice(0, maxH, count: 5).last.map { max($0, maxH) } ?? maxH)
+        // The y axis ends on a tick at or above the tallest bar.
+        var linearTicks = AxisTicks.nice(0, maxH, count: 5)
+        if let last = linearTicks.last, last < maxH, linearTicks.count >= 2 { linearTicks.append(last + (linearTicks[1] - linearTicks[0])) }
+        let yTop = logScale ? ceil(maxH) : (linearTicks.last.map { max($0, maxH) } ?? maxH)
         let ys = LinearScale(domain: (0, yTop), range: (plot.y + plot.h, plot.y))
         var svg = SVG(width: plot.x + plot.w + 20 + (all.count > 1 ? 150 : 0), height: plot.y + plot.h + 48)
-        let yTicks = logScale ? stride(from: 0.0, through: yTop, by: 1).map { $0 } : AxisTicks.nice(0, yTop, count: 5)
+        let yTicks = logScale ? stride(from: 0.0, through: yTop, by: 1).map { $0 } : linearTicks
         svg.axes(plot: plot, x: xs, y: ys, xTicks: AxisTicks.nice(lo, hi, count: 7), yTicks: yTicks,
                  xLabel: xLabel, yLabel: logScale ? "\(yLabel) (log10(1+n))" : yLabel)
         let overlay = all.count > 1

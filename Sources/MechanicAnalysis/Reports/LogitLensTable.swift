@@ -14,7 +14,7 @@ public struct TokenProbability: Sendable, Equatable {
 
 /// One row of a logit-lens table: where in the model (a layer), its top tokens, and optionally
 /// the rank and probability of a target token.
-public struct LogitLensRow: Sendable {
+public struct LensTableRow: Sendable {
     public var label: String
     public var top: [TokenProbability]
     public var targetRank: Int?
@@ -30,7 +30,7 @@ public struct LogitLensRow: Sendable {
 extension Report {
     /// Layers × top tokens, each cell shaded by its probability; the target token (if any) is
     /// outlined wherever it appears, and its rank and probability get their own columns.
-    public mutating func logitLensTable(_ rows: [LogitLensRow], title: String, target: String? = nil, caption: String? = nil) {
+    public mutating func logitLensTable(_ rows: [LensTableRow], title: String, target: String? = nil, caption: String? = nil) {
         let k = rows.map(\.top.count).max() ?? 0
         let scale = ColorScale.sequential(min: 0, max: 1).resolved(for: [])
         var s = "<div class=\"tablewrap\"><table class=\"lens\"><thead><tr><th>layer</th>"

@@ -51,9 +51,24 @@ extension Report {
                        fill: p.annotate ? "#d6604d" : "#2f6db5", stroke: p.annotate ? "#7a1f12" : nil, opacity: p.annotate ? 0.95 : 0.6,
                        title: "\(HTMLText.displayToken(p.label)): (\(HTMLText.format(p.x)), \(HTMLText.format(p.y)))")
         }
+        // Labels of annotated points, placed beside the point where they overlap no earlier label
+        // (skipped when every placement collides; the hover title still names the point).
+        var placed: [(x0: Double, y0: Double, x1: Double, y1: Double)] = []
         for p in pts where p.annotate {
-            svg.text(HTMLText.truncate(HTMLText.displayToken(p.label), 24), x: xs(Double(p.x)) + 7, y: ys(Double(p.y)) - 5,
-                     size: 11, fill: "#222", cls: "tok")
+            let label = HTMLText.truncate(HTMLText.displayToken(p.label), 24)
+            let w = HTMLText.textWidth(label, fontSize: 11), h = 12.0
+            let (px, py) = (xs(Double(p.x)), ys(Double(p.y)))
+            let candidates: [(Double, Double, SVG.Anchor)] = [(px + 7, py - 5, .start), (px + 7, py + 13, .start),
+                                                             (px - 7, py - 5, .end), (px - 7, py + 13, .end)]
+            for (tx, ty, anchor) in candidates {
+                let x0 = anchor == .start ? tx : tx - w
+                let box = (x0: x0, y0: ty - h + 2, x1: x0 + w, y1: ty + 2)
+                let overlaps = placed.contains { $0.x0 < box.x1 && box.x0 < $0.x1 && $0.y0 < box.y1 && box.y0 < $0.y1 }
+                guard !overlaps, box.x0 >= plot.x, box.x1 <= plot.x + plot.w + 100, box.y0 >= 0 else { continue }
+                placed.append(box)
+                svg.text(label, x: tx, y: ty, anchor: anchor, size: 11, fill: "#222", cls: "tok")
+                break
+            }
         }
         figure(title: title, caption: caption, body: svg.render(label: title))
     }
