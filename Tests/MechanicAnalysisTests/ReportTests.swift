@@ -17,6 +17,8 @@ import Testing
         #expect(HTMLText.format(Float(0)) == "0")
         #expect(HTMLText.format(Float.nan) == "n/a")
         #expect(HTMLText.percent(0.1234) == "12.3%")
+        #expect(HTMLText.compact(1.125e-7) == "0" && HTMLText.compact(0.055012) == "0.055" && HTMLText.compact(-12.345) == "-12.3")
+        #expect(HTMLText.compact(1234.6) == "1235" && HTMLText.compact(1) == "1")
         #expect(HTMLText.num(3.14159) == "3.14")
         #expect(HTMLText.num(2.0) == "2")
     }

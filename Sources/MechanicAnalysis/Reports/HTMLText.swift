@@ -38,6 +38,16 @@ public enum HTMLText {
         return String(format: "%.4g", v)
     }
 
+    /// A value short enough to print inside a heatmap cell: 3 significant digits, `0` below 5e-4
+    /// in magnitude, integers from 1000 on (the cell's hover title keeps the full value).
+    public static func compact(_ v: Float) -> String {
+        if v.isNaN { return "n/a" }
+        if v.isInfinite { return v > 0 ? "inf" : "-inf" }
+        if abs(v) < 5e-4 { return "0" }
+        if abs(v) >= 1000 { return String(format: "%.0f", Double(v)) }
+        return String(format: "%.3g", Double(v))
+    }
+
     /// A percentage with one decimal (`0.1234` → `12.3%`).
     public static func percent(_ p: Float) -> String {
         p.isNaN ? "n/a" : String(format: "%.1f%%", Double(p) * 100)

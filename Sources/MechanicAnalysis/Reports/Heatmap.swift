@@ -32,8 +32,10 @@ extension Report {
         let bottom = colLabelH + (xLabel == nil ? 6 : 26)
         let legendX = left + plotW + 20
         let width = legendX + 80 + (legendLabel == nil ? 0 : 16)
-        let height = top + plotH + bottom
-        var svg = SVG(width: width, height: max(height, 150))
+        // The legend is at least as tall as its rotated label.
+        let legendH = max(min(max(plotH, 90), 260), legendLabel.map { HTMLText.textWidth($0, fontSize: 11.5) + 8 } ?? 0)
+        let height = max(top + plotH + bottom, top + legendH + 10)
+        var svg = SVG(width: width, height: height)
 
         let printValues = showValues ?? (cw >= 40 && ch >= 18 && rows * cols <= 400)
         for r in 0..<rows {
@@ -43,7 +45,7 @@ extension Report {
                 svg.rect(x: x, y: y, w: cw, h: ch, fill: resolved.color(v), stroke: "#fff", strokeWidth: 0.5,
                          title: "\(rowL[r]) · \(colL[c]): \(HTMLText.format(v))")
                 if printValues {
-                    svg.text(HTMLText.format(v), x: x + cw / 2, y: y + ch / 2 + 4, anchor: .middle,
+                    svg.text(HTMLText.compact(v), x: x + cw / 2, y: y + ch / 2 + 4, anchor: .middle,
                              size: min(10.5, cw / 4.2), fill: resolved.textColor(v))
                 }
             }
@@ -73,7 +75,6 @@ extension Report {
         if let yLabel {
             svg.text(yLabel, x: 14, y: top + plotH / 2, anchor: .middle, size: 12.5, weight: "600", fill: "#222", rotate: -90)
         }
-        let legendH = min(max(plotH, 90), 260)
         svg.colorLegend(resolved, id: nextID("g"), x: legendX, y: top, height: legendH, label: legendLabel)
         figure(title: title, caption: caption, body: svg.render(label: title))
     }

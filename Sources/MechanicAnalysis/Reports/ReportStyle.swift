@@ -42,7 +42,7 @@ enum ReportStyle {
     .panel-title { font-weight: 650; font-size: 13px; }
     .panel-title span { font-weight: 400; color: var(--muted); margin-left: 6px; font-size: 12px; }
     .toks { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12.5px; line-height: 1.9; white-space: pre-wrap; }
-    .toks span { border-radius: 3px; padding: 1px 0; margin-right: 1px; }
+    .toks span { border-radius: 3px; padding: 1px 1px; margin-right: 1px; }
     .toks span.focus { outline: 2px solid #111; outline-offset: 0; }
     footer { color: var(--muted); font-size: 12px; padding: 10px 40px 30px; }
     """
