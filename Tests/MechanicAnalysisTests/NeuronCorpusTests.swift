@@ -68,6 +68,11 @@ import Testing
         while let d = try r.next() {
             #expect(d.text == "\(count) \(line)")
             count += 1
+            if count == n / 2 {
+                // Progress follows the lines handed out, not the bytes buffered.
+                let f = r.fractionRead ?? 0
+                #expect(f > 0.49 && f < 0.51, "fraction \(f) at half the lines")
+            }
         }
         #expect(count == n && r.fractionRead == 1)
     }

@@ -65,7 +65,7 @@ public struct CorpusReader: DocumentSource {
         lines = try LineReader(url: url)
     }
 
-    public var fractionRead: Double? { lines.totalBytes > 0 ? Double(lines.bytesRead) / Double(lines.totalBytes) : 1 }
+    public var fractionRead: Double? { lines.totalBytes > 0 ? min(Double(lines.bytesConsumed) / Double(lines.totalBytes), 1) : 1 }
 
     public mutating func next() throws -> CorpusDocument? {
         switch format {
@@ -134,7 +134,8 @@ final class LineReader {
     private var buffer: [UInt8] = []
     private var start = 0  // first unread byte of `buffer`
     private var atEOF = false
-    private(set) var bytesRead = 0
+    /// Bytes of the lines handed out so far (line ends included).
+    private(set) var bytesConsumed = 0
     let totalBytes: Int
 
     init(url: URL) throws {
@@ -153,11 +154,13 @@ final class LineReader {
                 var end = nl
                 if end > start, buffer[end - 1] == 0x0D { end -= 1 }
                 let line = String(decoding: buffer[start..<end], as: UTF8.self)
+                bytesConsumed += nl + 1 - start
                 start = nl + 1
                 return line
             }
             if atEOF {
                 guard start < buffer.count else { return nil }
+                bytesConsumed += buffer.count - start
                 defer { start = buffer.count }
                 return String(decoding: buffer[start...], as: UTF8.self)
             }
@@ -165,7 +168,6 @@ final class LineReader {
             start = 0
             let chunk = (try? handle.read(upToCount: 1 << 20)) ?? nil
             if let chunk, !chunk.isEmpty {
-                bytesRead += chunk.count
                 buffer.append(contentsOf: chunk)
             } else {
                 atEOF = true
