@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Mechanic
+import MechanicAnalysis
+
+struct DatasetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dataset",
+        abstract: "Make clean/corrupt prompt pairs for patching (JSON lines): IOI, your own templates, or your own pairs checked.",
+        discussion: """
+        Every pair kept has clean and corrupt prompts of the same token length and single-token answer and wrong \
+        completions; the others are dropped and counted. Generation is seeded (SplitMix64): the same seed gives \
+        the same file on every platform. Only the tokenizer files of --model are read. See docs/cli/dataset.md.
+        """)
+
+    @Option(name: .long, help: "A model or tokenizer directory (its tokenizer decides token counts and ids).")
+    var model: String
+
+    @Option(name: .long, help: "Hub revision.")
+    var revision: String?
+
+    @Flag(name: .long, help: "Indirect-object-identification pairs from the built-in templates.")
+    var ioi = false
+
+    @Option(name: .long, help: "IOI name order: abba, baba or both.")
+    var order: String = "both"
+
+    @Option(name: .long, help: "IOI corruption: abc (three fresh names, as the IOI paper) or swap (the two names exchanged).")
+    var corruption: String = "abc"
+
+    @Option(name: .long, help: "A JSON template spec (templates with [SLOT]s, lists, answer, wrong, swap).")
+    var spec: String?
+
+    @Option(name: .long, help: "A JSON-lines file of pairs to tokenize and check ({clean, corrupt, answer, wrong} per line).")
+    var input: String?
+
+    @Option(name: .long, help: "Pairs to generate.")
+    var count = 100
+
+    @Option(name: .long, help: "Random seed.")
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Give up after this many candidates (default max(100, 20 × count)).")
+    var maxAttempts: Int?
+
+    @Flag(name: .long, help: "Do not prepend BOS to the prompts' token ids.")
+    var noBos = false
+
+    @Option(name: .long, help: "Write the pairs here (default: stdout, with the report on stderr).")
+    var out: String?
+
+    @Flag(name: .long, help: "Print the report as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard [ioi, spec != nil, input != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("choose exactly one of --ioi, --spec FILE, --input FILE")
+        }
+        guard IOIDataset.Order(rawValue: order) != nil else { throw ValidationError("--order must be abba, baba or both") }
+        guard IOIDataset.Corruption(rawValue: corruption) != nil else { throw ValidationError("--corruption must be abc or swap") }
+        guard count >= 0 else { throw ValidationError("--count must be ≥ 0") }
+        if let m = maxAttempts, m < 1 { throw ValidationError("--max-attempts must be ≥ 1") }
+    }
+
+    func run() throws {
+        // A local directory may hold only tokenizer files; anything else goes through the resolver.
+        var isDir: ObjCBool = false
+        let local = FileManager.default.fileExists(atPath: model, isDirectory: &isDir) && isDir.boolValue
+        let dir = local ? URL(fileURLWithPath: model) : try resolveModel(model, revision: revision, weights: false)
+        guard let tok = try HookedTransformer.loadTokenizer(dir) else { throw MechanicError.noTokenizer(model: dir.path) }
+        var prependBOS = true
+        let configURL = dir.appendingPathComponent("config.json")
+        if FileManager.default.fileExists(atPath: configURL.path) {
+            prependBOS = try HookedTransformer.architectureConfig(HFConfig(url: configURL)).defaultPrependBOS
+        }
+        let tokenizer = PromptTokenizer.tokenizer(tok, prependBOS: prependBOS && !noBos)
+
+        let result: (pairs: [PromptPair], report: DatasetReport)
+        if let input {
+            result = try PairGenerator.tokenize(PromptPairDraft.readJSONL(read(input, what: "a JSON-lines file of prompt pairs")),
+                                                tokenizer: tokenizer)
+        } else {
+            let templates: PairTemplateSpec
+            if let spec {
+                templates = try PairTemplateSpec.parse(json: read(spec, what: "a JSON template spec"))
+            } else {
+                templates = IOIDataset.spec(order: IOIDataset.Order(rawValue: order) ?? .both,
+                                            corruption: IOIDataset.Corruption(rawValue: corruption) ?? .abc)
+            }
+            result = try PairGenerator.generate(templates, count: count, seed: seed, tokenizer: tokenizer, maxAttempts: maxAttempts)
+        }
+
+        let lines = PromptPair.jsonl(result.pairs)
+        let report: String
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: result.report.json, options: [.sortedKeys])
+            report = String(decoding: data, as: UTF8.self)
+        } else {
+            report = result.report.summary
+        }
+        if let out {
+            do { try Data(lines.utf8).write(to: URL(fileURLWithPath: out)) } catch {
+                throw MechanicError.invalidArgument("cannot write \(out): \(error.localizedDescription)")
+            }
+            print(report)
+        } else {
+            FileHandle.standardOutput.write(Data(lines.utf8))
+            warn(report)
+        }
+    }
+
+    func read(_ path: String, what: String) throws -> Data {
+        guard let data = FileManager.default.contents(atPath: path) else { throw MechanicError.fileMissing(path: path, what: what) }
+        return data
+    }
+}
