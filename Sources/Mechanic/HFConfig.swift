@@ -1,4 +1,5 @@
 import Foundation
+import MechanicIO
 
 /// A Hugging Face `config.json`, read as a JSON object with typed accessors whose errors name the
 /// file and the key.
@@ -12,7 +13,7 @@ public struct HFConfig: Sendable {
             throw MechanicError.fileMissing(path: url.path, what: "a Hugging Face config.json")
         }
         let data = try Data(contentsOf: url)
-        guard case let .object(obj)? = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+        guard case let .object(obj)? = try? JSONValue.parse(data) else {
             throw MechanicError.badConfig(file: url.path, reason: "not a JSON object")
         }
         values = obj.mapValues { $0.plain }
@@ -84,26 +85,14 @@ public struct HFConfig: Sendable {
     }
 }
 
-/// A JSON value decoded strictly (booleans stay booleans, numbers stay numbers).
-enum JSONValue: Decodable, Sendable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
+extension JSONValue {
     /// Bool, Double, String, [any Sendable], [String: any Sendable] or `HFConfig.Null`.
     var plain: any Sendable {
         switch self {
         case .null: return HFConfig.Null()
         case let .bool(b): return b
-        case let .number(d): return d
+        case let .int(i): return Double(i)
+        case let .double(d): return d
         case let .string(s): return s
         case let .array(a): return a.map(\.plain)
         case let .object(o): return o.mapValues(\.plain)

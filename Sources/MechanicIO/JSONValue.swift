@@ -4,7 +4,7 @@ import Foundation
 /// (unlike `JSONSerialization` on Linux, where `0` and `1` also pass `is Bool`). Used for the
 /// safetensors header, the shard index and the hub's API replies, so that each field can be
 /// checked one by one and a bad one named in the error.
-enum JSONValue: Decodable, Sendable, Equatable {
+public enum JSONValue: Decodable, Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int)
@@ -13,7 +13,7 @@ enum JSONValue: Decodable, Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() {
             self = .null
@@ -33,27 +33,27 @@ enum JSONValue: Decodable, Sendable, Equatable {
     }
 
     /// Parses `data`; throws the decoder's error when it is not JSON.
-    static func parse(_ data: Data) throws -> JSONValue {
+    public static func parse(_ data: Data) throws -> JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: data)
     }
 
-    var object: [String: JSONValue]? {
+    public var object: [String: JSONValue]? {
         if case let .object(o) = self { return o }
         return nil
     }
 
-    var array: [JSONValue]? {
+    public var array: [JSONValue]? {
         if case let .array(a) = self { return a }
         return nil
     }
 
-    var string: String? {
+    public var string: String? {
         if case let .string(s) = self { return s }
         return nil
     }
 
     /// An integer, also from a float that holds an exact integer (`3.0`), never from a boolean.
-    var int: Int? {
+    public var int: Int? {
         switch self {
         case let .int(i): return i
         case let .double(d): return d == d.rounded() ? Int(exactly: d) : nil
@@ -62,7 +62,7 @@ enum JSONValue: Decodable, Sendable, Equatable {
     }
 
     /// A compact rendering for messages (`"F32"`, `[1, 2]`, `{…}`).
-    var brief: String {
+    public var brief: String {
         switch self {
         case .null: return "null"
         case let .bool(b): return "\(b)"

@@ -1,11 +1,20 @@
 import ArgumentParser
 import Foundation
 import Mechanic
+import MechanicAnalysis
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "The next-token distribution after a prompt: rank, logit, probability and token of the top k.")
+        abstract: "The next-token distribution after a prompt: rank, logit, probability and token of the top k.",
+        discussion: """
+        With --answer/--answer-id: TransformerLens's test_prompt. The answer is appended to the prompt and scored \
+        token by token (teacher forcing); for each answer token its rank (0 = top), logit, probability and the top k \
+        at that position. A space is prepended to an answer that lacks one unless the prompt ends in whitespace \
+        (--no-prepend-space turns this off); the answer's tokens are those that follow the prompt's in the \
+        tokenization of prompt + answer; warnings say when this differs from what TransformerLens would score. \
+        JSON keys: docs/cli/lens.md.
+        """)
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var input: PromptOptions
@@ -13,29 +22,78 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, help: "How many tokens to list.")
     var top = 10
 
+    @Option(name: .long, help: "Score this answer after the prompt (test_prompt); several tokens are scored one by one.")
+    var answer: String?
+
+    @Option(name: .long, help: "Answer token ids to score after the prompt (comma-separated).")
+    var answerId: String?
+
+    @Flag(name: .long, help: "With --answer: do not prepend a space to an answer that does not start with one.")
+    var noPrependSpace = false
+
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    func validate() throws {
+        if answer != nil && answerId != nil { throw ValidationError("give at most one of --answer and --answer-id") }
+        guard top >= 0 else { throw ValidationError("--top must be ≥ 0") }
+    }
+
     func run() throws {
         let m = try model.load()
+        if answer != nil || answerId != nil { return try runTestPrompt(m) }
         let ids = try input.ids(for: m)
         let logits = try m.forward(TokenBatch(ids), options: ForwardOptions(logits: .last)).logits ?? Tensor(zeros: [1, 1, 0])
-        let row = logits.data
-        let lse = row.withUnsafeBufferPointer { Rows.logSumExp($0.baseAddress!, n: row.count) }
-        let order = row.indices.sorted { row[$0] > row[$1] }.prefix(max(top, 0))
-        let entries: [[String: Any]] = order.enumerated().map { rank, id in
-            ["rank": rank + 1, "id": id, "logit": Double(row[id]), "prob": exp(Double(row[id] - lse)),
-             "token": m.tokenizer?.tokenString(id) ?? "#\(id)"]
-        }
+        let row = LogitRow(logits.data)
+        let entries = row.top(top, model: m)
         if json {
-            try printJSON(["tokens": ids, "top": entries])
+            try printJSON(["tokens": ids, "top": entries.map { e -> [String: Any] in
+                ["rank": e.rank + 1, "id": e.id, "logit": Double(e.logit), "prob": Double(e.prob), "token": e.token]
+            }])
         } else {
-            let pieces = (try? m.toStrTokens(ids)) ?? ids.map { "#\($0)" }
-            print("prompt tokens: " + pieces.map(\.debugDescription).joined(separator: " "))
+            print("prompt tokens: " + m.pieceStrings(ids).map(\.debugDescription).joined(separator: " "))
             for e in entries {
-                print(String(format: "%3d  logit %8.3f  prob %6.2f%%  ", e["rank"] as! Int, e["logit"] as! Double,
-                             100 * (e["prob"] as! Double)) + (e["token"] as! String).debugDescription)
+                print(String(format: "%3d  logit %8.3f  prob %6.2f%%  ", e.rank + 1, Double(e.logit), 100 * Double(e.prob)) + e.token.debugDescription)
             }
         }
+    }
+
+    /// `--answer`: TransformerLens's `test_prompt` report.
+    func runTestPrompt(_ m: HookedTransformer) throws {
+        var result: TestPromptResult
+        if let answerId {
+            result = try testPrompt(model: m, promptTokens: input.ids(for: m), answerTokens: parseTokenList(answerId, option: "--answer-id"), top: top)
+        } else if let prompt = input.prompt, let answer {
+            result = try testPrompt(model: m, prompt: prompt, answer: answer, prependBOS: input.noBos ? false : nil,
+                                    prependSpaceToAnswer: !noPrependSpace, top: top)
+        } else {
+            // Prompt given as ids: the answer is tokenized on its own (a space prepended unless --no-prepend-space).
+            let (text, spaceWarnings) = answerText(prompt: "", answer: answer ?? "", prependSpace: !noPrependSpace)
+            let separate = try separateAnswerTokens(model: m, text: text)
+            result = try testPrompt(model: m, promptTokens: input.ids(for: m), answerTokens: separate.tokens, top: top)
+            result.answer = text
+            result.tokenization = "separate"
+            result.warnings = spaceWarnings + separate.warnings
+        }
+        if json { return try printEncodable(result) }
+        for w in result.warnings { warn("warning: " + w) }
+        print("Tokenized prompt: [" + result.promptStrTokens.map(\.debugDescription).joined(separator: ", ") + "]")
+        print("Tokenized answer: [" + result.answerStrTokens.map(\.debugDescription).joined(separator: ", ") + "]")
+        let ids = result.promptTokens + result.answerTokens, pieces = result.promptStrTokens + result.answerStrTokens
+        for (i, (id, piece)) in zip(ids, pieces).enumerated() {
+            let role = i < result.promptTokens.count ? "prompt" : "answer \(i - result.promptTokens.count + 1) (predicted at \(i - 1))"
+            print(String(format: "%4d  %6d  ", i, id) + piece.debugDescription.padding(toLength: 18, withPad: " ", startingAt: 0) + role)
+        }
+        for p in result.positions {
+            print("Performance on answer token:")
+            print(String(format: "Rank: %-8d Logit: %5.2f Prob: %6.2f%% Token: |%@|", p.answer.rank, Double(p.answer.logit),
+                         100 * Double(p.answer.prob), p.answer.token))
+            for t in p.top {
+                print(String(format: "Top %dth token. Logit: %5.2f Prob: %6.2f%% Token: |%@|", t.rank, Double(t.logit), 100 * Double(t.prob), t.token))
+            }
+        }
+        print("Ranks of the answer tokens: [" + zip(result.answerStrTokens, result.positions)
+            .map { "(\($0.debugDescription), \($1.answer.rank))" }.joined(separator: ", ") + "]")
+        print(String(format: "Answer log probability: %.4f", Double(result.answerLogProb)))
     }
 }

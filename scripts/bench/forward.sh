@@ -7,6 +7,10 @@ repeats="${1:-5}"
 dir=/tmp/mechanic-bench/gpt2-random
 py="${MECHANIC_REF_PYTHON:-/tmp/ref/bin/python}"
 ./mechanic bench forward --dir "$dir" --repeats "$repeats" --json > /tmp/mechanic-bench/mechanic.json
+# TransformerLens's loader wants tokenizer files beside the weights: use the real GPT-2 ones.
+for f in vocab.json merges.txt; do
+  [ -f "$dir/$f" ] || cp "../shared/data/tokenizers/gpt2/$f" "$dir/$f" 2>/dev/null || true
+done
 OPENBLAS_NUM_THREADS=2 "$py" scripts/bench/tl_forward.py "$dir" "$repeats" 2 > /tmp/mechanic-bench/tl.json
 "$py" - <<'PY'
 import json

@@ -1,0 +1,213 @@
+import Foundation
+import Mechanic
+
+/// Activation differences between two prompts (or the means of two prompt sets): every cached
+/// component at an aligned position, its norm, relative norm and cosine, ranked, with residual
+/// and output differences unembedded — the "father − mother is a masculine direction" view.
+public enum ActivationDiff {
+    /// Hook kinds whose activation is a `d_model` vector written into the residual stream (or the
+    /// stream itself), so a difference can be read in vocabulary space.
+    static let unembeddable: Set<String> = ["embed", "pos_embed", "resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out", "result"]
+    /// Kinds shown in `byLayer`.
+    static let layerKinds: Set<String> = ["resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out"]
+
+    /// Compares `a` with `b` (one or more token sequences each; several = their mean) at `position`.
+    /// `verify` > 0 patches that many top-ranked components from A into B (pairwise; the sets
+    /// must then have equal sizes) and reports the fraction of `logit[answer] − logit[wrong]` each
+    /// restores (answer/wrong default to A's and B's top predictions).
+    ///
+    /// Unembedding (documented choice): the difference is centered for LayerNorm models, divided
+    /// by A's cached `ln_final.hook_scale` at the aligned position (averaged over set A) and
+    /// multiplied by the final norm's weight if unfolded, then by `W_U` without `b_U` — the
+    /// `apply_ln` semantics under which `(a − b)`'s logit effect is linear and exact.
+    public static func run(model: HookedTransformer, a: [[Int]], b: [[Int]], texts: (a: [String], b: [String])? = nil,
+                           position: DiffPosition = .final, top: Int = 10, rankBy: DiffRanking = .relativeNorm,
+                           verify: Int = 0, answer: Int? = nil, wrong: Int? = nil) throws -> ActivationDiffReport {
+        guard !a.isEmpty, !b.isEmpty else { throw MechanicError.emptyInput("diff needs at least one prompt on each side") }
+        for seq in a + b where seq.isEmpty { throw MechanicError.emptyInput("diff: a prompt has no tokens") }
+        let posA = try a.map { try resolve(position, $0.count) }
+        let posB = try b.map { try resolve(position, $0.count) }
+        var warnings = alignmentWarnings(model: model, a: a, b: b, position: position)
+
+        let runA = try a.enumerated().map { try capture(model, $1, posA[$0]) }
+        let runB = try b.enumerated().map { try capture(model, $1, posB[$0]) }
+        var skipped: [String] = []
+        var rows: [(label: String, hook: String, kind: String, layer: Int?, head: Int?, a: [Float], b: [Float])] = []
+        for key in runA[0].order {
+            let va = runA.compactMap { $0.vectors[key.label] }, vb = runB.compactMap { $0.vectors[key.label] }
+            let n = va.first?.count ?? 0
+            guard va.count == runA.count, vb.count == runB.count, (va + vb).allSatisfy({ $0.count == n }) else {
+                if key.head == nil || key.head == 0 {
+                    skipped.append("\(key.hook): shapes differ between prompts (\(Set((va + vb).map(\.count)).sorted()) values)")
+                }
+                continue
+            }
+            rows.append((key.label, key.hook, key.kind, key.layer, key.head, mean(va), mean(vb)))
+        }
+
+        // Unembed the d_model-wide differences in one product with W_U.
+        let c = model.config, D = c.dModel
+        let scale = runA.map(\.finalScale).reduce(0, +) / Float(runA.count)
+        let outIdx = rows.indices.filter { unembeddable.contains(rows[$0].kind) && rows[$0].a.count == D }
+        var dirs = Tensor(shape: [outIdx.count, D], data: outIdx.flatMap { i in zip(rows[i].a, rows[i].b).map { $0 - $1 } })
+        dirs = try finalNormDirection(model: model, dirs, scale: scale)
+        let vocab = dirs.linear(model.weights.W_U)  // [components, d_vocab]
+        var up: [Int: [DiffToken]] = [:], down: [Int: [DiffToken]] = [:]
+        for (j, i) in outIdx.enumerated() {
+            let row = LogitRow(Array(vocab.data[(j * c.dVocab)..<((j + 1) * c.dVocab)]))
+            let tok = { (id: Int) in DiffToken(id: id, token: model.pieceString(id), value: row.logits[id]) }
+            up[i] = row.topIDs(top, largest: true).map(tok)
+            down[i] = row.topIDs(top, largest: false).map(tok)
+        }
+
+        var components = rows.enumerated().map { i, r -> DiffComponent in
+            let s = stats(r.a, r.b)
+            return DiffComponent(hook: r.hook, label: r.label, kind: r.kind, layer: r.layer, head: r.head, norm: s.norm,
+                                 normA: s.normA, normB: s.normB, relativeNorm: s.relative, cosine: s.cosine, up: up[i], down: down[i])
+        }
+        let byLayer = components.filter { layerKinds.contains($0.kind) }
+        components = rank(components, by: rankBy)
+
+        var verification: DiffVerification?
+        if verify > 0 {
+            let targets = components.filter { DiffVerify.patchable($0) }.prefix(verify)
+            verification = try DiffVerify.run(model: model, a: a, b: b, posA: posA, posB: posB, components: Array(targets),
+                                              answer: answer, wrong: wrong, warnings: &warnings)
+        }
+        let sideA = DiffSide(texts: texts?.a, tokens: a, strTokens: a.map(model.pieceStrings), positions: posA)
+        let sideB = DiffSide(texts: texts?.b, tokens: b, strTokens: b.map(model.pieceStrings), positions: posB)
+        var report = ActivationDiffReport(a: sideA, b: sideB, rankBy: rankBy, warnings: warnings, components: components,
+                                          byLayer: byLayer, skipped: skipped, summary: [], verification: verification)
+        report.summary = DiffSummary.lines(report, nLayers: c.nLayers)
+        return report
+    }
+
+    /// Sorts components largest-first by the ranking (ties keep firing order).
+    static func rank(_ components: [DiffComponent], by: DiffRanking) -> [DiffComponent] {
+        func key(_ c: DiffComponent) -> Float {
+            switch by {
+            case .norm: return c.norm
+            case .relativeNorm: return c.relativeNorm ?? (c.norm > 0 ? .infinity : 0)
+            case .angle: return 1 - (c.cosine ?? 1)
+            }
+        }
+        return components.enumerated().sorted { x, y in
+            let (kx, ky) = (key(x.element), key(y.element))
+            return kx != ky ? kx > ky : x.offset < y.offset
+        }.map(\.element)
+    }
+
+    static func resolve(_ position: DiffPosition, _ n: Int) throws -> Int {
+        switch position {
+        case .final: return n - 1
+        case let .index(i): return try PosSlice.index(i).positions(count: n)[0]
+        }
+    }
+
+    /// Warnings about lengths and BOS that change what "the same position" means.
+    static func alignmentWarnings(model: HookedTransformer, a: [[Int]], b: [[Int]], position: DiffPosition) -> [String] {
+        var w: [String] = []
+        let lengths = Set((a + b).map(\.count))
+        if lengths.count > 1 {
+            let where_ = position == .final ? "the final token of each prompt" : "index \(position) of each prompt"
+            w.append("the prompts have different token lengths (A: \(a.map(\.count)), B: \(b.map(\.count))); compared at \(where_) — check the tokenizations side by side")
+        }
+        if let bos = model.tokenizer?.bosTokenId {
+            let starts = Set((a + b).map { $0.first == bos })
+            if starts.count > 1 { w.append("some prompts start with BOS (\(bos)) and some do not: positions and activations are not comparable") }
+        }
+        return w
+    }
+
+    /// One run's vectors at its position, keyed by label, in firing order.
+    struct Capture {
+        var order: [(label: String, hook: String, kind: String, layer: Int?, head: Int?)] = []
+        var vectors: [String: [Float]] = [:]
+        var finalScale: Float = 1
+    }
+
+    static func capture(_ model: HookedTransformer, _ tokens: [Int], _ pos: Int) throws -> Capture {
+        let (_, cache) = try model.runWithCache(TokenBatch(tokens), names: .all, hookOptions: HookOptions(attnResult: true))
+        var cap = Capture()
+        for name in cache.names {
+            guard let t = cache[name] else { continue }
+            let (kind, layer) = parse(name)
+            if kind == "result" {
+                let (H, D) = (t.shape[2], t.shape[3])  // [1, pos, head, d_model]
+                for h in 0..<H {
+                    let label = "L\(layer ?? 0)H\(h)"
+                    cap.order.append((label, name, kind, layer, h))
+                    let o = (pos * H + h) * D
+                    cap.vectors[label] = Array(t.data[o..<(o + D)])
+                }
+                continue
+            }
+            cap.order.append((name, name, kind, layer, nil))
+            cap.vectors[name] = vector(t, kind: kind, pos: pos)
+        }
+        if let s = cache["ln_final.hook_scale"] { cap.finalScale = s.data[pos] }
+        return cap
+    }
+
+    /// The activation at one position of a batch-of-one tensor, flattened: `t[0, pos, ...]`, or
+    /// `t[0, :, pos, :pos+1]` for attention patterns/scores (`[1, head, q, k]`; only the keys the
+    /// query can attend to, so masked `-inf` scores never enter a norm).
+    static func vector(_ t: Tensor, kind: String, pos: Int) -> [Float] {
+        if kind == "pattern" || kind == "attn_scores" {
+            let (H, Q, K) = (t.shape[1], t.shape[2], t.shape[3])
+            var out: [Float] = []
+            out.reserveCapacity(H * (pos + 1))
+            for h in 0..<H {
+                let start: Int = (h * Q + pos) * K
+                out += t.data[start..<(start + pos + 1)]
+            }
+            return out
+        }
+        let inner = t.shape.dropFirst(2).reduce(1, *)
+        return Array(t.data[(pos * inner)..<((pos + 1) * inner)])
+    }
+
+    /// `blocks.3.attn.hook_z` → (`z`, 3); `ln_final.hook_scale` → (`scale`, nil); `blocks.1.ln2.hook_scale` → (`scale`, 1).
+    static func parse(_ name: String) -> (kind: String, layer: Int?) {
+        let parts = name.split(separator: ".")
+        let last = parts.last.map(String.init) ?? name
+        let kind = last.hasPrefix("hook_") ? String(last.dropFirst(5)) : last
+        let layer = parts.count > 1 && parts[0] == "blocks" ? Int(parts[1]) : nil
+        return (kind, layer)
+    }
+
+    static func mean(_ vs: [[Float]]) -> [Float] {
+        guard var acc = vs.first else { return [] }
+        for v in vs.dropFirst() { for i in acc.indices { acc[i] += v[i] } }
+        let inv = 1 / Float(vs.count)
+        return acc.map { $0 * inv }
+    }
+
+    /// Norms and cosine, accumulated in double precision.
+    static func stats(_ a: [Float], _ b: [Float]) -> (norm: Float, normA: Float, normB: Float, relative: Float?, cosine: Float?) {
+        var (dd, aa, bb, ab) = (0.0, 0.0, 0.0, 0.0)
+        for (x, y) in zip(a, b) {
+            let (x, y) = (Double(x), Double(y))
+            dd += (x - y) * (x - y); aa += x * x; bb += y * y; ab += x * y
+        }
+        let na: Double = aa.squareRoot(), nb: Double = bb.squareRoot(), nd: Double = dd.squareRoot()
+        let relative: Float? = na > 0 ? Float(nd / na) : nil
+        var cosine: Float? = nil
+        if na > 0 && nb > 0 {
+            let cos: Double = ab / (na * nb)
+            cosine = Float(Swift.max(-1.0, Swift.min(1.0, cos)))
+        }
+        return (Float(nd), Float(na), Float(nb), relative, cosine)
+    }
+
+    /// A residual-stream direction (`[n, d_model]`) as the final norm passes it to `W_U` under a
+    /// frozen scale: centered (LayerNorm), divided by `scale`, times the unfolded weight.
+    public static func finalNormDirection(model: HookedTransformer, _ dirs: Tensor, scale: Float) throws -> Tensor {
+        let c = model.config
+        guard c.normalization != .none else { return dirs }
+        guard scale > 0 else { throw MechanicError.invalidArgument("the cached final-norm scale is \(scale)") }
+        var x = c.usesLayerNorm ? centerRows(dirs) : dirs
+        x.scale(by: 1 / scale)
+        return affine(x, weight: model.weights.lnFinalW, bias: nil)
+    }
+}

@@ -1,0 +1,68 @@
+import Mechanic
+
+/// `mechanic diff --verify`: turns the correlational ranking into a causal one by patching each
+/// component's activation from run A into run B at the aligned position.
+enum DiffVerify {
+    /// Components whose value at one position can be patched (attention patterns and scores
+    /// span every key position, so they are not).
+    static func patchable(_ c: DiffComponent) -> Bool { c.kind != "pattern" && c.kind != "attn_scores" && c.norm > 0 }
+
+    static func run(model: HookedTransformer, a: [[Int]], b: [[Int]], posA: [Int], posB: [Int], components: [DiffComponent],
+                    answer: Int?, wrong: Int?, warnings: inout [String]) throws -> DiffVerification {
+        guard a.count == b.count else {
+            throw MechanicError.invalidArgument("--verify patches prompt pairs: give as many A prompts (\(a.count)) as B prompts (\(b.count))")
+        }
+        let V = model.config.dVocab
+        func row(_ logits: Tensor, _ p: Int) -> LogitRow { LogitRow(Array(logits.data[(p * V)..<((p + 1) * V)])) }
+        let hooks = Array(Set(components.map(\.hook)))
+        var cleanCaches: [ActivationCache] = [], logitsA: [LogitRow] = [], logitsB: [LogitRow] = []
+        for i in a.indices {
+            let (la, cache) = try model.runWithCache(TokenBatch(a[i]), names: .names(hooks))
+            cleanCaches.append(cache)
+            logitsA.append(row(la, posA[i]))
+            logitsB.append(row(try model.runWithHooks(TokenBatch(b[i]), hooks: []), posB[i]))
+        }
+        let ans = answer ?? logitsA[0].topIDs(1, largest: true)[0]
+        var wr = wrong ?? logitsB[0].topIDs(1, largest: true)[0]
+        if wrong == nil && wr == ans {
+            wr = logitsB[0].topIDs(2, largest: true)[1]
+            warnings.append("A and B both predict \(model.pieceString(ans).debugDescription) first; the wrong token is B's second choice \(model.pieceString(wr).debugDescription) (give --answer/--wrong to choose)")
+        }
+        for t in [ans, wr] where t < 0 || t >= V { throw MechanicError.tokenOutOfRange(id: t, dVocab: V) }
+        let metric = { (r: LogitRow) in r.logits[ans] - r.logits[wr] }
+        let metricA = logitsA.map(metric).reduce(0, +) / Float(a.count)
+        let metricB = logitsB.map(metric).reduce(0, +) / Float(b.count)
+
+        var results: [DiffPatchResult] = []
+        for comp in components {
+            var total: Float = 0
+            for i in a.indices {
+                let source = try cleanCaches[i].require(comp.hook)
+                let hook = Hook(comp.hook) { t, _ in
+                    let (src, dst) = span(t.shape, head: comp.head, posA: posA[i], posB: posB[i])
+                    for k in 0..<src.count { t.data[dst.lowerBound + k] = source.data[src.lowerBound + k] }
+                }
+                let logits = try model.forward(TokenBatch(b[i]), options: ForwardOptions(hooks: [hook])).logits ?? Tensor(zeros: [0])
+                total += metric(row(logits, posB[i]))
+            }
+            let patched = total / Float(a.count)
+            results.append(DiffPatchResult(label: comp.label, hook: comp.hook, patchedMetric: patched,
+                                           fractionRestored: LogitDifference.normalized(patched, clean: metricA, corrupt: metricB)))
+        }
+        return DiffVerification(answerId: ans, answerToken: model.pieceString(ans), wrongId: wr, wrongToken: model.pieceString(wr),
+                                metricA: metricA, metricB: metricB, results: results)
+    }
+
+    /// Flat ranges of the activation at A's and B's positions in `[1, pos, ...]` tensors (one
+    /// head's `d_model` slice of `hook_result` when `head` is set). A's tensor has A's length,
+    /// but only the inner size matters for the offsets.
+    static func span(_ shape: [Int], head: Int?, posA: Int, posB: Int) -> (Range<Int>, Range<Int>) {
+        let inner = shape.dropFirst(2).reduce(1, *)
+        if let head, shape.count == 4 {
+            let D = shape[3]
+            let a = posA * inner + head * D, b = posB * inner + head * D
+            return (a..<(a + D), b..<(b + D))
+        }
+        return ((posA * inner)..<((posA + 1) * inner), (posB * inner)..<((posB + 1) * inner))
+    }
+}

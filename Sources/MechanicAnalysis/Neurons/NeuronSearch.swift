@@ -1,0 +1,187 @@
+import Foundation
+import Mechanic
+
+/// Settings of a top-activating-examples search.
+public struct NeuronSearchOptions: Sendable {
+    public enum Order: String, Sendable, CaseIterable {
+        case highest, lowest
+    }
+    /// How many examples to keep.
+    public var topK = 20
+    public var order = Order.highest
+    /// Tokens per forward row including the BOS (default: min(n_ctx, 128)); at most n_ctx.
+    public var chunkLength: Int?
+    /// Chunks per forward pass.
+    public var batchSize = 8
+    /// Token prepended to every chunk (the BOS); nil to run chunks as they are.
+    public var bos: Int?
+    /// Context kept around each example (tokens before / after, within its chunk).
+    public var contextBefore = 12
+    public var contextAfter = 4
+    /// Stop after this many documents / scored tokens.
+    public var maxDocuments: Int?
+    public var maxTokens: Int?
+
+    public init(topK: Int = 20, order: Order = .highest, chunkLength: Int? = nil, batchSize: Int = 8, bos: Int? = nil,
+                contextBefore: Int = 12, contextAfter: Int = 4, maxDocuments: Int? = nil, maxTokens: Int? = nil) {
+        self.topK = topK
+        self.order = order
+        self.chunkLength = chunkLength
+        self.batchSize = batchSize
+        self.bos = bos
+        self.contextBefore = contextBefore
+        self.contextAfter = contextAfter
+        self.maxDocuments = maxDocuments
+        self.maxTokens = maxTokens
+    }
+}
+
+/// Mean, spread and extremes of a stream of values (Welford), in constant memory.
+public struct RunningStats: Sendable, Equatable {
+    public private(set) var count = 0
+    public private(set) var mean: Double = 0
+    private var m2: Double = 0
+    public private(set) var minimum = Double.infinity
+    public private(set) var maximum = -Double.infinity
+    /// How many values were > 0.
+    public private(set) var positive = 0
+
+    public init() {}
+
+    public mutating func add(_ v: Double) {
+        guard v.isFinite else { return }
+        count += 1
+        let d = v - mean
+        mean += d / Double(count)
+        m2 += d * (v - mean)
+        minimum = min(minimum, v)
+        maximum = max(maximum, v)
+        if v > 0 { positive += 1 }
+    }
+
+    /// Population standard deviation.
+    public var standardDeviation: Double { count > 0 ? (m2 / Double(count)).squareRoot() : .nan }
+    public var fractionPositive: Double { count > 0 ? Double(positive) / Double(count) : .nan }
+}
+
+/// Where a running search is.
+public struct NeuronSearchProgress: Sendable {
+    public var documents: Int
+    public var tokens: Int
+    /// Share of the corpus read (0…1), when the source knows its size.
+    public var fraction: Double?
+}
+
+/// The top examples of a probe over a corpus.
+public struct NeuronSearchResult: Sendable {
+    public var probe: ActivationProbe
+    public var order: NeuronSearchOptions.Order
+    /// Best first (highest values, or lowest for `.lowest`); ties by document, then position.
+    public var examples: [ActivationExample]
+    public var documents: Int
+    public var chunks: Int
+    /// Tokens scored (BOS positions excluded).
+    public var tokens: Int
+    public var chunkLength: Int
+    public var stats: RunningStats
+}
+
+extension HookedTransformer {
+    /// Neuroscope-style search: streams `corpus` through the model in chunks of at most n_ctx
+    /// tokens (BOS + a slice of a document), runs only the blocks needed to reach the probe's
+    /// hook, and keeps the `topK` tokens where the probe is highest (or lowest) with their
+    /// context — a min-heap, so memory does not grow with the corpus.
+    ///
+    /// - Parameters:
+    ///   - tokenize: turns a text document into ids without BOS (default: the model's tokenizer).
+    ///   - display: a token's display string (default: `to_str_tokens` of the id, or `#id`).
+    ///   - progress: called after each forward pass.
+    public func topActivatingExamples(_ probe: ActivationProbe, corpus: inout some DocumentSource,
+                                      options: NeuronSearchOptions = NeuronSearchOptions(),
+                                      tokenize: ((String) throws -> [Int])? = nil,
+                                      display: ((Int) -> String)? = nil,
+                                      progress: ((NeuronSearchProgress) -> Void)? = nil) throws -> NeuronSearchResult {
+        let o = options
+        let chunkLength = o.chunkLength ?? min(config.nCtx, 128)
+        guard chunkLength <= config.nCtx else {
+            throw MechanicError.invalidArgument("chunk length \(chunkLength) exceeds the model's context (n_ctx = \(config.nCtx))")
+        }
+        let offset = o.bos == nil ? 0 : 1
+        let body = chunkLength - offset
+        guard body >= 1 else { throw MechanicError.invalidArgument("chunk length \(chunkLength) leaves no room for document tokens") }
+        guard o.batchSize >= 1 else { throw MechanicError.invalidArgument("batch size must be at least 1 (got \(o.batchSize))") }
+        let forwardOptions = try probe.forwardOptions(for: config)
+        let tokenize = tokenize ?? { [self] in try self.toTokens($0, prependBOS: false) }
+
+        let highest = o.order == .highest
+        var top = TopK<ActivationExample>(o.topK) { a, b in
+            if a.value != b.value { return highest ? a.value > b.value : a.value < b.value }
+            return (a.document, a.position) < (b.document, b.position)
+        }
+        var stats = RunningStats()
+        var (documents, chunks, tokens) = (0, 0, 0)
+        var pending: [(document: Int, start: Int, ids: [Int])] = []
+
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let rows = pending.map { (o.bos.map { [$0] } ?? []) + $0.ids }
+            let batch = try TokenBatch.padding(rows, padId: rows[0][0], side: .right)
+            let values = try probe.read(try forward(batch, options: forwardOptions).cache.require(probe.hook))
+            for (b, chunk) in pending.enumerated() {
+                for i in chunk.ids.indices {
+                    let p = i + offset, v = values[b][p]
+                    guard !v.isNaN else { continue }
+                    stats.add(Double(v))
+                    let candidate = ActivationExample(value: v, document: chunk.document, position: chunk.start + i,
+                                                      tokens: [], values: [], focus: 0)
+                    guard top.admits(candidate) else { continue }
+                    let lo = max(offset, p - max(o.contextBefore, 0)), hi = min(rows[b].count - 1, p + max(o.contextAfter, 0))
+                    top.insert(ActivationExample(value: v, document: chunk.document, position: chunk.start + i,
+                                                 tokens: Array(rows[b][lo...hi]), values: Array(values[b][lo...hi]), focus: p - lo))
+                }
+            }
+            chunks += pending.count
+            pending.removeAll(keepingCapacity: true)
+            progress?(NeuronSearchProgress(documents: documents, tokens: tokens, fraction: corpus.fractionRead))
+        }
+
+        reading: while let doc = try corpus.next() {
+            if let m = o.maxDocuments, documents >= m { break }
+            var ids = try doc.tokens ?? tokenize(doc.text ?? "")
+            if let m = o.maxTokens { ids = Array(ids.prefix(max(m - tokens, 0))) }
+            documents += 1
+            var start = 0
+            while start < ids.count {
+                let piece = Array(ids[start..<min(start + body, ids.count)])
+                pending.append((doc.index, start, piece))
+                tokens += piece.count
+                start += body
+                if pending.count == o.batchSize { try flush() }
+            }
+            if let m = o.maxTokens, tokens >= m { break reading }
+        }
+        try flush()
+
+        let show = display ?? { [self] id in ReportTokens.label(id, model: self) }
+        let examples = top.sorted.map { e -> ActivationExample in
+            var e = e
+            e.strings = e.tokens.map(show)
+            return e
+        }
+        return NeuronSearchResult(probe: probe, order: o.order, examples: examples, documents: documents, chunks: chunks,
+                                  tokens: tokens, chunkLength: chunkLength, stats: stats)
+    }
+}
+
+/// Display strings of token ids for reports and tables.
+public enum ReportTokens {
+    /// `to_str_tokens` of one id, or `#id` when the model has no tokenizer (or it yields nothing).
+    public static func label(_ id: Int, model: HookedTransformer) -> String {
+        let s = (try? model.toStrTokens([id]))?.first ?? ""
+        return s.isEmpty ? "#\(id)" : s
+    }
+
+    public static func labels(_ ids: [Int], model: HookedTransformer) -> [String] {
+        ids.map { label($0, model: model) }
+    }
+}

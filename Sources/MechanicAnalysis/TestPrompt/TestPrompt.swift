@@ -1,0 +1,139 @@
+import Mechanic
+
+/// How the model did at one answer position (teacher forcing: the earlier answer tokens are in the input).
+public struct TestPromptPosition: Codable, Sendable {
+    /// Index of the position whose logits predict this answer token (in prompt + answer).
+    public var position: Int
+    /// The answer token's id, text, rank (0 = top), logit and probability.
+    public var answer: ScoredToken
+    /// The `top` most likely tokens at the position, best first.
+    public var top: [ScoredToken]
+}
+
+/// TransformerLens's `utils.test_prompt` as a value: the tokenized prompt and answer, and for
+/// each answer token (multi-token answers scored token by token) its rank, logit and probability
+/// and the top k.
+public struct TestPromptResult: Codable, Sendable {
+    /// The prompt and the answer text scored (after the space rule), when given as text.
+    public var prompt: String?
+    public var answer: String?
+    public var promptTokens: [Int]
+    public var promptStrTokens: [String]
+    public var answerTokens: [Int]
+    public var answerStrTokens: [String]
+    /// `ids` (given as ids), `joint` (the tokens that follow the prompt's in `prompt + answer`,
+    /// what the model would really see) or `separate` (the answer tokenized on its own, as
+    /// TransformerLens does, because the joint tokenization changes the prompt's tokens).
+    public var tokenization: String
+    /// What TransformerLens's `test_prompt` would score, when it differs from `answerTokens`.
+    public var transformerLensAnswerTokens: [Int]?
+    /// Everything surprising about spaces, BOS and token boundaries, in words.
+    public var warnings: [String]
+    public var positions: [TestPromptPosition]
+    /// `Σ log p(answer token)`: the log probability of the whole answer.
+    public var answerLogProb: Float
+}
+
+/// TransformerLens's `test_prompt` on token ids: scores `answerTokens` after `promptTokens`,
+/// appending the answer (teacher forcing) so position `len(prompt) − 1 + i` predicts answer token i.
+public func testPrompt(model: HookedTransformer, promptTokens: [Int], answerTokens: [Int], top: Int = 10) throws -> TestPromptResult {
+    guard !promptTokens.isEmpty else { throw MechanicError.emptyInput("the prompt has no tokens (nothing predicts the first answer token)") }
+    guard !answerTokens.isEmpty else { throw MechanicError.emptyInput("the answer has no tokens") }
+    let tokens = promptTokens + answerTokens
+    let logits = try model.runWithHooks(TokenBatch(tokens), hooks: [])  // [1, pos, d_vocab]
+    let V = model.config.dVocab
+    var positions: [TestPromptPosition] = []
+    var logProb: Float = 0
+    for (i, id) in answerTokens.enumerated() {
+        let p = promptTokens.count - 1 + i
+        let row = LogitRow(Array(logits.data[(p * V)..<((p + 1) * V)]))
+        let scored = row.score(id, model: model)
+        logProb += row.logits[id] - row.logSumExp
+        positions.append(TestPromptPosition(position: p, answer: scored, top: row.top(top, model: model)))
+    }
+    return TestPromptResult(prompt: nil, answer: nil, promptTokens: promptTokens, promptStrTokens: model.pieceStrings(promptTokens),
+                            answerTokens: answerTokens, answerStrTokens: model.pieceStrings(answerTokens), tokenization: "ids",
+                            transformerLensAnswerTokens: nil, warnings: [], positions: positions, answerLogProb: logProb)
+}
+
+/// TransformerLens's `test_prompt(prompt, answer, model, prepend_space_to_answer, prepend_bos, top_k)`
+/// with its traps made explicit:
+/// - **Space rule.** With `prependSpaceToAnswer` (the default, as TransformerLens) a space is put
+///   before an answer that lacks one — unless the prompt already ends in whitespace, where that
+///   would make the model see two spaces (TransformerLens adds it anyway; here it is a warning).
+///   Without it, an answer that does not start with a space after a prompt that does not end with
+///   one is scored glued to the last word, with a warning.
+/// - **Token boundary.** The answer tokens are those that follow the prompt's tokens in the
+///   tokenization of `prompt + answer` — what the model would really read. When that changes the
+///   prompt's own tokens (a merge across the boundary), the answer is tokenized on its own, as
+///   TransformerLens does, with a warning.
+/// - **No empty first token.** Tokenized on its own, a SentencePiece answer can start with a
+///   lone `▁` that decodes to nothing (TransformerLens then scores an empty token first); such
+///   pieces are dropped, with a warning.
+/// - **BOS.** `prependBOS` (default: the model's) is applied to the prompt only.
+public func testPrompt(model: HookedTransformer, prompt: String, answer: String, prependBOS: Bool? = nil,
+                       prependSpaceToAnswer: Bool = true, top: Int = 10) throws -> TestPromptResult {
+    var warnings: [String] = []
+    let (text, spaceWarnings) = answerText(prompt: prompt, answer: answer, prependSpace: prependSpaceToAnswer)
+    warnings += spaceWarnings
+    let promptTokens = try model.toTokens(prompt, prependBOS: prependBOS)
+    let joint = try model.toTokens(prompt + text, prependBOS: prependBOS)
+    let tlTokens = try model.toTokens(text, prependBOS: false)
+    var answerTokens: [Int]
+    var method: String
+    if joint.count > promptTokens.count, Array(joint.prefix(promptTokens.count)) == promptTokens {
+        answerTokens = Array(joint.dropFirst(promptTokens.count))
+        method = "joint"
+    } else {
+        method = "separate"
+        warnings.append("prompt + answer tokenizes the prompt differently (\(model.pieceStrings(joint).map(\.debugDescription).joined(separator: " "))); scoring the answer tokenized on its own")
+        let separate = try separateAnswerTokens(model: model, text: text)
+        answerTokens = separate.tokens
+        warnings += separate.warnings
+    }
+    guard !answerTokens.isEmpty else { throw MechanicError.emptyInput("the answer \(answer.debugDescription) has no tokens") }
+    if answerTokens != tlTokens {
+        warnings.append("TransformerLens's test_prompt would score \(model.pieceStrings(tlTokens).map(\.debugDescription).joined(separator: " + ")) (\(tlTokens)); scoring \(model.pieceStrings(answerTokens).map(\.debugDescription).joined(separator: " + ")) (\(answerTokens))")
+    }
+    var result = try testPrompt(model: model, promptTokens: promptTokens, answerTokens: answerTokens, top: top)
+    result.prompt = prompt
+    result.answer = text
+    result.tokenization = method
+    result.transformerLensAnswerTokens = answerTokens == tlTokens ? nil : tlTokens
+    result.warnings = warnings
+    return result
+}
+
+/// The answer text to score and the warnings the space rule raises (see `testPrompt`).
+public func answerText(prompt: String, answer: String, prependSpace: Bool) -> (text: String, warnings: [String]) {
+    let promptEndsInSpace = prompt.last?.isWhitespace ?? false
+    let answerStartsWithSpace = answer.first?.isWhitespace ?? false
+    var warnings: [String] = []
+    var text = answer
+    if prependSpace && !answerStartsWithSpace {
+        if promptEndsInSpace {
+            warnings.append("the prompt ends with whitespace, so no space is prepended to the answer (TransformerLens would prepend one and the model would see two)")
+        } else {
+            text = " " + answer
+        }
+    } else if !prependSpace && !answerStartsWithSpace && !promptEndsInSpace && !prompt.isEmpty {
+        warnings.append("the answer \(answer.debugDescription) does not start with a space and the prompt does not end with one: it is scored as a continuation of the prompt's last word")
+    }
+    if promptEndsInSpace && answerStartsWithSpace {
+        warnings.append("the prompt ends with whitespace and the answer starts with a space: the model sees two spaces")
+    }
+    return (text, warnings)
+}
+
+/// The answer tokenized on its own without BOS (TransformerLens's way), minus leading tokens that
+/// decode to nothing (a lone SentencePiece `▁`), each dropped with a warning.
+public func separateAnswerTokens(model: HookedTransformer, text: String) throws -> (tokens: [Int], warnings: [String]) {
+    guard let tok = model.tokenizer else { throw MechanicError.noTokenizer(model: model.source) }
+    var tokens = try model.toTokens(text, prependBOS: false)
+    var warnings: [String] = []
+    while tokens.count > 1, let first = tokens.first, tok.decode([first]).isEmpty {
+        warnings.append("dropped the answer's leading token \(first) (\(model.pieceString(first).debugDescription)), which decodes to nothing")
+        tokens.removeFirst()
+    }
+    return (tokens, warnings)
+}

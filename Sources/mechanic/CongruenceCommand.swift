@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import Mechanic
+import MechanicAnalysis
+
+struct CongruenceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "congruence",
+        abstract: "Similarity of token embeddings — raw W_E and after block 0 — with histograms over token pairs.",
+        discussion: """
+        The effective embedding runs each token alone through block 0 (positional embedding removed, so attention \
+        sees only the token itself): mlp0 = blocks.0.hook_mlp_out, block0 = blocks.0.hook_resid_post. Each \
+        unordered pair of distinct tokens is counted once.
+        Examples:
+          mechanic congruence --model gpt2 --sample 2000
+          mechanic congruence --model gpt2 --words " cat, dog, car, truck" --html congruence.html
+        """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "Comma-separated token ids.")
+    var tokens: String?
+
+    @Option(name: .long, help: "Comma-separated strings, each a single token.")
+    var words: String?
+
+    @Option(name: .long, help: "Sample this many distinct tokens from the vocabulary (default 2000 when no tokens are given).")
+    var sample: Int?
+
+    @Flag(name: .long, help: "Use the whole vocabulary (n·(n−1)/2 pairs: slow for large vocabularies).")
+    var all = false
+
+    @Option(name: .long, help: "cosine or dot.")
+    var metric = "cosine"
+
+    @Option(name: .long, help: "Embedding kinds to compare, comma-separated: raw, mlp0, block0 (default raw,mlp0; raw,block0 for attention-only models).")
+    var embedding: String?
+
+    @Option(name: .long, help: "Histogram bins.")
+    var bins = 50
+
+    @Option(name: .long, help: "Seed for the token sample.")
+    var seed: UInt64 = 0
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var report: HTMLReportOption
+
+    func run() throws {
+        let m = try model.load()
+        guard let metricValue = SimilarityMetric(rawValue: metric) else { throw ValidationError("--metric \(metric): expected cosine or dot") }
+        let kinds = try (embedding ?? (m.config.attnOnly ? "raw,block0" : "raw,mlp0")).split(separator: ",").map { k -> EmbeddingKind in
+            let name = k.trimmingCharacters(in: .whitespaces)
+            guard let v = EmbeddingKind(rawValue: name) else { throw ValidationError("--embedding \(name): expected raw, mlp0 or block0") }
+            return v
+        }
+        let chosen = [tokens != nil, words != nil, sample != nil, all].filter { $0 }.count
+        guard chosen <= 1 else { throw ValidationError("give at most one of --tokens, --words, --sample and --all") }
+        var ids: [Int]
+        if let tokens {
+            ids = try parseTokenList(tokens, option: "--tokens")
+        } else if let words {
+            ids = try words.split(separator: ",").map { try m.toSingleToken(String($0)) }
+        } else if all {
+            ids = Array(0..<m.config.dVocab)
+        } else {
+            ids = TokenSample.draw(count: sample ?? 2000, from: m.config.dVocab, seed: seed)
+        }
+        let result = try m.congruence(tokens: ids, kinds: kinds, options: CongruenceOptions(metric: metricValue, bins: bins, seed: seed))
+        if json {
+            try printJSON(Self.json(result))
+        } else {
+            print("\(result.tokens.count) tokens, \(result.tokens.count * (result.tokens.count - 1) / 2) pairs, \(metric)")
+            for s in result.series {
+                print("\n\(s.kind.title): mean \(HTMLText.format(s.stats.mean))  std \(HTMLText.format(s.stats.standardDeviation))  min \(HTMLText.format(s.stats.minimum))  max \(HTMLText.format(s.stats.maximum))")
+                let peak = max(s.histogram.counts.max() ?? 1, 1)
+                let edges = s.histogram.edges
+                for (i, c) in s.histogram.counts.enumerated() where c > 0 {
+                    let bar = String(repeating: "█", count: Int((Double(c) / Double(peak) * 40).rounded(.up)))
+                    print(String(format: "  %9.4f … %9.4f  %9d  ", edges[i], edges[i + 1], c) + bar)
+                }
+                print("  most similar: " + s.mostSimilar.prefix(8).map { "\(result.strings[$0.a].debugDescription)/\(result.strings[$0.b].debugDescription) \(HTMLText.format($0.value))" }.joined(separator: ", "))
+            }
+        }
+        try report.write {
+            var r = Report(title: "Token congruence — \(metric)", meta: [("model", m.source), ("tokens", "\(result.tokens.count)")])
+            r.add(result)
+            return r
+        }
+    }
+
+    static func json(_ r: CongruenceResult) -> [String: Any] {
+        [
+            "metric": r.metric.rawValue, "tokens": r.tokens,
+            "series": r.series.map { s in
+                [
+                    "embedding": s.kind.rawValue, "pairs": s.pairCount, "mean": s.stats.mean, "std": s.stats.standardDeviation,
+                    "min": s.stats.minimum, "max": s.stats.maximum,
+                    "histogram": ["edges": s.histogram.edges, "counts": s.histogram.counts, "below": s.histogram.below, "above": s.histogram.above],
+                    "most_similar": s.mostSimilar.map { ["a": r.tokens[$0.a], "b": r.tokens[$0.b], "value": Double($0.value)] },
+                ] as [String: Any]
+            },
+        ]
+    }
+}

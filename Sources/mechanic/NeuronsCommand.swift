@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import Mechanic
+import MechanicAnalysis
+import MechanicIO
+
+struct NeuronsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "neurons",
+        abstract: "Top-activating dataset examples of a neuron or a hook direction over a corpus (Neuroscope-style).",
+        discussion: """
+        The corpus is a text file (one document per line, or paragraphs with --format paragraphs) or JSONL \
+        ({"text": ...} or {"tokens": [ids]} per line). Documents are split into chunks of at most n_ctx tokens \
+        (BOS + a slice), run up to the probe's layer only, and the best --top tokens are kept with their context.
+        Examples:
+          mechanic neurons --model gpt2 --neuron 5:1234 --corpus docs.txt
+          mechanic neurons --model gpt2 --hook blocks.3.hook_resid_post --direction dir.json --corpus c.jsonl --html n.html
+        """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: ArgumentHelp("An MLP neuron as LAYER:INDEX (blocks.LAYER.mlp.hook_post[..., INDEX]).", valueName: "layer:index"))
+    var neuron: String?
+
+    @Option(name: .long, help: "A hook point with a position axis (TransformerLens name or short name like resid_post with --layer).")
+    var hook: String?
+
+    @Option(name: .long, help: "Layer for a short --hook name.")
+    var layer: Int?
+
+    @Option(name: .long, help: "Component of --hook's activation per token (flattened over the axes after pos).")
+    var index: Int?
+
+    @Option(name: .long, help: ArgumentHelp("A direction for --hook: a JSON array of numbers, a text file of numbers, or a .safetensors file with one tensor.", valueName: "file"))
+    var direction: String?
+
+    @Option(name: .long, help: ArgumentHelp("The corpus file.", valueName: "file"))
+    var corpus: String
+
+    @Option(name: .long, help: "How the corpus splits into documents: lines, paragraphs or jsonl (default: jsonl for .jsonl files, else lines).")
+    var format: String?
+
+    @Option(name: .long, help: "How many examples to keep.")
+    var top = 20
+
+    @Flag(name: .long, help: "Keep the lowest values instead of the highest.")
+    var lowest = false
+
+    @Option(name: .long, help: "Tokens per chunk including BOS (default: min(n_ctx, 128)).")
+    var chunk: Int?
+
+    @Option(name: .long, help: "Chunks per forward pass.")
+    var batch = 8
+
+    @Option(name: .long, help: "Context tokens kept before / after each example, as BEFORE,AFTER.")
+    var context = "12,4"
+
+    @Option(name: .long, help: "Stop after this many documents.")
+    var maxDocs: Int?
+
+    @Option(name: .long, help: "Stop after this many tokens.")
+    var maxTokens: Int?
+
+    @Flag(name: .long, help: "Do not prepend BOS to each chunk.")
+    var noBos = false
+
+    @Flag(name: .long, help: "No progress bar on stderr.")
+    var noProgress = false
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var report: HTMLReportOption
+
+    func probe(for m: HookedTransformer) throws -> ActivationProbe {
+        if let neuron {
+            guard hook == nil, direction == nil, index == nil else { throw ValidationError("--neuron cannot be combined with --hook/--index/--direction") }
+            let parts = neuron.split(separator: ":")
+            guard parts.count == 2, let l = Int(parts[0]), let n = Int(parts[1]) else {
+                throw ValidationError("--neuron \(neuron): expected LAYER:INDEX, e.g. 5:1234")
+            }
+            return .neuron(layer: l, index: n)
+        }
+        guard let hook else { throw ValidationError("give --neuron LAYER:INDEX, or --hook with --index or --direction") }
+        let name = actName(hook, layer: layer)
+        switch (index, direction) {
+        case let (i?, nil): return ActivationProbe(hook: name, readout: .component(i))
+        case let (nil, path?): return .direction(hook: name, vector: try readDirection(path))
+        default: throw ValidationError("--hook needs exactly one of --index and --direction")
+        }
+    }
+
+    func run() throws {
+        let m = try model.load()
+        let probe = try probe(for: m)
+        let ctx = context.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard ctx.count == 2, ctx.allSatisfy({ $0 >= 0 }) else { throw ValidationError("--context \(context): expected BEFORE,AFTER, e.g. 12,4") }
+        let fmt = try format.map { f -> CorpusFormat in
+            guard let v = CorpusFormat(rawValue: f) else { throw ValidationError("--format \(f): expected lines, paragraphs or jsonl") }
+            return v
+        }
+        var reader = try CorpusReader(url: URL(fileURLWithPath: corpus), format: fmt)
+        let bos = noBos || !m.config.defaultPrependBOS ? nil : (m.tokenizer?.bosTokenId ?? m.tokenizer?.eosTokenId)
+        let options = NeuronSearchOptions(topK: top, order: lowest ? .lowest : .highest, chunkLength: chunk, batchSize: batch,
+                                          bos: bos, contextBefore: ctx[0], contextAfter: ctx[1], maxDocuments: maxDocs, maxTokens: maxTokens)
+        let bar = noProgress ? nil : StderrProgress()
+        let result = try m.topActivatingExamples(probe, corpus: &reader, options: options, progress: { p in
+            bar?.update(fraction: p.fraction, note: "\(ProgressBar.grouped(p.documents)) docs  \(ProgressBar.grouped(p.tokens)) tokens")
+        })
+        bar?.finish(note: "\(ProgressBar.grouped(result.documents)) docs  \(ProgressBar.grouped(result.tokens)) tokens")
+        if json {
+            try printJSON(Self.json(result))
+        } else {
+            print("\(probe.label): \(result.order == .highest ? "highest" : "lowest") \(result.examples.count) of \(ProgressBar.grouped(result.tokens)) tokens in \(ProgressBar.grouped(result.documents)) documents")
+            print(String(format: "mean %.4g  std %.4g  min %.4g  max %.4g", result.stats.mean, result.stats.standardDeviation,
+                         result.stats.minimum, result.stats.maximum))
+            for (i, e) in result.examples.enumerated() {
+                let text = e.strings.enumerated().map { j, s in j == e.focus ? "[[\(s)]]" : s }.joined()
+                print(String(format: "%3d  %10.4f  doc %d:%d  ", i + 1, e.value, e.document, e.position) + text.debugDescription)
+            }
+        }
+        try report.write {
+            var r = Report(title: "Top activating examples — \(probe.label)", meta: [("model", m.source), ("corpus", corpus)])
+            r.add(result)
+            return r
+        }
+    }
+
+    static func json(_ r: NeuronSearchResult) -> [String: Any] {
+        [
+            "probe": r.probe.label, "hook": r.probe.hook, "order": r.order.rawValue,
+            "documents": r.documents, "tokens": r.tokens, "chunks": r.chunks, "chunk_length": r.chunkLength,
+            "stats": ["mean": r.stats.mean, "std": r.stats.standardDeviation, "min": r.stats.minimum, "max": r.stats.maximum,
+                      "fraction_positive": r.stats.fractionPositive],
+            "examples": r.examples.map { e in
+                ["value": Double(e.value), "document": e.document, "position": e.position, "tokens": e.tokens,
+                 "strings": e.strings, "values": e.values.map(Double.init), "focus": e.focus] as [String: Any]
+            },
+        ]
+    }
+}
+
+/// Reads a direction: a JSON array, whitespace/comma-separated numbers, or a one-tensor safetensors file.
+func readDirection(_ path: String) throws -> [Float] {
+    let url = URL(fileURLWithPath: path)
+    if url.pathExtension == "safetensors" {
+        let file = try SafeTensorsFile(url: url)
+        guard file.names.count == 1, let name = file.names.first else {
+            throw MechanicError.invalidArgument("\(path) holds \(file.names.count) tensors (\(file.names.prefix(5).joined(separator: ", "))); a direction file must hold exactly one")
+        }
+        return try file.tensor(name).data
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw MechanicError.fileMissing(path: path, what: "a direction file (JSON array of numbers)")
+    }
+    let text = String(decoding: data, as: UTF8.self)
+    let parts = text.split { " \n\t\r,[]".contains($0) }
+    let values = parts.compactMap { Float($0) }
+    guard values.count == parts.count, !values.isEmpty else {
+        throw MechanicError.invalidArgument("\(path): expected a list of numbers (JSON array or separated by spaces/commas)")
+    }
+    return values
+}
