@@ -36,6 +36,8 @@ struct AttributeCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    @OptionGroup var report: HTMLReportOption
+
     func validate() throws {
         if wrong != nil && wrongId != nil { throw ValidationError("give at most one of --wrong and --wrong-id") }
         guard top >= 0 else { throw ValidationError("--top must be ≥ 0") }
@@ -49,7 +51,15 @@ struct AttributeCommand: ParsableCommand {
             guard id >= 0, id < m.config.dVocab else { throw MechanicError.tokenOutOfRange(id: id, dVocab: m.config.dVocab) }
             return id
         } ?? wrong.map { try m.toSingleToken($0) }
-        let r = try DirectLogitAttribution.run(model: m, tokens: ids, answer: answerId, wrong: wrongToken, position: pos, by: by, top: top)
+        // Every entry for the report (its layer × head heatmap needs all heads); the top ones for the text and JSON.
+        let all = try DirectLogitAttribution.run(model: m, tokens: ids, answer: answerId, wrong: wrongToken, position: pos, by: by, top: nil)
+        var r = all
+        r.entries = Array(all.entries.prefix(top))
+        try report.write(title: "Direct logit attribution", meta: reportMeta(m, processed: !model.noProcessing) + input.reportMeta + [
+            ("answer", "\(all.answerToken.debugDescription) (id \(all.answerId))"),
+            ("wrong", all.wrongId.map { "\(all.wrongToken?.debugDescription ?? "") (id \($0))" } ?? "none"),
+            ("position", "\(pos) → \(all.position)"), ("by", by.rawValue),
+        ], [all])
         if json { return try printEncodable(r) }
         print("prompt tokens: " + r.strTokens.map(\.debugDescription).joined(separator: " "))
         let target = r.wrongId.map { "logit[\(r.answerToken.debugDescription)] − logit[\(m.pieceString($0).debugDescription)]" }

@@ -52,6 +52,8 @@ struct DatasetCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON.")
     var json = false
 
+    @OptionGroup var html: HTMLReportOption
+
     func validate() throws {
         guard [ioi, spec != nil, input != nil].filter({ $0 }).count == 1 else {
             throw ValidationError("choose exactly one of --ioi, --spec FILE, --input FILE")
@@ -90,6 +92,10 @@ struct DatasetCommand: ParsableCommand {
             result = try PairGenerator.generate(templates, count: count, seed: seed, tokenizer: tokenizer, maxAttempts: maxAttempts)
         }
 
+        let source = input.map { "pairs from \($0)" } ?? spec.map { "templates from \($0)" } ?? "IOI (order \(order), corruption \(corruption))"
+        try html.write(title: "Prompt-pair dataset", meta: [("tokenizer", dir.path), ("source", source), ("count", "\(count)"), ("seed", "\(seed)"),
+                                                            ("BOS", prependBOS && !noBos ? "prepended" : "not prepended")],
+                       [PromptPairDataset(pairs: result.pairs, report: result.report)])
         let lines = PromptPair.jsonl(result.pairs)
         let report: String
         if json {

@@ -65,8 +65,7 @@ struct DiffCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
-    @Option(name: .long, help: "Write an HTML report (not available yet).")
-    var html: String?
+    @OptionGroup var html: HTMLReportOption
 
     func validate() throws {
         let textSides = !aPrompts.isEmpty || !bPrompts.isEmpty
@@ -96,7 +95,13 @@ struct DiffCommand: ParsableCommand {
         let wrongToken: Int? = try wrongId ?? wrong.map { try m.toSingleToken($0) }
         let report = try ActivationDiff.run(model: m, a: a, b: b, texts: texts, position: pos.map { .index($0) } ?? .final,
                                             top: top, rankBy: rankBy, verify: verify, answer: answer.id(for: m), wrong: wrongToken)
-        try htmlUnavailable(html)
+        var meta = reportMeta(m, processed: !model.noProcessing)
+        for (name, side, given) in [("A", a, texts?.a), ("B", b, texts?.b)] {
+            meta.append((name, given.map { $0.map(\.debugDescription).joined(separator: ", ") }
+                            ?? side.map { $0.map(String.init).joined(separator: ",") }.joined(separator: " | ")))
+        }
+        meta += [("position", pos.map(String.init) ?? "final token"), ("rank by", rankBy.rawValue), ("verify", "\(verify)")]
+        try html.write(title: "Activation differences", meta: meta, [report])
         if json { return try printEncodable(report) }
         printText(report)
     }

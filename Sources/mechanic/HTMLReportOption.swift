@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Mechanic
 import MechanicAnalysis
 
 /// `--html FILE`, shared by every analysis subcommand: writes a self-contained HTML report.
@@ -14,5 +15,32 @@ struct HTMLReportOption: ParsableArguments {
         let url = URL(fileURLWithPath: html)
         try writeReport(try build(), to: url)
         warn("wrote the HTML report to \(url.path)")
+    }
+
+    /// Writes a report of the results `items` (in order) under `title`, with the inputs in `meta`.
+    func write(title: String, meta: [(key: String, value: String)], _ items: [any HTMLReportable]) throws {
+        try write { Self.report(title, meta: meta, items) }
+    }
+
+    /// A report of `items` in order.
+    static func report(_ title: String, meta: [(key: String, value: String)], _ items: [any HTMLReportable]) -> Report {
+        var report = Report(title: title, meta: meta)
+        for item in items { item.html(into: &report) }
+        return report
+    }
+}
+
+/// The report header lines every analysis shares: the model and how it was loaded.
+func reportMeta(_ m: HookedTransformer, processed: Bool) -> [(key: String, value: String)] {
+    let c = m.config
+    return [("model", m.source), ("shape", "\(c.nLayers) layers × \(c.nHeads) heads, d_model \(c.dModel), d_vocab \(c.dVocab)"),
+            ("weights", processed ? "processed (fold_ln, center_writing_weights, center_unembed, fold_value_biases)" : "unprocessed")]
+}
+
+extension PromptOptions {
+    /// `prompt` or `tokens` as given, for a report header.
+    var reportMeta: [(key: String, value: String)] {
+        if let prompt { return [("prompt", prompt + (noBos ? "  (no BOS)" : ""))] }
+        return [("tokens", tokens ?? "")]
     }
 }

@@ -100,6 +100,8 @@ struct HeadsCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    @OptionGroup var report: HTMLReportOption
+
     func validate() throws {
         let modes = [detect != nil, induction, pattern != nil, copyScores, composition != nil, nameMovers].filter { $0 }.count
         guard modes == 1 else {
@@ -136,12 +138,17 @@ struct HeadsCommand: ParsableCommand {
         } else {
             m = try modelOptions.load()
         }
-        if let kind = detect.flatMap(HeadKind.init(name:)) { return try runDetect(m, kind) }
-        if induction { return try runInduction(m, bos: bos) }
-        if let pattern { return try runPattern(m, pattern) }
-        if copyScores { return try runCopyScores(m) }
-        if let mode = composition.flatMap(CompositionMode.init(rawValue:)) { return try runComposition(m, mode) }
-        if nameMovers { return try runNameMovers(m) }
+        var meta = reportMeta(m, processed: !modelOptions.noProcessing)
+        if modelOptions.model == "planted:induction" { meta[0].value = "planted:induction (PlantedInductionModel, hand-set weights)" }
+        if let prompt { meta.append(("prompt", prompt + (noBos ? "  (no BOS)" : ""))) }
+        if let tokens { meta.append(("tokens", tokens)) }
+        if let heads { meta.append(("heads", heads)) }
+        if let kind = detect.flatMap(HeadKind.init(name:)) { return try runDetect(m, kind, meta: meta) }
+        if induction { return try runInduction(m, bos: bos, meta: meta) }
+        if let pattern { return try runPattern(m, pattern, meta: meta) }
+        if copyScores { return try runCopyScores(m, meta: meta) }
+        if let mode = composition.flatMap(CompositionMode.init(rawValue:)) { return try runComposition(m, mode, meta: meta) }
+        if nameMovers { return try runNameMovers(m, meta: meta) }
     }
 
     func ids(_ m: HookedTransformer) throws -> [Int] {
@@ -161,19 +168,35 @@ struct HeadsCommand: ParsableCommand {
 
     // MARK: analyses
 
-    func runDetect(_ m: HookedTransformer, _ kind: HeadKind) throws {
+    func runDetect(_ m: HookedTransformer, _ kind: HeadKind, meta: [(key: String, value: String)]) throws {
         let options = HeadDetectionOptions(heads: try headList(), excludeBOS: excludeBos, excludeCurrentToken: excludeCurrentToken,
                                            errorMeasure: ErrorMeasure(rawValue: measure) ?? .mul)
-        let r = try m.detectHead(tokens: ids(m), pattern: .head(kind), options: options)
+        let ids = try ids(m)
+        let r = try m.detectHead(tokens: ids, pattern: .head(kind), options: options)
         r.warnings.forEach { warn("warning: " + $0) }
+        try report.write {
+            let pieces = ids.map { piece(m, $0) }
+            var items: [any HTMLReportable] = [HeadDetectionReport(kind: kind, tokens: ids, strTokens: pieces, options: options, result: r)]
+            // The best-scoring head's own pattern, beside the detection pattern.
+            let H = r.scores.shape[1]
+            if let best = r.scores.data.indices.filter({ r.scores.data[$0].isFinite }).max(by: { r.scores.data[$0] < r.scores.data[$1] }) {
+                let p = try m.attentionPattern(tokens: ids, layer: best / H, head: best % H)
+                items.append(AttentionPatternReport(layer: best / H, head: best % H, tokens: ids, strTokens: pieces, pattern: p,
+                                                    note: "highest score, \(HTMLText.format(r.scores.data[best]))"))
+            }
+            return HTMLReportOption.report("detect_head: \(kind.rawValue)", meta: meta + [("measure", measure), ("exclude BOS", "\(excludeBos)"),
+                                   ("exclude current token", "\(excludeCurrentToken)")], items)
+        }
         if json { return try printJSON(["scores": Self.headsJSON(r.scores)]) }
         print("detect_head \(kind.rawValue) (\(measure)\(excludeBos ? ", exclude BOS" : "")\(excludeCurrentToken ? ", exclude current token" : ""))")
         printLayerHeadTable(r.scores)
     }
 
-    func runInduction(_ m: HookedTransformer, bos: Int?) throws {
+    func runInduction(_ m: HookedTransformer, bos: Int?, meta: [(key: String, value: String)]) throws {
         let r = try m.inductionScores(seqLen: seqLen, batch: batch, seed: seed, bos: bos, distinct: distinct)
         let usedBOS = r.tokens.first.map { $0.count > 2 * r.seqLen } ?? false
+        try report.write(title: "Induction scores", meta: meta + [("seq_len", "\(r.seqLen)"), ("batch", "\(batch)"), ("seed", "\(seed)"),
+                                                                  ("BOS", usedBOS ? "\(r.tokens[0][0])" : "none"), ("distinct", "\(distinct)")], [r])
         if json {
             return try printJSON(["seq_len": r.seqLen, "batch": batch, "seed": seed, "bos": usedBOS ? r.tokens[0][0] as Any : NSNull(),
                                   "tokens": r.tokens, "scores": Self.headsJSON(r.scores)])
@@ -183,13 +206,15 @@ struct HeadsCommand: ParsableCommand {
         printTop(r.scores, label: "top induction heads")
     }
 
-    func runPattern(_ m: HookedTransformer, _ spec: String) throws {
+    func runPattern(_ m: HookedTransformer, _ spec: String, meta: [(key: String, value: String)]) throws {
         let parts = spec.split(separator: ":").compactMap { Int($0) }
         guard parts.count == 2 else { throw MechanicError.invalidArgument("--pattern expects LAYER:HEAD, got '\(spec)'") }
         let ids = try ids(m)
         let p = try m.attentionPattern(tokens: ids, layer: parts[0], head: parts[1])  // [q, k]
         let pieces = ids.map { piece(m, $0) }
         let n = ids.count
+        try report.write(title: "Attention pattern L\(parts[0])H\(parts[1])", meta: meta,
+                         [AttentionPatternReport(layer: parts[0], head: parts[1], tokens: ids, strTokens: pieces, pattern: p)])
         if json {
             let rows = (0..<n).map { i in (0..<n).map { Self.jsonNumber(p[i, $0]) } }
             return try printJSON(["layer": parts[0], "head": parts[1], "tokens": ids, "str_tokens": pieces, "pattern": rows])
@@ -203,11 +228,13 @@ struct HeadsCommand: ParsableCommand {
         }
     }
 
-    func runCopyScores(_ m: HookedTransformer) throws {
+    func runCopyScores(_ m: HookedTransformer, meta: [(key: String, value: String)]) throws {
         let embedding: CopyEmbedding = effectiveEmbedding ? .effective : (CopyEmbedding(rawValue: self.embedding) ?? .direct)
-        if let mapping { return try runMapping(m, file: mapping, embedding: embedding) }
+        let meta = meta + [("embedding", embedding.rawValue)]
+        if let mapping { return try runMapping(m, file: mapping, embedding: embedding, meta: meta) }
         let k = topK ?? 1
         let s = try m.copyScores(CopyScoreOptions(embedding: embedding, topK: k, heads: try headList()))
+        try report.write(title: "OV copy scores", meta: meta + [("top-k", "\(k)")], [s])
         if json {
             return try printJSON(["embedding": embedding.rawValue, "top_k": k, "copy_fraction": Self.headsJSON(s.topKFraction),
                                   "eigen_score": Self.headsJSON(s.eigenScore), "positive_eigen_fraction": Self.headsJSON(s.positiveEigenFraction)])
@@ -219,7 +246,7 @@ struct HeadsCommand: ParsableCommand {
         printTop(s.eigenScore, label: "top copying heads (eigenvalue score)")
     }
 
-    func runMapping(_ m: HookedTransformer, file: String, embedding: CopyEmbedding) throws {
+    func runMapping(_ m: HookedTransformer, file: String, embedding: CopyEmbedding, meta: [(key: String, value: String)]) throws {
         let url = URL(fileURLWithPath: file)
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw MechanicError.fileMissing(path: file, what: "a JSON mapping of source → target tokens")
@@ -227,6 +254,7 @@ struct HeadsCommand: ParsableCommand {
         let mapping = try TokenMapping.parse(json: data) { try m.toSingleToken($0) }
         let k = topK ?? 5
         let r = try m.mappingScores(mapping, embedding: embedding, k: k, heads: try headList())
+        try report.write(title: "Mapping scores", meta: meta + [("mapping", file), ("k", "\(k)")], [r])
         if json {
             let pairs = zip(mapping.pairs, mapping.labels).map { p, l in
                 ["source": p.source, "target": p.target, "source_str": l.source, "target_str": l.target] as [String: Any]
@@ -251,8 +279,9 @@ struct HeadsCommand: ParsableCommand {
         }
     }
 
-    func runComposition(_ m: HookedTransformer, _ mode: CompositionMode) throws {
+    func runComposition(_ m: HookedTransformer, _ mode: CompositionMode, meta: [(key: String, value: String)]) throws {
         let s = m.allCompositionScores(mode)  // [L, H, L, H]
+        try report.write(title: "\(mode.rawValue)-composition scores", meta: meta + [("mode", mode.rawValue)], [CompositionReport(mode: mode, scores: s)])
         let (L, H) = (m.config.nLayers, m.config.nHeads)
         if json {
             let nested = (0..<L).map { a in (0..<H).map { b in (0..<L).map { c in (0..<H).map { Self.jsonNumber(s[a, b, c, $0]) } } } }
@@ -265,11 +294,14 @@ struct HeadsCommand: ParsableCommand {
         for e in entries.prefix(20) { print(String(format: "L%dH%d → L%dH%d  %.4f", e.0, e.1, e.2, e.3, e.4)) }
     }
 
-    func runNameMovers(_ m: HookedTransformer) throws {
+    func runNameMovers(_ m: HookedTransformer, meta: [(key: String, value: String)]) throws {
         let ids = try ids(m)
         let a = try answerId ?? m.toSingleToken(answer ?? "")
         let w = try wrongId ?? m.toSingleToken(wrong ?? "")
         let s = try m.nameMoverScatter(tokens: ids, answer: a, wrong: w, answerPosition: answerPos)
+        try report.write(title: "Name-mover scatter", meta: meta + [("answer", "\(piece(m, a).debugDescription) (id \(a))"),
+                                                                    ("wrong", "\(piece(m, w).debugDescription) (id \(w))")],
+                         [NameMoverReport(scatter: s, strTokens: ids.map { piece(m, $0) }, answerToken: piece(m, a), wrongToken: piece(m, w))])
         if json {
             let heads = s.points.map { p in
                 ["layer": p.layer, "head": p.head, "direct_effect": Self.jsonNumber(p.directEffect), "attn_to_answer": Self.jsonNumber(p.attnToAnswer),

@@ -31,8 +31,7 @@ struct LensCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
-    @Option(name: .long, help: "Write an HTML report (not available yet).")
-    var html: String?
+    @OptionGroup var report: HTMLReportOption
 
     func validate() throws {
         guard top >= 0 else { throw ValidationError("--top must be ≥ 0") }
@@ -43,7 +42,10 @@ struct LensCommand: ParsableCommand {
         let ids = try input.ids(for: m)
         let answerId = try answer.id(for: m)
         let report = try LogitLens.run(model: m, tokens: ids, position: pos, mode: mode, top: top, answer: answerId)
-        try htmlUnavailable(html)
+        try self.report.write(title: "Logit lens", meta: reportMeta(m, processed: !model.noProcessing) + input.reportMeta + [
+            ("position", "\(pos) → \(report.position)"), ("mode", mode.rawValue), ("top", "\(top)"),
+            ("answer", answerId.map { "\(m.pieceString($0).debugDescription) (id \($0))" } ?? "none"),
+        ], [report])
         if json { return try printEncodable(report) }
         print("prompt tokens: " + report.strTokens.map(\.debugDescription).joined(separator: " "))
         print("logit lens at position \(report.position) (\(report.strTokens[report.position].debugDescription)), mode \(mode.rawValue)"
@@ -88,11 +90,4 @@ func printEncodable<T: Encodable>(_ value: T) throws {
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
-}
-
-/// TODO(reports): render the report through the HTML report module when it lands; until then
-/// `--html` says so and the command prints its usual output.
-func htmlUnavailable(_ path: String?) throws {
-    guard let path else { return }
-    warn("--html \(path): HTML reports arrive with the reports module; printing the text/JSON report instead")
 }

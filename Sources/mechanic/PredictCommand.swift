@@ -34,6 +34,8 @@ struct PredictCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    @OptionGroup var report: HTMLReportOption
+
     func validate() throws {
         if answer != nil && answerId != nil { throw ValidationError("give at most one of --answer and --answer-id") }
         guard top >= 0 else { throw ValidationError("--top must be ≥ 0") }
@@ -46,6 +48,17 @@ struct PredictCommand: ParsableCommand {
         let logits = try m.forward(TokenBatch(ids), options: ForwardOptions(logits: .last)).logits ?? Tensor(zeros: [1, 1, 0])
         let row = LogitRow(logits.data)
         let entries = row.top(top, model: m)
+        try report.write {
+            var r = Report(title: "Next-token prediction", meta: reportMeta(m, processed: !model.noProcessing) + input.reportMeta + [("top", "\(top)")])
+            r.heading("The next token after the prompt")
+            r.tokenStrip(m.pieceStrings(ids), ids: ids, focus: [ids.count - 1], title: "Prompt")
+            r.rankedBars(entries.map { ("\($0.rank + 1). \($0.token.debugDescription)", $0.prob) }, title: "Top \(entries.count) by probability",
+                         valueLabel: "probability", limit: max(top, 1))
+            r.table(header: ["rank", "token", "id", "logit", "probability"],
+                    rows: entries.map { [String($0.rank + 1), $0.token.debugDescription, String($0.id), HTMLText.format($0.logit), HTMLText.format($0.prob)] },
+                    caption: "Rank 1 is the most likely token (as in the JSON output)")
+            return r
+        }
         if json {
             try printJSON(["tokens": ids, "top": entries.map { e -> [String: Any] in
                 ["rank": e.rank + 1, "id": e.id, "logit": Double(e.logit), "prob": Double(e.prob), "token": e.token]
@@ -75,6 +88,9 @@ struct PredictCommand: ParsableCommand {
             result.tokenization = "separate"
             result.warnings = spaceWarnings + separate.warnings
         }
+        try report.write(title: "test_prompt", meta: reportMeta(m, processed: !model.noProcessing) + input.reportMeta + [
+            ("answer", answer.map(\.debugDescription) ?? answerId ?? ""), ("top", "\(top)"),
+        ], [result])
         if json { return try printEncodable(result) }
         for w in result.warnings { warn("warning: " + w) }
         print("Tokenized prompt: [" + result.promptStrTokens.map(\.debugDescription).joined(separator: ", ") + "]")

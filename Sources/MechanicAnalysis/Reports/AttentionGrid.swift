@@ -19,8 +19,10 @@ public struct AttentionPanel: Sendable {
 extension Report {
     /// Attention patterns of several heads side by side (query rows × key columns, white → blue
     /// from 0 to 1), with the tokens on the axes and every weight on hover. Future keys
-    /// (key > query) are drawn in light grey.
-    public mutating func attentionGrid(_ panels: [AttentionPanel], tokens: [String], title: String, caption: String? = nil) {
+    /// (key > query) are drawn in light grey. `cell` is the largest cell size in pixels (a panel
+    /// stays within about 13 × `cell` pixels).
+    public mutating func attentionGrid(_ panels: [AttentionPanel], tokens: [String], title: String, caption: String? = nil,
+                                       cell maxCell: Double = 18) {
         guard !panels.isEmpty else {
             figure(title: title, caption: caption, body: "<p class=\"note\">(no heads)</p>")
             return
@@ -28,7 +30,7 @@ extension Report {
         let scale = ColorScale.sequential(min: 0, max: 1).resolved(for: [])
         let toks = tokens.map(HTMLText.displayToken)
         let n = panels.map(\.pattern.count).max() ?? 0
-        let cell = min(18, max(3, 230 / Double(max(n, 1))))
+        let cell = min(maxCell, max(3, maxCell * 12.8 / Double(max(n, 1))))
         let labelled = n <= 32 && cell >= 7
         let fontSize = min(10.5, cell * 0.85)
         let labelW = labelled ? min(Double(toks.map { HTMLText.truncate($0, 10).count }.max() ?? 0) * fontSize * 0.62 + 8, 80) : 4

@@ -51,7 +51,7 @@ extension Report {
             }
             if target != nil {
                 s += "<td class=\"num\">\(row.targetRank.map { String($0) } ?? "")</td>"
-                s += "<td class=\"num\">\(row.targetProbability.map { HTMLText.percent($0) } ?? "")</td>"
+                s += "<td class=\"num\">\(row.targetProbability.map { $0 >= 0.001 || $0 == 0 ? HTMLText.percent($0) : HTMLText.format($0) } ?? "")</td>"
             }
             s += "</tr>"
         }

@@ -58,16 +58,28 @@ public struct Report: Sendable {
         fragments.append("<ul>" + items.map { "<li>\(HTMLText.escape($0))</li>" }.joined() + "</ul>")
     }
 
-    /// A table; cells that parse as numbers are right-aligned in a monospaced font.
-    public mutating func table(header: [String], rows: [[String]], caption: String? = nil) {
+    /// A table; cells that parse as numbers are right-aligned in a monospaced font. Rows whose
+    /// index is in `highlight` are shaded (the answer among the top tokens, say).
+    public mutating func table(header: [String], rows: [[String]], caption: String? = nil, highlight: Set<Int> = []) {
+        var s = "<div class=\"tablewrap\"><table>"
+        if let caption { s += "<caption>\(HTMLText.escape(caption))</caption>" }
+        s += "<thead><tr>" + header.map { "<th>\(HTMLText.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
+        for (i, row) in rows.enumerated() {
+            s += (highlight.contains(i) ? "<tr class=\"hl\">" : "<tr>") + row.map { cell in
+                let numeric = Double(cell.replacingOccurrences(of: "%", with: "")) != nil
+                return numeric ? "<td class=\"num\">\(HTMLText.escape(cell))</td>" : "<td>\(HTMLText.escape(cell))</td>"
+            }.joined() + "</tr>"
+        }
+        fragments.append(s + "</tbody></table></div>")
+    }
+
+    /// A table whose body cells are already-escaped, well-formed HTML fragments (token chips, say).
+    public mutating func htmlTable(header: [String], rows: [[String]], caption: String? = nil) {
         var s = "<div class=\"tablewrap\"><table>"
         if let caption { s += "<caption>\(HTMLText.escape(caption))</caption>" }
         s += "<thead><tr>" + header.map { "<th>\(HTMLText.escape($0))</th>" }.joined() + "</tr></thead><tbody>"
         for row in rows {
-            s += "<tr>" + row.map { cell in
-                let numeric = Double(cell.replacingOccurrences(of: "%", with: "")) != nil
-                return numeric ? "<td class=\"num\">\(HTMLText.escape(cell))</td>" : "<td>\(HTMLText.escape(cell))</td>"
-            }.joined() + "</tr>"
+            s += "<tr>" + row.map { Double($0) != nil ? "<td class=\"num\">\($0)</td>" : "<td>\($0)</td>" }.joined() + "</tr>"
         }
         fragments.append(s + "</tbody></table></div>")
     }

@@ -44,6 +44,22 @@ enum ReportStyle {
     .toks { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12.5px; line-height: 1.9; white-space: pre-wrap; }
     .toks span { border-radius: 3px; padding: 1px 1px; margin-right: 1px; }
     .toks span.focus { outline: 2px solid #111; outline-offset: 0; }
+    .strip { display: flex; flex-wrap: wrap; gap: 4px 3px; align-items: flex-start; }
+    .strip .t { display: inline-flex; flex-direction: column; align-items: center; border: 1px solid #d0d5dd;
+      border-radius: 4px; background: #fff; padding: 1px 4px 0; min-width: 16px; }
+    .strip .t b { font: 500 13px/1.5 "DejaVu Sans Mono", Menlo, Consolas, monospace; white-space: pre; }
+    .strip .t small { color: var(--muted); font-size: 10px; line-height: 1.3; }
+    .strip .t.focus { outline: 2px solid #e8590c; outline-offset: 0; }
+    .strip .t.answer { background: #e6f4ea; border-color: #2b8a3e; }
+    .strip .t.changed { background: #fff3bf; border-color: #e0a800; }
+    .sidebyside { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 10px 24px; }
+    .sidebyside .panel-title { margin: 2px 0 4px; }
+    .chip { display: inline-block; border-radius: 4px; padding: 0 5px; margin: 1px 0; white-space: pre;
+      font: 12px/1.6 "DejaVu Sans Mono", Menlo, Consolas, monospace; }
+    .chip small { color: #475467; margin-left: 5px; font-size: 10.5px; }
+    .chip.up { background: #fde0d9; }
+    .chip.down { background: #dbe9f6; }
+    tr.hl td { background: #fff4e6; font-weight: 600; }
     footer { color: var(--muted); font-size: 12px; padding: 10px 40px 30px; }
     """
 }
