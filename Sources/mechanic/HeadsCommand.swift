@@ -139,7 +139,9 @@ struct HeadsCommand: ParsableCommand {
             m = try modelOptions.load()
         }
         var meta = reportMeta(m, processed: !modelOptions.noProcessing)
-        if modelOptions.model == "planted:induction" { meta[0].value = "planted:induction (PlantedInductionModel, hand-set weights)" }
+        if modelOptions.model == "planted:induction" {
+            meta = [("model", "planted:induction (PlantedInductionModel, hand-set weights)"), meta[1]]
+        }
         if let prompt { meta.append(("prompt", prompt + (noBos ? "  (no BOS)" : ""))) }
         if let tokens { meta.append(("tokens", tokens)) }
         if let heads { meta.append(("heads", heads)) }
@@ -176,16 +178,13 @@ struct HeadsCommand: ParsableCommand {
         r.warnings.forEach { warn("warning: " + $0) }
         try report.write {
             let pieces = ids.map { piece(m, $0) }
-            var items: [any HTMLReportable] = [HeadDetectionReport(kind: kind, tokens: ids, strTokens: pieces, options: options, result: r)]
-            // The best-scoring head's own pattern, beside the detection pattern.
-            let H = r.scores.shape[1]
-            if let best = r.scores.data.indices.filter({ r.scores.data[$0].isFinite }).max(by: { r.scores.data[$0] < r.scores.data[$1] }) {
-                let p = try m.attentionPattern(tokens: ids, layer: best / H, head: best % H)
-                items.append(AttentionPatternReport(layer: best / H, head: best % H, tokens: ids, strTokens: pieces, pattern: p,
-                                                    note: "highest score, \(HTMLText.format(r.scores.data[best]))"))
+            var detection = HeadDetectionReport(kind: kind, tokens: ids, strTokens: pieces, options: options, result: r)
+            detection.examples = try detection.topHeads(3).map { l, h, score in
+                AttentionPanel(label: "L\(l)H\(h)", pattern: AttentionPatternReport.rows(try m.attentionPattern(tokens: ids, layer: l, head: h)),
+                               note: "score \(HTMLText.format(score))")
             }
             return HTMLReportOption.report("detect_head: \(kind.rawValue)", meta: meta + [("measure", measure), ("exclude BOS", "\(excludeBos)"),
-                                   ("exclude current token", "\(excludeCurrentToken)")], items)
+                                           ("exclude current token", "\(excludeCurrentToken)")], [detection])
         }
         if json { return try printJSON(["scores": Self.headsJSON(r.scores)]) }
         print("detect_head \(kind.rawValue) (\(measure)\(excludeBos ? ", exclude BOS" : "")\(excludeCurrentToken ? ", exclude current token" : ""))")

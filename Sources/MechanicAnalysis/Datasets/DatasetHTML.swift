@@ -13,7 +13,7 @@ public struct PromptPairDataset: Sendable {
         self.listed = listed
     }
 
-    /// How often each (answer, wrong) completion occurs, most frequent first (ties by first appearance).
+    /// How often each key (the answer, say) occurs, most frequent first (ties by first appearance).
     public func completionCounts(_ key: (PromptPair) -> String) -> [(label: String, count: Int)] {
         var counts: [String: Int] = [:], order: [String] = []
         for p in pairs {
@@ -27,6 +27,11 @@ public struct PromptPairDataset: Sendable {
 }
 
 extension PromptPairDataset: HTMLReportable {
+    /// `" Mary"` with its spaces non-breaking, so that a table cell does not wrap inside it.
+    static func quoted(_ token: String) -> String {
+        "\"\(HTMLText.displayToken(token).replacingOccurrences(of: " ", with: "\u{00A0}"))\""
+    }
+
     public func html(into out: inout Report) {
         let r = report
         out.heading("Prompt pairs")
@@ -43,18 +48,20 @@ extension PromptPairDataset: HTMLReportable {
                                 HTMLText.percent(Float(n) / Float(max(r.attempts, 1))), r.examples[reason] ?? ""]
                     }, caption: "What happened to the candidates")
         guard !pairs.isEmpty else { return }
-        let lengths = pairs.map { Float($0.cleanTokens.count) }
-        if Set(lengths).count > 1 {
-            out.histogram(values: lengths, bins: min(Set(lengths).count, 30), title: "Prompt lengths", xLabel: "tokens per prompt", yLabel: "pairs")
+        let lengths = pairs.map(\.cleanTokens.count)
+        if let lo = lengths.min(), let hi = lengths.max(), hi > lo {
+            // One bin per token count.
+            out.histogram(values: lengths.map(Float.init), bins: hi - lo + 1, title: "Prompt lengths", xLabel: "tokens per prompt",
+                          yLabel: "pairs", range: (Double(lo) - 0.5)...(Double(hi) + 0.5))
         }
-        let answers = completionCounts { "\($0.answer) / \($0.wrong)" }
-        out.rankedBars(answers.prefix(20).map { ($0.label, Float($0.count)) }, title: "Answer / wrong completions",
-                       valueLabel: "pairs", caption: "\(answers.count) distinct (answer, wrong) pairs; an even spread keeps the metric "
-                       + "from rewarding one name.", limit: 20)
+        let answers = completionCounts { $0.answer }
+        out.rankedBars(answers.prefix(20).map { ($0.label, Float($0.count)) }, title: "How often each answer occurs",
+                       valueLabel: "pairs", caption: "\(answers.count) distinct answers, \(completionCounts { "\($0.answer)|\($0.wrong)" }.count) "
+                       + "distinct (answer, wrong) pairs; an even spread keeps the metric from rewarding one token.", limit: 20)
         let shown = pairs.prefix(max(listed, 0))
         out.table(header: ["#", "clean", "corrupt", "answer", "wrong", "tokens", "answer id", "wrong id"],
                   rows: shown.enumerated().map { i, p in
-                      [String(i + 1), p.clean, p.corrupt, "\"\(HTMLText.displayToken(p.answer))\"", "\"\(HTMLText.displayToken(p.wrong))\"",
+                      [String(i + 1), p.clean, p.corrupt, Self.quoted(p.answer), Self.quoted(p.wrong),
                        String(p.cleanTokens.count), String(p.answerId), String(p.wrongId)]
                   }, caption: shown.count < pairs.count ? "The first \(shown.count) of \(pairs.count) pairs" : "All \(pairs.count) pairs")
     }

@@ -36,11 +36,10 @@ extension HeadDetectionReport: HTMLReportable {
         report.headScores(shownScores, title: "\(name.prefix(1).uppercased())\(name.dropFirst()) score",
                           scale: options.errorMeasure == .mul ? .sequential(min: 0, max: 1) : .diverging(maxAbs: 1), legendLabel: "score",
                           caption: options.heads == nil ? nil : "Only the heads given with --heads are scored (grey: not scored; TransformerLens reports −1).")
-        let target = HeadDetector.detectionPattern(kind, tokens: tokens)
-        let n = tokens.count
-        let rows = (0..<n).map { q in Array(target.data[(q * n)..<((q + 1) * n)]) }
-        report.attentionGrid([AttentionPanel(label: "detection pattern", pattern: rows, note: name)], tokens: strTokens,
-                             title: "What a perfect \(name) would attend to")
+        let target = AttentionPatternReport.rows(HeadDetector.detectionPattern(kind, tokens: tokens))
+        report.attentionGrid([AttentionPanel(label: "detection pattern", pattern: target, note: "a perfect \(name)")] + examples, tokens: strTokens,
+                             title: "The detection pattern and the best-scoring heads' attention",
+                             caption: "The score compares each head's pattern with the detection pattern (left).")
         if !result.warnings.isEmpty { report.list(result.warnings) }
     }
 }
@@ -78,9 +77,9 @@ extension VocabularyCopyScores: HTMLReportable {
             + "\(topK) of what the head writes when it attends to that token, and the eigenvalue copying score Re(Σλ)/Σ|λ| (1: every eigenvalue positive).")
         report.headScores(Report.layerHead(topKFraction), title: "Share of tokens copied (top \(topK))", scale: .sequential(min: 0, max: 1),
                           legendLabel: "fraction of tokens", rankTop: 0)
-        report.headScores(Report.layerHead(eigenScore), title: "Eigenvalue copying score", scale: .diverging(maxAbs: 1), legendLabel: "Re(Σλ)/Σ|λ|")
         report.headScores(Report.layerHead(positiveEigenFraction), title: "Positive eigenvalue mass", scale: .sequential(min: 0, max: 1),
                           legendLabel: "Σ max(Re λ, 0)/Σ|λ|", rankTop: 0)
+        report.headScores(Report.layerHead(eigenScore), title: "Eigenvalue copying score", scale: .diverging(maxAbs: 1), legendLabel: "Re(Σλ)/Σ|λ|")
     }
 }
 

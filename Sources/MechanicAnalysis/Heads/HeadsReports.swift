@@ -8,13 +8,25 @@ public struct HeadDetectionReport: Sendable {
     public var strTokens: [String]
     public var options: HeadDetectionOptions
     public var result: HeadDetectionResult
+    /// Attention patterns shown beside the detection pattern (the best-scoring heads, say).
+    public var examples: [AttentionPanel]
 
-    public init(kind: HeadKind, tokens: [Int], strTokens: [String], options: HeadDetectionOptions, result: HeadDetectionResult) {
+    public init(kind: HeadKind, tokens: [Int], strTokens: [String], options: HeadDetectionOptions, result: HeadDetectionResult,
+                examples: [AttentionPanel] = []) {
         self.kind = kind
         self.tokens = tokens
         self.strTokens = strTokens
         self.options = options
         self.result = result
+        self.examples = examples
+    }
+
+    /// The `count` best-scoring heads, best first.
+    public func topHeads(_ count: Int) -> [(layer: Int, head: Int, score: Float)] {
+        let t = result.scores, H = t.shape[1]
+        return t.data.indices.filter { t.data[$0].isFinite && shownScores[$0 / H][$0 % H].isFinite }
+            .sorted { t.data[$0] != t.data[$1] ? t.data[$0] > t.data[$1] : $0 < $1 }.prefix(count)
+            .map { ($0 / H, $0 % H, t.data[$0]) }
     }
 
     /// The scores with heads left out by `options.heads` as NaN (TransformerLens marks them −1).
@@ -42,9 +54,14 @@ public struct AttentionPatternReport: Sendable {
         self.head = head
         self.tokens = tokens
         self.strTokens = strTokens
-        let n = pattern.shape.first ?? 0, k = pattern.shape.last ?? 0
-        self.pattern = (0..<n).map { q in Array(pattern.data[(q * k)..<((q + 1) * k)]) }
+        self.pattern = Self.rows(pattern)
         self.note = note
+    }
+
+    /// A `[q, k]` tensor as rows.
+    public static func rows(_ pattern: Tensor) -> [[Float]] {
+        let n = pattern.shape.first ?? 0, k = pattern.shape.last ?? 0
+        return (0..<n).map { q in Array(pattern.data[(q * k)..<((q + 1) * k)]) }
     }
 }
 

@@ -59,6 +59,8 @@ enum ReportStyle {
     .chip small { color: #475467; margin-left: 5px; font-size: 10.5px; }
     .chip.up { background: #fde0d9; }
     .chip.down { background: #dbe9f6; }
+    .tables { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
+    .tabletitle { font-weight: 650; font-size: 13px; margin-top: 8px; }
     tr.hl td { background: #fff4e6; font-weight: 600; }
     footer { color: var(--muted); font-size: 12px; padding: 10px 40px 30px; }
     """

@@ -29,15 +29,22 @@ extension TestPromptResult: HTMLReportable {
                              xLabels: positions.map { HTMLText.displayToken($0.answer.token) }, title: "Rank of each answer token (0 = top)",
                              xLabel: "answer token", yLabel: "rank", scale: .log1p)
         }
-        for p in positions where !p.top.isEmpty {
-            let context = p.position < promptStrTokens.count + answerStrTokens.count
-                ? (promptStrTokens + answerStrTokens)[p.position] : "?"
+        let tops = positions.filter { !$0.top.isEmpty }
+        guard !tops.isEmpty else { return }
+        report.heading("The top tokens where each answer token is predicted", level: 3)
+        report.raw("<div class=\"tables\">")
+        for p in tops {
+            let context = p.position < promptStrTokens.count + answerStrTokens.count ? (promptStrTokens + answerStrTokens)[p.position] : "?"
             let answerRow = p.top.firstIndex { $0.id == p.answer.id }
+            report.raw("<div><div class=\"tabletitle\">\(HTMLText.escape("Position \(p.position) (after \(shown(context))) → \(shown(p.answer.token))"))</div>")
             report.table(header: ["rank", "token", "id", "logit", "probability"],
                          rows: p.top.map { [String($0.rank), shown($0.token), String($0.id), HTMLText.format($0.logit), HTMLText.format($0.prob)] },
-                         caption: "Top \(p.top.count) at position \(p.position) (after \(shown(context))), predicting \(shown(p.answer.token))"
-                             + (answerRow == nil ? " — the answer is not among them (rank \(p.answer.rank))" : ""),
                          highlight: answerRow.map { [$0] } ?? [])
+            if answerRow == nil {
+                report.paragraph("The answer is not among them: rank \(p.answer.rank), probability \(HTMLText.format(p.answer.prob)).", note: true)
+            }
+            report.raw("</div>")
         }
+        report.raw("</div>")
     }
 }
