@@ -108,10 +108,16 @@ enum HeadsCopyKernel {
     }
 }
 
-/// One slot per concurrent iteration (each written by exactly one iteration).
+/// One slot per concurrent iteration (each written by exactly one iteration). The slots live in
+/// memory allocated once: `Array.withUnsafeMutableBufferPointer` moves the array's buffer out for
+/// the duration of the call, so calling it from several threads at once frees the buffer twice.
 final class HeadsRowFlags: @unchecked Sendable {
-    private var slots: [Int]
-    init(_ n: Int) { slots = [Int](repeating: 0, count: n) }
-    func set(_ i: Int, _ v: Int) { slots.withUnsafeMutableBufferPointer { $0[i] = v } }
+    private let slots: UnsafeMutableBufferPointer<Int>
+    init(_ n: Int) {
+        slots = .allocate(capacity: n)
+        slots.initialize(repeating: 0)
+    }
+    deinit { slots.deallocate() }
+    func set(_ i: Int, _ v: Int) { slots[i] = v }
     var total: Int { slots.reduce(0, +) }
 }
