@@ -84,7 +84,10 @@ struct CongruenceCommand: ParsableCommand {
             }
         }
         try report.write {
-            var r = Report(title: "Token congruence — \(metric)", meta: [("model", m.source), ("tokens", "\(result.tokens.count)")])
+            var r = Report(title: "Token congruence — \(metric)",
+                           meta: reportMeta(m, processed: !model.noProcessing) + [("tokens", "\(result.tokens.count)"), ("metric", metric),
+                                                                                  ("embeddings", kinds.map(\.rawValue).joined(separator: ", ")), ("bins", "\(bins)"),
+                                                                                  ("seed", "\(seed)")])
             r.add(result)
             return r
         }

@@ -120,7 +120,9 @@ struct NeuronsCommand: ParsableCommand {
             }
         }
         try report.write {
-            var r = Report(title: "Top activating examples — \(probe.label)", meta: [("model", m.source), ("corpus", corpus)])
+            var r = Report(title: "Top activating examples — \(probe.label)",
+                           meta: reportMeta(m, processed: !model.noProcessing) + [("probe", probe.label), ("corpus", corpus),
+                                                                                  ("order", lowest ? "lowest" : "highest"), ("top", "\(top)")])
             r.add(result)
             return r
         }
