@@ -243,8 +243,9 @@ extension HookedTransformer {
             post = pre
             post.data.withUnsafeMutableBufferPointer { p in
                 preLinear.data.withUnsafeBufferPointer { lin in
-                    let d = w.b_in?.count ?? 0
-                    for i in p.indices { p[i] = act.apply(p[i]) * lin[i] + (d > 0 ? w.b_in!.data[i % d] : 0) }
+                    let bias = w.b_in?.data ?? []
+                    let d = bias.count
+                    for i in p.indices { p[i] = act.apply(p[i]) * lin[i] + (d > 0 ? bias[i % d] : 0) }
                 }
             }
         } else {

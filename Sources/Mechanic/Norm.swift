@@ -53,3 +53,12 @@ func applyNorm(_ x: Tensor, _ kind: ModelConfig.Normalization, weight: Tensor?, 
     }
     return centered
 }
+
+/// A norm of kind `kind` over the last axis with statistics computed from `x` itself, no hooks
+/// (TransformerLens's `LayerNorm`/`LayerNormPre`/`RMSNorm`/`RMSNormPre` modules called directly,
+/// e.g. `model.ln_final(x)` in a logit lens). The same code as the forward's norms.
+public func normalize(_ x: Tensor, _ kind: ModelConfig.Normalization, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+    let silent = HookRunner(hooks: [], cacheNames: [])
+    return (try? applyNorm(x, kind, weight: weight, bias: bias, eps: eps, scaleName: "", normalizedName: "",
+                           layer: nil, hooks: silent)) ?? x  // no hooks run, so nothing can throw
+}

@@ -13,7 +13,9 @@ extension HookedTransformer {
     /// Unlike TransformerLens (which silently truncates to n_ctx), a prompt longer than the
     /// context is an error at forward time.
     public func toTokens(_ text: String, prependBOS: Bool? = nil) throws -> [Int] {
-        try Self.tokens(text, tokenizer: requireTokenizer(), prependBOS: prependBOS ?? config.defaultPrependBOS)
+        let tok = try requireTokenizer()
+        // TransformerLens's default: prepend BOS (not for Qwen2), and only if the tokenizer has one.
+        return try Self.tokens(text, tokenizer: tok, prependBOS: prependBOS ?? (config.defaultPrependBOS && tok.bosTokenId != nil))
     }
 
     /// TransformerLens's `to_tokens` rule for any tokenizer, without a model (for `mechanic tokenize`).
@@ -22,7 +24,7 @@ extension HookedTransformer {
         if tok.addsBosToken {
             if !bos, let b = tok.bosTokenId, ids.first == b { ids.removeFirst() }
         } else if bos {
-            guard let b = tok.bosTokenId ?? tok.eosTokenId else {
+            guard let b = tok.bosTokenId else {
                 throw MechanicError.invalidArgument("the tokenizer has no BOS token to prepend; use --no-bos")
             }
             ids.insert(b, at: 0)

@@ -137,12 +137,13 @@ public struct WeightProcessing: Sendable, Equatable, Codable {
     static func centerHeadRows(_ W: Tensor) -> Tensor {
         let (H, D, E) = (W.shape[0], W.shape[1], W.shape[2])
         var out = W
-        for h in 0..<H {
-            for e in 0..<E {
-                var s: Float = 0
-                for m in 0..<D { s += W.data[(h * D + m) * E + e] }
-                let mean = s / Float(D)
-                for m in 0..<D { out.data[(h * D + m) * E + e] -= mean }
+        out.data.withUnsafeMutableBufferPointer { o in
+            var mean = [Float](repeating: 0, count: E)
+            for h in 0..<H {
+                for e in 0..<E { mean[e] = 0 }
+                for m in 0..<D { for e in 0..<E { mean[e] += o[(h * D + m) * E + e] } }  // row-major sweep
+                for e in 0..<E { mean[e] /= Float(D) }
+                for m in 0..<D { for e in 0..<E { o[(h * D + m) * E + e] -= mean[e] } }
             }
         }
         return out

@@ -26,8 +26,10 @@ public enum Activation: String, Sendable {
         case .gelu:
             return 0.5 * x * (1 + erff(x / 2.0.squareRoot().asFloat))
         case .geluNew, .geluPytorchTanh:
-            let c: Float = 0.7978845608028654  // sqrt(2/pi)
-            return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
+            // 0.5·x·(1 + tanh(u)) = x · (1 − 1/(e^{2u} + 1)): one expf instead of tanhf's expm1f
+            // (the GELU was an eighth of a GPT-2 forward); absolute error ≤ 1e-7·|x|.
+            let u = 0.7978845608028654 as Float * (x + 0.044715 * x * x * x)  // sqrt(2/pi)·(…)
+            return x - x / (expf(2 * u) + 1)
         case .geluFast:
             return 0.5 * x * (1 + tanhf(x * 0.7978845608 * (1 + 0.044715 * x * x)))
         case .relu:

@@ -25,7 +25,7 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         let dir = try resolveModel(model, revision: revision, weights: false)
         guard let tok = try HookedTransformer.loadTokenizer(dir) else { throw MechanicError.noTokenizer(model: dir.path) }
-        let ids = try HookedTransformer.tokens(text, tokenizer: tok, prependBOS: !noBos)
+        let ids = try HookedTransformer.tokens(text, tokenizer: tok, prependBOS: !noBos && tok.bosTokenId != nil)
         let pieces = ids.map { tok.tokenString($0) }
         if json {
             try printJSON(["ids": ids, "tokens": pieces])

@@ -5,7 +5,7 @@ import Testing
 /// Every hook, logit and loss against TransformerLens 2.18 on tiny random models, in both
 /// processing modes.
 @Suite struct ReferenceCacheTests {
-    static let models = ["gpt2-tiny", "gpt2-tiny-scaled", "pythia-tiny", "llama-tiny"]
+    static let models = ["gpt2-tiny", "gpt2-tiny-scaled", "pythia-tiny", "llama-tiny", "qwen2-tiny"]
     static let cases: [(String, Bool)] = models.flatMap { [($0, true), ($0, false)] }
     static let nonActivation: Set<String> = ["logits", "loss", "loss_per_token", "tokens", "attention_mask", "real_token_mask"]
 

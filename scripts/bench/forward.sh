@@ -14,7 +14,8 @@ done
 OPENBLAS_NUM_THREADS=2 "$py" scripts/bench/tl_forward.py "$dir" "$repeats" 2 > /tmp/mechanic-bench/tl.json
 "$py" - <<'PY'
 import json
-m = json.load(open("/tmp/mechanic-bench/mechanic.json")); t = json.load(open("/tmp/mechanic-bench/tl.json"))
+last = lambda f: json.loads([l for l in open(f) if l.strip().startswith("{")][-1])  # TL prints a banner
+m = last("/tmp/mechanic-bench/mechanic.json"); t = last("/tmp/mechanic-bench/tl.json")
 print(f"{'measure':24} {'Mechanic':>10} {'TransformerLens':>16} {'TL / Mechanic':>14}")
 for k, label in [("forward_1x16_s", "forward 1x16"), ("forward_8x64_s", "forward 8x64"), ("forward_cache_8x64_s", "forward+cache 8x64"), ("load_s", "load")]:
     print(f"{label:24} {m[k]*1e3:9.1f}ms {t[k]*1e3:15.1f}ms {t[k]/m[k]:13.2f}x")

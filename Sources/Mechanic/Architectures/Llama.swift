@@ -52,6 +52,7 @@ enum LlamaArchitecture {
             nCtx: try hf.int("max_position_embeddings"), actFn: activation.rawValue, normalization: .rmsNorm,
             eps: Float(try hf.double("rms_norm_eps", default: 1e-6)), positionalEmbedding: .rotary, rotaryDim: dHead,
             rotaryBase: try hf.double("rope_theta", default: 10000), ropeScaling: scaling, gatedMLP: true,
+            defaultPrependBOS: modelType != "qwen2",  // as TransformerLens
             tiedEmbeddings: try hf.bool("tie_word_embeddings", default: false), slidingWindow: window)
     }
 

@@ -5,39 +5,11 @@ extension HookedTransformer {
     /// LayerNorm/RMSNorm with statistics computed from `x` itself, then its weight and bias when
     /// the model still has them (they are folded into `W_U`/`b_U` by default processing).
     public func applyFinalNorm(_ x: Tensor) -> Tensor {
-        normalizeRows(x, config.normalization, weight: weights.lnFinalW, bias: weights.lnFinalB, eps: config.eps)
+        normalize(x, config.normalization, weight: weights.lnFinalW, bias: weights.lnFinalB, eps: config.eps)
     }
 
     /// `x @ W_U + b_U` on the last axis (`model.unembed`).
     public func unembed(_ x: Tensor) -> Tensor { x.linear(weights.W_U, bias: weights.b_U) }
-}
-
-/// A norm of kind `kind` over the last axis with freshly computed statistics (TransformerLens's
-/// `LayerNorm`/`LayerNormPre`/`RMSNorm`/`RMSNormPre` modules).
-func normalizeRows(_ x: Tensor, _ kind: ModelConfig.Normalization, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
-    if kind == .none { return x }
-    let d = x.shape.last ?? 1
-    let rows = d == 0 ? 0 : x.count / d
-    let center = kind == .layerNorm || kind == .layerNormPre
-    var out = x
-    out.data.withUnsafeMutableBufferPointer { c in
-        for r in 0..<rows {
-            let row = r * d
-            if center {
-                var mean: Float = 0
-                for j in 0..<d { mean += c[row + j] }
-                mean /= Float(d)
-                for j in 0..<d { c[row + j] -= mean }
-            }
-            var ss: Float = 0
-            for j in 0..<d { ss += c[row + j] * c[row + j] }
-            let inv = 1 / (ss / Float(d) + eps).squareRoot()
-            for j in 0..<d { c[row + j] *= inv }
-            if let weight { for j in 0..<d { c[row + j] *= weight.data[j] } }
-            if let bias, kind == .layerNorm { for j in 0..<d { c[row + j] += bias.data[j] } }
-        }
-    }
-    return out
 }
 
 /// Subtracts each row's mean over the last axis (the centering step of a LayerNorm).
