@@ -17,7 +17,11 @@ import Testing
         #expect((r.previousToken.ranked.first?.score ?? 0) > 0.99 && (r.induction.ranked.first?.score ?? 0) > 0.99)
         #expect(r.previousToken.ranked.dropFirst().allSatisfy { $0.score < 0.1 })
         #expect(r.induction.ranked.dropFirst().allSatisfy { $0.score < 0.01 })
-        #expect(r.copying.values == [[0, 0, 0], [1, 0, 0]])
+        // L1H0 copies every token. The other heads write nothing the unembedding reads, so every logit of
+        // their OV rows ties and argmax's tie rule (the smaller id wins, as in `copyScores`) credits
+        // token 0 alone: 1 of the 47 non-BOS tokens scored.
+        #expect(r.copying.values[1][0] == 1)
+        for (l, h) in [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2)] { #expect(abs(r.copying.values[l][h] - 1 / 47) < 1e-7, "L\(l)H\(h)") }
         let ids = r.identified
         #expect(ids["previous_token_heads"] == ["L0H0"])
         #expect(ids["induction_heads"] == ["L1H0"])
@@ -44,11 +48,12 @@ import Testing
 
     @Test func logitLensShowsTheAnswerOnlyAfterTheInductionLayer() throws {
         let pair = try #require(try result().pair)
-        #expect(pair.logitLens.map(\.label) == ["embeddings", "after L0", "after L1 (final)"])
+        // TransformerLens's accumulated_resid labels (attention-only: no _mid entries).
+        #expect(pair.logitLens.map(\.label) == ["0_pre", "1_pre", "final_post"])
         // Nothing writes to the unembedding's subspace before L1H0: a uniform distribution over 48 tokens.
         for row in pair.logitLens.prefix(2) { #expect(abs((row.targetProbability ?? 0) - 1 / 48) < 1e-4) }
         let last = try #require(pair.logitLens.last)
-        #expect(last.top.first?.token == pair.answerLabel && last.targetRank == 1 && (last.targetProbability ?? 0) > 0.99)
+        #expect(last.top.first?.token == pair.answerLabel && last.targetRank == 0 && (last.targetProbability ?? 0) > 0.99)
     }
 
     @Test func plantedHeadsRankFirstForOtherSeeds() throws {
@@ -66,8 +71,8 @@ import Testing
                           0.25, 0.75, 0, 0,
                           0.5, 0.5, 0, 0,
                           0, 0.2, 0.3, 0.5]
-        let s = DemoScores.attentionScore([Tensor(shape: [1, 1, 4, 4], data: p)], name: "prev") { q in q >= 1 ? q - 1 : nil }
-        #expect(abs(s.values[0][0] - (0.25 + 0.5 + 0.3) / 3) < 1e-6)
+        let s = TargetAttention.scores([Tensor(shape: [1, 1, 4, 4], data: p)]) { q in q >= 1 ? q - 1 : nil }
+        #expect(abs(s[0, 0] - (0.25 + 0.5 + 0.3) / 3) < 1e-6)
     }
 
     @Test func jsonListsTheHeadsByRole() throws {

@@ -59,30 +59,21 @@ extension HookedTransformer {
 
     /// Induction scores on given rows of `prefix + r + r` (`prefix` = the first `count − 2·seqLen` tokens).
     public func inductionScores(tokens rows: [[Int]], seqLen L: Int) throws -> InductionScores {
-        let batch = try TokenBatch(ids: rows)
-        let P = batch.length
+        let P = try TokenBatch(ids: rows).length
         let offset = P - 2 * L
         guard L >= 1, offset >= 0 else {
             throw MechanicError.invalidArgument("rows of \(P) tokens cannot hold two copies of \(L) tokens")
         }
-        let names = (0..<config.nLayers).map { "blocks.\($0).attn.hook_pattern" }
-        let cache = try forward(batch, options: ForwardOptions(cache: .names(names), logits: .none)).cache
-        let (H, B) = (config.nHeads, rows.count)
-        var scores = Tensor(zeros: [config.nLayers, H])
-        for l in 0..<config.nLayers {
-            let p = try cache.require(names[l])  // [batch, head, q, k]
-            for h in 0..<H {
-                var sum = 0.0
-                for b in 0..<B {
-                    for j in 0..<L {
-                        let q = offset + L + j       // second copy of r[j]
-                        let k = offset + j + 1       // the token after the first copy of r[j]
-                        sum += Double(p.data[((b * H + h) * P + q) * P + k])
-                    }
-                }
-                scores[l, h] = Float(sum / Double(B * L))
-            }
-        }
+        return inductionScores(patterns: try attentionPatterns(rows: rows), tokens: rows, seqLen: L)
+    }
+
+    /// Induction scores from patterns already computed on `rows` (`[batch, head, q, k]` per layer):
+    /// each query in the second copy of `r` (`q = offset + L + j`) to the key after the first copy
+    /// of its token (`offset + j + 1 = q − L + 1`).
+    public func inductionScores(patterns: [Tensor], tokens rows: [[Int]], seqLen L: Int) -> InductionScores {
+        let P = rows.first?.count ?? 0
+        let secondCopy = (P - L)..<P
+        let scores = TargetAttention.scores(patterns) { q in secondCopy.contains(q) ? q - L + 1 : nil }
         return InductionScores(tokens: rows, seqLen: L, scores: scores)
     }
 

@@ -11,19 +11,19 @@ public enum Demo {
         let n = min(options.seqLen, (c.nCtx - (subject.bos == nil ? 0 : 1)) / 2)
         guard n >= 2 else { throw MechanicError.invalidArgument("the model's context (n_ctx = \(c.nCtx)) is too short for repeated random tokens") }
         let rows = try m.repeatedRandomTokens(seqLen: n, batch: max(options.batch, 1), seed: options.seed, bos: subject.bos, distinct: n < c.dVocab - 1)
-        let patterns = try DemoScores.patterns(m, rows: rows)
-        let scores = DemoScores.repeatedTokenScores(patterns, seqLen: n, hasBOS: subject.bos != nil)
+        let patterns = try m.attentionPatterns(rows: rows)
+        let scores = DemoScores.repeatedTokenScores(m, patterns: patterns, rows: rows, seqLen: n, hasBOS: subject.bos != nil)
 
         let candidates = (0..<c.dVocab).filter { $0 != subject.bos }
         let copyTokens = candidates.count <= options.copyTokens ? candidates
             : TokenSample.draw(count: options.copyTokens, from: c.dVocab, seed: options.seed, excluding: Set([subject.bos].compactMap { $0 }))
-        let copying = DemoScores.copyScores(m, tokens: copyTokens)
+        let copying = try DemoScores.copyScores(m, tokens: copyTokens)
 
         // A short repeated sequence for the attention grid (readable token labels): [layer][head][q][k].
         let shortRow = try m.repeatedRandomTokens(seqLen: min(n, 10), batch: 1, seed: options.seed &+ 1, bos: subject.bos,
                                                   distinct: min(n, 10) < c.dVocab - 1)
         let P = shortRow[0].count
-        let example = try DemoScores.patterns(m, rows: shortRow).map { pat in
+        let example = try m.attentionPatterns(rows: shortRow).map { pat in
             (0..<c.nHeads).map { h in (0..<P).map { q in Array(pat.data[((h * P + q) * P)..<((h * P + q) * P + P)]) } }
         }
         let pair = try subject.pair.map { try DemoPatching.run(subject, $0) }

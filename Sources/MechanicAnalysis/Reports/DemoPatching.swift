@@ -16,12 +16,9 @@ enum DemoPatching {
             throw MechanicError.invalidArgument("the demo's prompts must have the same number of tokens (\(pair.clean.count) vs \(pair.corrupted.count))")
         }
         let L = c.nLayers, P = pair.clean.count
-        var names: [String] = ["hook_embed"]
-        for l in 0..<L {
-            names += ["blocks.\(l).hook_resid_pre", "blocks.\(l).attn.hook_z", "blocks.\(l).hook_attn_out"]
-            if !c.attnOnly { names.append("blocks.\(l).hook_mlp_out") }
-        }
-        names.append("blocks.\(L - 1).hook_resid_post")
+        // What patching reads, and what the logit lens reads.
+        var names = LogitLens.cacheNames(c)
+        for l in 0..<L { names.append("blocks.\(l).attn.hook_z") }
         let options = ForwardOptions(cache: .names(names), logits: .last)
         let clean = try m.forward(TokenBatch(pair.clean), options: options)
         let corrupted = try m.forward(TokenBatch(pair.corrupted), options: options)
@@ -61,63 +58,30 @@ enum DemoPatching {
             }
         }
 
-        // ‖clean − corrupted‖ per component, over all positions.
-        var diffs: [(label: String, value: Float)] = []
-        func norm(_ a: Tensor, _ b: Tensor, where keep: (Int) -> Bool = { _ in true }) -> Float {
-            var s: Double = 0
-            for i in a.data.indices where keep(i) { let d = Double(a.data[i] - b.data[i]); s += d * d }
-            return Float(s.squareRoot())
-        }
-        if let a = clean.cache["hook_embed"], let b = corrupted.cache["hook_embed"] { diffs.append(("hook_embed", norm(a, b))) }
-        for l in 0..<L {
-            if let a = clean.cache["blocks.\(l).attn.hook_z"], let b = corrupted.cache["blocks.\(l).attn.hook_z"] {
-                let (H, E) = (a.shape[2], a.shape[3])
-                for h in 0..<H { diffs.append(("blocks.\(l).attn.hook_z[\(DemoHeadScores.label(layer: l, head: h))]", norm(a, b) { ($0 / E) % H == h })) }
-            }
-            for name in ["blocks.\(l).hook_attn_out", "blocks.\(l).hook_mlp_out"] {
-                if let a = clean.cache[name], let b = corrupted.cache[name] { diffs.append((name, norm(a, b))) }
-            }
-        }
-        diffs.sort { $0.value != $1.value ? $0.value > $1.value : $0.label < $1.label }
+        var diff = try ActivationDiff.run(model: m, a: [pair.clean], b: [pair.corrupted], position: .final, top: 8, rankBy: .norm)
+        // The subject's token labels (letters for the planted model) in the unembedded differences.
+        let relabel = { (ts: [DiffToken]?) in ts?.map { DiffToken(id: $0.id, token: subject.tokenLabel($0.id), value: $0.value) } }
+        for i in diff.components.indices { diff.components[i].up = relabel(diff.components[i].up); diff.components[i].down = relabel(diff.components[i].down) }
+        for i in diff.byLayer.indices { diff.byLayer[i].up = relabel(diff.byLayer[i].up); diff.byLayer[i].down = relabel(diff.byLayer[i].down) }
 
         return DemoPairResult(
             cleanLabels: pair.clean.map(subject.tokenLabel), corruptedLabels: pair.corrupted.map(subject.tokenLabel),
             answerLabel: subject.tokenLabel(pair.answer), wrongAnswerLabel: pair.wrongAnswer.map(subject.tokenLabel),
             description: pair.description, cleanMetric: cm, corruptedMetric: km,
             headPatching: DemoHeadScores(name: "patching recovery", values: heads), residPatching: resid,
-            logitLens: try logitLens(subject, clean.cache, pair: pair), differences: diffs)
+            logitLens: try logitLens(subject, clean.cache, pair: pair), diff: diff)
     }
 
-    /// The final position of the clean run after the embeddings and after each block, through the
-    /// final norm (recomputed per layer) and the unembedding: top 5 tokens and the answer's rank.
+    /// The clean run's last position through `LogitLens` (own normalisation) at every residual-stream
+    /// boundary: the top 5 tokens and the answer's rank (0 = top) and probability, with the
+    /// subject's token labels.
     static func logitLens(_ subject: DemoSubject, _ cache: ActivationCache, pair: DemoPromptPair) throws -> [LensTableRow] {
-        let m = subject.model, c = m.config, D = c.dModel, L = c.nLayers
-        var stops: [(String, Tensor)] = []
-        for l in 0..<L { stops.append((l == 0 ? "embeddings" : "after L\(l - 1)", try cache.require("blocks.\(l).hook_resid_pre"))) }
-        stops.append(("after L\(L - 1) (final)", try cache.require("blocks.\(L - 1).hook_resid_post")))
-        return stops.map { label, resid in
-            var x = Array(resid.data.suffix(D))
-            finalNorm(&x, m)
-            let logits = Tensor(shape: [1, D], data: x).linear(m.weights.W_U, bias: m.weights.b_U).data
-            let lse = logits.withUnsafeBufferPointer { p in p.baseAddress.map { Rows.logSumExp($0, n: p.count) } ?? 0 }
-            let order = logits.indices.sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
-            let top = order.prefix(5).map { TokenProbability(token: subject.tokenLabel($0), probability: expf(logits[$0] - lse), logit: logits[$0]) }
-            let rank = (order.firstIndex(of: pair.answer) ?? order.count) + 1
-            return LensTableRow(label: label, top: top, targetRank: rank, targetProbability: expf(logits[pair.answer] - lse))
+        let m = subject.model, V = m.config.dVocab
+        let (labels, logits) = try LogitLens.logits(model: m, cache: cache, position: pair.clean.count - 1, mode: .own)  // [entries, d_vocab]
+        return labels.enumerated().map { i, label in
+            let row = LogitRow(Array(logits.data[(i * V)..<((i + 1) * V)]))
+            let top = row.topIDs(5, largest: true).map { TokenProbability(token: subject.tokenLabel($0), probability: row.prob($0), logit: row.logits[$0]) }
+            return LensTableRow(label: label, top: top, targetRank: row.rank(of: pair.answer), targetProbability: row.prob(pair.answer))
         }
-    }
-
-    /// `ln_final` applied to one residual vector (scale recomputed, as a per-layer logit lens does).
-    static func finalNorm(_ x: inout [Float], _ m: HookedTransformer) {
-        let c = m.config, D = Float(x.count)
-        guard c.normalization != .none else { return }
-        if c.usesLayerNorm {
-            let mean = x.reduce(0, +) / D
-            for i in x.indices { x[i] -= mean }
-        }
-        let scale = (x.reduce(0) { $0 + $1 * $1 } / D + c.eps).squareRoot()
-        for i in x.indices { x[i] /= scale }
-        if let w = m.weights.lnFinalW { for i in x.indices { x[i] *= w.data[i] } }
-        if let b = m.weights.lnFinalB { for i in x.indices { x[i] += b.data[i] } }
     }
 }

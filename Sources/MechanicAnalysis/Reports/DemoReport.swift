@@ -56,7 +56,8 @@ extension DemoResult: HTMLReportable {
         report.heading("OV copy scores")
         report.heatmap(copying.values, rowLabels: layerLabels, colLabels: headLabels, title: "Share of tokens each head's OV circuit copies",
                        scale: .sequential(min: 0, max: 1), xLabel: "head", yLabel: "layer", legendLabel: "copy score",
-                       caption: "For each token t: is t the strict top logit of W_E[t]·W_V·W_O·W_U? A head that copies what it attends to scores near 1.")
+                       caption: "For each token t: is t the top logit of W_E[t]·W_V·W_O·W_U (ties go to the smaller id, as argmax)? "
+                       + "A head that copies what it attends to scores near 1; one whose OV output the unembedding ignores scores 1/n.")
 
         if let pair { pairSections(pair, into: &report, layerLabels: layerLabels, headLabels: headLabels) }
         if !notes.isEmpty {
@@ -107,9 +108,18 @@ extension DemoResult: HTMLReportable {
         report.table(header: ["", "clean", "corrupted"], rows: [["metric at the last position", HTMLText.format(pair.cleanMetric), HTMLText.format(pair.corruptedMetric)]])
 
         report.heading("What differs between the prompts")
-        report.rankedBars(pair.differences.map { ($0.label, $0.value) }, title: "‖clean − corrupted‖ per component (all positions)",
-                          valueLabel: "L2 norm of the difference", caption: "Differences say where activations change, not whether the "
-                          + "change matters: compare with the patching results below.", limit: 15)
+        // Attention scores and patterns are left out: pre-softmax scores dwarf everything and say little on their own.
+        let differing = pair.diff.components.filter { $0.norm > 0 && $0.kind != "attn_scores" && $0.kind != "pattern" }
+        report.rankedBars(differing.prefix(15).map { ($0.label, $0.norm) }, title: "‖clean − corrupted‖ at the last position",
+                          valueLabel: "L2 norm of the difference", caption: "Every cached activation (but attention scores and patterns) compared at the last position, as "
+                          + "mechanic diff does (heads as L{layer}H{head}: their share of attn.hook_result). Differences say where activations "
+                          + "change, not whether the change matters: compare with the patching results below.", limit: 15)
+        if let last = pair.diff.byLayer.last(where: { $0.kind.hasPrefix("resid") }), last.norm > 0 {
+            let chips = { (ts: [DiffToken]?, up: Bool) in Report.tokenChips((ts ?? []).filter { $0.value != 0 }.prefix(6).map { ($0.token, $0.value) }, up: up) }
+            report.htmlTable(header: ["at the last position", "raises (logit change)", "lowers (logit change)"],
+                             rows: [["<code>\(HTMLText.escape(last.label))</code>: clean − corrupted", chips(last.up, true), chips(last.down, false)]],
+                             caption: "What the difference in the final residual stream does to the logits")
+        }
 
         report.heading("Activation patching")
         report.paragraph("Each cell: run the corrupted prompt, replace one activation by its value on the clean prompt, and measure how much "
@@ -127,7 +137,8 @@ extension DemoResult: HTMLReportable {
 
         report.heading("Logit lens")
         report.logitLensTable(pair.logitLens, title: "The clean prompt's last position, read through the unembedding after each layer",
-                              target: pair.answerLabel, caption: "Top tokens by probability; the outlined cell is the expected answer "
-                              + "\(HTMLText.displayToken(pair.answerLabel)).")
+                              target: pair.answerLabel, caption: "As mechanic lens: rows are TransformerLens's accumulated_resid labels "
+                              + "(0_pre = the embeddings, final_post = the output); top tokens by probability; the outlined cell is the expected answer "
+                              + "\(HTMLText.displayToken(pair.answerLabel)), ranked from 0 (the top token).")
     }
 }

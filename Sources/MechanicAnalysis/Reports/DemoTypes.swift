@@ -12,6 +12,12 @@ public struct DemoHeadScores: Sendable, Equatable {
         self.values = values
     }
 
+    /// From a `[n_layers, n_heads]` tensor.
+    public init(name: String, tensor: Tensor) {
+        let (L, H) = (tensor.shape[0], tensor.shape[1])
+        self.init(name: name, values: (0..<L).map { l in Array(tensor.data[(l * H)..<((l + 1) * H)]) })
+    }
+
     public static func label(layer: Int, head: Int) -> String { "L\(layer)H\(head)" }
 
     /// Every head with its score, highest first (ties: lower layer, then lower head).
@@ -134,8 +140,10 @@ public struct DemoPairResult: Sendable {
     public var headPatching: DemoHeadScores
     /// The same for `hook_resid_pre` at each (layer, position): `[layer][position]`.
     public var residPatching: [[Float]]
-    /// The clean prompt's final position through the unembedding after each layer.
+    /// The clean prompt's final position through the unembedding after each layer (`LogitLens`,
+    /// own normalisation; TransformerLens's labels `0_pre` … `final_post`; ranks from 0).
     public var logitLens: [LensTableRow]
-    /// ‖clean − corrupted‖ of each component over all positions, largest first.
-    public var differences: [(label: String, value: Float)]
+    /// Every component compared between the clean and corrupted runs at the last position
+    /// (`ActivationDiff`, ranked by ‖clean − corrupted‖).
+    public var diff: ActivationDiffReport
 }
