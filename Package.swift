@@ -31,8 +31,10 @@ let package = Package(
         .testTarget(name: "MechanicIOTests", dependencies: ["MechanicIO"]),
         .testTarget(name: "MechanicTokenizersTests", dependencies: ["MechanicTokenizers"]),
         .testTarget(name: "MechanicTests", dependencies: ["Mechanic"]),
-        .testTarget(name: "MechanicAnalysisTests", dependencies: ["MechanicAnalysis"]),
+        // HTML checks and the headless-Chromium renderer shared by the report tests.
+        .target(name: "ReportTestSupport", path: "Tests/ReportTestSupport"),
+        .testTarget(name: "MechanicAnalysisTests", dependencies: ["MechanicAnalysis", "ReportTestSupport"]),
         // Runs the built `mechanic` executable as a user would (it must be built first: `swift test` builds it).
-        .testTarget(name: "MechanicCLITests", dependencies: ["Mechanic", .target(name: "mechanic")]),
+        .testTarget(name: "MechanicCLITests", dependencies: ["Mechanic", "MechanicAnalysis", "ReportTestSupport", .target(name: "mechanic")]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import ReportTestSupport
 import Testing
 @testable import Mechanic
 @testable import MechanicAnalysis
@@ -121,7 +122,7 @@ import Testing
         let html = dir.appendingPathComponent("demo.html")
         try writeReport(try demoReport(), to: html)
         let png = try Chromium.screenshot(html, png: dir.appendingPathComponent("demo.png"), width: 1280, height: 2400)
-        let size = try #require(pngSize(png))
+        let size = try #require(Chromium.pngSize(png))
         #expect(size.width == 1280 && size.height == 2400)
         #expect(png.count > 60_000, "the screenshot is only \(png.count) bytes")
         print("demo screenshot: \(dir.appendingPathComponent("demo.png").path) (\(png.count) bytes)")

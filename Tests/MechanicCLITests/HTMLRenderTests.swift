@@ -1,14 +1,6 @@
 import Foundation
+import ReportTestSupport
 import Testing
-
-/// Width and height from a PNG's IHDR chunk (nil when `data` is not a PNG).
-func pngSize(_ data: Data) -> (width: Int, height: Int)? {
-    let bytes = [UInt8](data.prefix(24))
-    guard bytes.count == 24, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
-          bytes[12..<16] == [0x49, 0x48, 0x44, 0x52] else { return nil }  // "IHDR"
-    let be = { (o: Int) in bytes[o..<(o + 4)].reduce(0) { $0 << 8 | Int($1) } }
-    return (be(16), be(20))
-}
 
 /// One Chromium render per report kind: the page draws (a blank page of the same size compresses
 /// to a few KB; figures and tables make it many times larger). The PNGs stay in the temporary
@@ -34,12 +26,12 @@ func pngSize(_ data: Data) -> (width: Int, height: Int)? {
     func reportRendersInHeadlessChromium(_ index: Int) throws {
         let kind = Self.kinds[index]
         let run = try HTMLRun.run(kind.name, kind.args, json: false)
-        let png = try Chromium.screenshot(run.path, width: 1280, height: 1400)
-        let size = try #require(pngSize(png))
+        let png = try screenshot(run.path, width: 1280, height: 1400)
+        let size = try #require(Chromium.pngSize(png))
         #expect(size.width == 1280 && size.height == 1400)
         let blankHTML = HTMLRun.dir.appendingPathComponent("\(kind.name)-blank.html")
         try Data("<!DOCTYPE html><html><body></body></html>".utf8).write(to: blankHTML)
-        let blank = try Chromium.screenshot(blankHTML, width: 1280, height: 1400)
+        let blank = try screenshot(blankHTML, width: 1280, height: 1400)
         #expect(png.count > 30_000 && png.count > 5 * blank.count, "\(kind.name): screenshot \(png.count) bytes vs blank \(blank.count)")
         print("\(kind.name) screenshot: \(run.path.deletingPathExtension().path).png (\(png.count) bytes)")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ReportTestSupport
 import Testing
 
 /// `--html` of heads (every analysis), dataset, neurons, congruence and demo: well-formed, and

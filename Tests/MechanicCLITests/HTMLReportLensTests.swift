@@ -1,4 +1,5 @@
 import Foundation
+import ReportTestSupport
 import Testing
 
 /// `--html` of lens, attribute, predict and diff: the report is well-formed and carries the numbers

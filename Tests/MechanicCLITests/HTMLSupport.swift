@@ -1,7 +1,6 @@
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
+import MechanicAnalysis
+import ReportTestSupport
 import Testing
 
 /// Runs a subcommand with `--json` and `--html FILE` and returns both, with checks for the HTML.
@@ -31,7 +30,7 @@ struct HTMLRun {
     /// The whole document parses as XML (bar the doctype), and so does every SVG figure on its own.
     func expectWellFormed(_ sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(html.hasPrefix("<!DOCTYPE html>\n"), sourceLocation: sourceLocation)
-        if let err = HTMLCheck.xmlError(html.replacingOccurrences(of: "<!DOCTYPE html>\n", with: "")) {
+        if let err = HTMLCheck.xmlError(HTMLCheck.withoutDoctype(html)) {
             Issue.record("\(path.lastPathComponent) is not well-formed: \(err)", sourceLocation: sourceLocation)
         }
         for svg in HTMLCheck.svgFragments(html) {
@@ -43,11 +42,11 @@ struct HTMLRun {
     }
 
     /// SVG `<title>` texts (hover values of cells, bars, points).
-    var titles: Set<String> { Set(HTMLCheck.matches(#"<title>([\s\S]*?)</title>"#, in: html, group: 1).map(HTMLCheck.unescape)) }
+    var titles: Set<String> { Set(HTMLCheck.titles(html)) }
     /// HTML `title="…"` attributes (hover values of table cells and tokens).
-    var titleAttributes: Set<String> { Set(HTMLCheck.matches(#" title="([^"]*)""#, in: html, group: 1).map(HTMLCheck.unescape)) }
+    var titleAttributes: Set<String> { Set(HTMLCheck.titleAttributes(html)) }
     /// The text of every table cell.
-    var cells: Set<String> { Set(HTMLCheck.matches(#"<td[^>]*>([^<]*)</td>"#, in: html, group: 1).map(HTMLCheck.unescape)) }
+    var cells: Set<String> { Set(HTMLCheck.cells(html)) }
     /// The text of the header's meta entries, key → value.
     var meta: [String: String] {
         let keys = HTMLCheck.matches(#"<dt>([^<]*)</dt><dd>"#, in: html, group: 1).map(HTMLCheck.unescape)
@@ -63,75 +62,18 @@ struct HTMLRun {
     }
 }
 
-/// A number as the reports print it: 4 significant digits (`%.4g`) of the Float value (of the
-/// Double itself with `double: true`, for statistics kept in double precision).
+/// A number from the JSON output as the reports print it (`HTMLText.format`, 4 significant
+/// digits) — of the Float it was (of the Double itself with `double: true`, for statistics kept
+/// in double precision).
 func fmt(_ x: Any?, double: Bool = false) -> String {
     guard let d = (x as? Double) ?? (x as? NSNumber)?.doubleValue else { return "n/a" }
-    let f = double ? d : Double(Float(d))
-    return f == 0 ? "0" : String(format: "%.4g", f)
+    return double ? HTMLText.format(d) : HTMLText.format(Float(d))
 }
 
-/// A token as the reports show it: newlines and tabs as ↵ and ⇥, other control characters as \xNN.
-func shown(_ token: String) -> String {
-    var out = ""
-    for s in token.unicodeScalars {
-        switch s {
-        case "\n": out += "↵"
-        case "\r": out += "⏎"
-        case "\t": out += "⇥"
-        default: out += s.value < 0x20 || s.value == 0x7F ? String(format: "\\x%02X", s.value) : String(s)
-        }
-    }
-    return out
-}
+/// A token as the reports show it (newlines as ↵, control characters as \xNN).
+func shown(_ token: String) -> String { HTMLText.displayToken(token) }
 
-enum HTMLCheck {
-    static func xmlError(_ xml: String) -> String? {
-        let parser = XMLParser(data: Data(xml.utf8))
-        if parser.parse() { return nil }
-        return "\(parser.parserError.map { "\($0)" } ?? "unknown error") at line \(parser.lineNumber), column \(parser.columnNumber)"
-    }
-
-    static func svgFragments(_ html: String) -> [String] { matches(#"<svg[\s\S]*?</svg>"#, in: html, group: 0) }
-
-    static func unescape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'")
-            .replacingOccurrences(of: "&amp;", with: "&")
-    }
-
-    static func matches(_ pattern: String, in s: String, group: Int) -> [String] {
-        guard let re = try? NSRegularExpression(pattern: pattern) else { return [] }
-        let ns = s as NSString
-        return re.matches(in: s, range: NSRange(location: 0, length: ns.length)).map { ns.substring(with: $0.range(at: group)) }
-    }
-}
-
-/// Headless Chromium (Debian's `chromium`), when installed.
-enum Chromium {
-    static let executable: String? = {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            for name in ["chromium", "chromium-browser", "google-chrome"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-                return "\(dir)/\(name)"
-            }
-        }
-        return nil
-    }()
-
-    /// Renders `html` at `width × height` and returns the PNG bytes.
-    static func screenshot(_ html: URL, width: Int = 1280, height: Int = 1600) throws -> Data {
-        guard let exe = executable else { throw CocoaError(.fileNoSuchFile) }
-        let png = html.deletingPathExtension().appendingPathExtension("png")
-        try? FileManager.default.removeItem(at: png)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--screenshot=\(png.path)",
-                       "--window-size=\(width),\(height)", html.absoluteString]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return try Data(contentsOf: png)
-    }
+/// A screenshot of `html` beside it, as `NAME.png`.
+func screenshot(_ html: URL, width: Int, height: Int) throws -> Data {
+    try Chromium.screenshot(html, png: html.deletingPathExtension().appendingPathExtension("png"), width: width, height: height)
 }
