@@ -25,7 +25,9 @@ extension Report {
         let maxRow = rowL.map { HTMLText.textWidth(HTMLText.truncate($0, 24), fontSize: fontSize) }.max() ?? 0
         let maxCol = colL.map { HTMLText.textWidth(HTMLText.truncate($0, 18), fontSize: fontSize) }.max() ?? 0
         let rotateCols = maxCol > cw - 4
-        let left = maxRow + 14 + (yLabel == nil ? 0 : 22)
+        // Room on the left for the row labels, and for the first column's label when it is rotated.
+        let firstCol = HTMLText.textWidth(HTMLText.truncate(colL.first ?? "", 18), fontSize: fontSize)
+        let left = max(maxRow + 14 + (yLabel == nil ? 0 : 22), rotateCols ? firstCol * 0.72 - cw / 2 + 4 : 0)
         let top = 8.0
         let plotW = cw * Double(cols), plotH = ch * Double(rows)
         let colLabelH = rotateCols ? min(maxCol, 130) * 0.72 + 16 : 20
