@@ -43,6 +43,10 @@ import Testing
         #expect(s.color(1) == "#08306b")
         #expect(s.textColor(1) == "#fff" && s.textColor(0) == "#111")
         #expect(d.color(.nan) == "#bdbdbd")
+        // Centred elsewhere (an unpatched run's metric, say): white there, saturating at the largest distance.
+        let c = ColorScale.diverging(center: -1.5).resolved(for: [-2, -1, -0.5])
+        #expect(c.lo == -2.5 && c.hi == -0.5)
+        #expect(c.color(-1.5) == "#f7f7f7" && c.color(-0.5) == "#b2182b" && c.color(-2.5) == "#2166ac")
     }
 
     @Test func everyHeatmapCellValueAppearsInATitle() throws {

@@ -2,9 +2,10 @@ import Foundation
 
 /// How values map to colours in heatmaps, attention grids and token highlights.
 public enum ColorScale: Sendable, Equatable {
-    /// Signed values: blue (negative) – white (0) – red (positive), symmetric around 0.
-    /// `maxAbs` fixes the saturation point (default: the largest |value|).
-    case diverging(maxAbs: Float? = nil)
+    /// Signed values: blue (below `center`) – white (`center`, default 0) – red (above),
+    /// symmetric around the centre. `maxAbs` fixes the saturation distance from the centre
+    /// (default: the largest |value − center|).
+    case diverging(maxAbs: Float? = nil, center: Float = 0)
     /// Non-negative values (attention patterns, probabilities): white → dark blue from `min` to
     /// `max` (default: 0 and the largest value).
     case sequential(min: Float = 0, max: Float? = nil)
@@ -13,10 +14,10 @@ public enum ColorScale: Sendable, Equatable {
     func resolved(for values: [Float]) -> ResolvedColorScale {
         let finite = values.filter(\.isFinite)
         switch self {
-        case let .diverging(m):
-            var a = m ?? finite.map { abs($0) }.max() ?? 1
+        case let .diverging(m, center):
+            var a = m ?? finite.map { abs($0 - center) }.max() ?? 1
             if !(a > 0) { a = 1 }
-            return ResolvedColorScale(kind: .diverging, lo: -a, hi: a)
+            return ResolvedColorScale(kind: .diverging, lo: center - a, hi: center + a)
         case let .sequential(lo, m):
             var hi = m ?? finite.max() ?? 1
             if !(hi > lo) { hi = lo + 1 }
