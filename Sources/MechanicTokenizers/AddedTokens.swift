@@ -166,10 +166,10 @@ final class TokenMatcher: @unchecked Sendable {
     }
 
     private static func isWord(before end: Int, _ p: UnsafeBufferPointer<UInt8>) -> Bool {
-        CharClass.of(decodeScalar(p, previousScalarStart(p, end)).value).contains(.word)
+        CharClass.isWord(decodeScalar(p, previousScalarStart(p, end)).value)
     }
 
     private static func isWord(at start: Int, _ p: UnsafeBufferPointer<UInt8>) -> Bool {
-        CharClass.of(decodeScalar(p, start).value).contains(.word)
+        CharClass.isWord(decodeScalar(p, start).value)
     }
 }
