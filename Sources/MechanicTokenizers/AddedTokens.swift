@@ -27,7 +27,7 @@ final class AddedVocabulary: @unchecked Sendable {
     private var indexByContent: [[UInt8]: Int] = [:]   // by bytes: String == is canonical equivalence
     private var indexById: [Int: Int] = [:]
     private(set) var raw = TokenMatcher(tokens: [])
-    private(set) var normalized = TokenMatcher(tokens: [])
+    private(set) var normalized = TokenMatcher(tokens: [])  // both set once, by `finish()`
 
     /// Adds a token with a known id (from `tokenizer.json`); a second token with the same content
     /// replaces the flags of the first.
@@ -77,16 +77,18 @@ final class AddedVocabulary: @unchecked Sendable {
 /// `AddedVocabulary::find_matches`.
 final class TokenMatcher: @unchecked Sendable {
     private let tokens: [AddedToken]
-    private var firstByte = [Bool](repeating: false, count: 256)
-    private var transitions: [Int32] = []     // node * 256 + byte → child node, 0 = none
-    private var terminal: [Int32] = []        // node → token index, -1 = none
+    private let firstByte: UnsafeMutablePointer<Bool>     // 256 flags
+    private let transitions: UnsafeMutablePointer<Int32>  // node * 256 + byte → child node, 0 = none
+    private let terminal: UnsafeMutablePointer<Int32>     // node → token index, -1 = none
+    private let nodeCount: Int
     let isEmpty: Bool
 
     init(tokens: [AddedToken]) {
         self.tokens = tokens
         isEmpty = tokens.isEmpty
-        transitions = [Int32](repeating: 0, count: 256)
-        terminal = [-1]
+        var transitions = [Int32](repeating: 0, count: 256)
+        var terminal: [Int32] = [-1]
+        var first = [Bool](repeating: false, count: 256)
         for (index, token) in tokens.enumerated() {
             var node = 0
             for b in token.content.utf8 {
@@ -99,22 +101,30 @@ final class TokenMatcher: @unchecked Sendable {
                 node = Int(transitions[slot])
             }
             terminal[node] = Int32(index)
-            if let b = token.content.utf8.first { firstByte[Int(b)] = true }
+            if let b = token.content.utf8.first { first[Int(b)] = true }
         }
+        nodeCount = terminal.count
+        self.transitions = .allocate(capacity: transitions.count)
+        self.transitions.initialize(from: transitions, count: transitions.count)
+        self.terminal = .allocate(capacity: terminal.count)
+        self.terminal.initialize(from: terminal, count: terminal.count)
+        firstByte = .allocate(capacity: 256)
+        firstByte.initialize(from: first, count: 256)
     }
 
-    /// A piece of the split: text (`tokenId == -1`) or an added token.
-    struct Segment {
-        var start: Int
-        var end: Int
-        var tokenId: Int
+    deinit {
+        transitions.deallocate()
+        terminal.deallocate()
+        firstByte.deallocate()
     }
 
-    /// Splits `p` into text and added tokens; empty text pieces are left out.
-    func split(_ p: UnsafeBufferPointer<UInt8>) -> [Segment] {
+    /// Splits `p` into text and added tokens, in order: `body(start, end, tokenId)` with
+    /// `tokenId == -1` for text. Empty text pieces are left out.
+    @inline(__always)
+    func split(_ p: UnsafeBufferPointer<UInt8>, _ body: (Int, Int, Int) -> Void) {
         let n = p.count
-        if isEmpty || n == 0 { return n == 0 ? [] : [Segment(start: 0, end: n, tokenId: -1)] }
-        var segments: [Segment] = []
+        if n == 0 { return }
+        if isEmpty { body(0, n, -1); return }
         var startOffset = 0
         var i = 0
         while i < n {
@@ -157,12 +167,11 @@ final class TokenMatcher: @unchecked Sendable {
                 }
                 i = stop
             }
-            if startOffset < start { segments.append(Segment(start: startOffset, end: start, tokenId: -1)) }
-            segments.append(Segment(start: start, end: stop, tokenId: token.id))
+            if startOffset < start { body(startOffset, start, -1) }
+            body(start, stop, token.id)
             startOffset = stop
         }
-        if startOffset < n { segments.append(Segment(start: startOffset, end: n, tokenId: -1)) }
-        return segments
+        if startOffset < n { body(startOffset, n, -1) }
     }
 
     private static func isWord(before end: Int, _ p: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -43,7 +43,9 @@ final class BPEModel: @unchecked Sendable {
     private let wholeWordIds: TokenTable?
 
     private let cacheLock = NSLock()
-    private var sharedCache: WordCache?
+    /// The cache between encode calls; behind a pointer (guarded by `cacheLock`) to skip the
+    /// dynamic exclusivity checks a `var` property of a class costs on every call.
+    private let sharedCache: UnsafeMutablePointer<WordCache?>
 
     init(vocab entries: [(String, Int)], merges: [(String, String)], options: BPEOptions, byteLevel: Bool,
          file: String) throws {
@@ -151,6 +153,8 @@ final class BPEModel: @unchecked Sendable {
         }
         splitAtMetaspace = !byteLevel && !hasAffixes && !options.ignoreMerges
             && BPEModel.metaspaceSeparatesWords(vocab: vocab, merges: merges)
+        sharedCache = .allocate(capacity: 1)   // last: nothing throws after it
+        sharedCache.initialize(to: nil)
     }
 
     /// True when no merge can join a symbol that contains a non-"▁" character with a following
@@ -179,11 +183,17 @@ final class BPEModel: @unchecked Sendable {
 
     // MARK: - Cache ownership
 
+    deinit {
+        sharedCache.deinitialize(count: 1)
+        sharedCache.deallocate()
+    }
+
+    /// Takes the shared cache for one encode call (a fresh one when another call holds it).
     func checkoutCache() -> WordCache {
         cacheLock.lock()
         defer { cacheLock.unlock() }
-        if let cache = sharedCache {
-            sharedCache = nil
+        if let cache = sharedCache.pointee {
+            sharedCache.pointee = nil
             return cache
         }
         return WordCache()
@@ -191,7 +201,7 @@ final class BPEModel: @unchecked Sendable {
 
     func returnCache(_ cache: WordCache) {
         cacheLock.lock()
-        if sharedCache == nil { sharedCache = cache }
+        if sharedCache.pointee == nil { sharedCache.pointee = cache }
         cacheLock.unlock()
     }
 
@@ -224,6 +234,25 @@ final class BPEModel: @unchecked Sendable {
     }
 
     private func encodeSubword(_ word: UnsafeBufferPointer<UInt8>, cache: WordCache, into out: inout [Int]) {
+        if word.count <= 8 {
+            let key = WordCache.shortKey(word)
+            if cache.lookupShort(word, key: key, into: &out) { return }
+            let before = out.count
+            encodeUncachedShort(word, cache: cache, into: &out)
+            let n = out.count - before
+            if n >= 1 && n <= 3 {
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3) { ids in
+                    for k in 0..<n { ids[k] = Int32(truncatingIfNeeded: out[before + k]) }
+                    cache.insertShort(word, key: key, ids: UnsafeBufferPointer(rebasing: ids[0..<n]))
+                }
+            }
+            return
+        }
+        encodeUncachedShort(word, cache: cache, into: &out)
+    }
+
+    /// The main cache, then the merge loop.
+    private func encodeUncachedShort(_ word: UnsafeBufferPointer<UInt8>, cache: WordCache, into out: inout [Int]) {
         let cacheable = word.count < WordCache.maxWordBytes
         var h: UInt64 = 0
         if cacheable {

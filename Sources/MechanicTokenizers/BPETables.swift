@@ -71,8 +71,19 @@ final class PairTable: @unchecked Sendable {
 /// class, and array properties of a class pay for dynamic exclusivity checks on every access.
 /// Not thread-safe: `BPEModel` hands one cache to one encode call at a time.
 final class WordCache {
-    static let maxWordBytes = 256
-    private static let maxEntries = 1 << 17
+    static let maxWordBytes = 1024
+    private static let maxEntries = 1 << 18
+
+    /// A small direct-mapped table in front of the main one for words of at most 8 bytes with at
+    /// most 3 ids (the frequent words of any text), small enough to stay in the CPU cache.
+    private struct ShortEntry {
+        var key: UInt64       // the word's bytes, little-endian, zero-padded
+        var length: UInt8     // 0 = empty
+        var count: UInt8
+        var ids: (Int32, Int32, Int32)
+    }
+    private static let shortBits = 12
+    private let short: UnsafeMutablePointer<ShortEntry>
 
     private struct Slot {
         var hash: UInt64        // 0 = empty
@@ -102,9 +113,12 @@ final class WordCache {
         keys = .allocate(capacity: keysCapacity)
         valuesCapacity = 1 << 15
         values = .allocate(capacity: valuesCapacity)
+        short = .allocate(capacity: 1 << WordCache.shortBits)
+        short.initialize(repeating: ShortEntry(key: 0, length: 0, count: 0, ids: (0, 0, 0)), count: 1 << WordCache.shortBits)
     }
 
     deinit {
+        short.deallocate()
         slots.deallocate()
         keys.deallocate()
         values.deallocate()
@@ -133,6 +147,37 @@ final class WordCache {
         h = (h ^ tail) &* 0xBF58_476D_1CE4_E5B9
         h ^= h >> 31
         return h | 1
+    }
+
+    @inline(__always)
+    static func shortKey(_ word: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var key: UInt64 = 0
+        for i in 0..<word.count { key |= UInt64(word[i]) << (8 * UInt64(i)) }
+        return key
+    }
+
+    @inline(__always)
+    private static func shortSlot(_ key: UInt64, _ length: Int) -> Int {
+        Int(truncatingIfNeeded: ((key ^ UInt64(length)) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - shortBits))
+    }
+
+    /// The front table: appends the ids of a word of at most 8 bytes and returns true, or false.
+    @inline(__always)
+    func lookupShort(_ word: UnsafeBufferPointer<UInt8>, key: UInt64, into out: inout [Int]) -> Bool {
+        let e = short[WordCache.shortSlot(key, word.count)]
+        guard e.key == key, Int(e.length) == word.count else { return false }
+        out.append(Int(e.ids.0))
+        if e.count > 1 { out.append(Int(e.ids.1)) }
+        if e.count > 2 { out.append(Int(e.ids.2)) }
+        return true
+    }
+
+    @inline(__always)
+    func insertShort(_ word: UnsafeBufferPointer<UInt8>, key: UInt64, ids: UnsafeBufferPointer<Int32>) {
+        guard word.count >= 1, word.count <= 8, ids.count >= 1, ids.count <= 3 else { return }
+        short[WordCache.shortSlot(key, word.count)] = ShortEntry(
+            key: key, length: UInt8(word.count), count: UInt8(ids.count),
+            ids: (ids[0], ids.count > 1 ? ids[1] : 0, ids.count > 2 ? ids[2] : 0))
     }
 
     /// Appends the cached ids of `word` to `out` and returns true, or returns false.

@@ -16,6 +16,8 @@ public final class Tokenizer: @unchecked Sendable {
     let postProcessor: PostProcessor?
     let decoder: Decoder?
     let added: AddedVocabulary
+    private let rawMatcher: TokenMatcher
+    private let normalizedMatcher: TokenMatcher
 
     /// Highest id + 1, counting added tokens.
     public let vocabSize: Int
@@ -90,6 +92,8 @@ public final class Tokenizer: @unchecked Sendable {
         }
         added.finish()
         self.added = added
+        rawMatcher = added.raw
+        normalizedMatcher = added.normalized
 
         let lookup = { (content: String?) -> Int? in content.flatMap { added.token(content: $0)?.id ?? components.model.id(of: $0) } }
         var bosToken = config?.bosToken
@@ -150,15 +154,15 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     private func encodeRaw(_ p: UnsafeBufferPointer<UInt8>, cache: WordCache, into ids: inout [Int]) {
-        if added.raw.isEmpty {
+        if rawMatcher.isEmpty {
             encodeText(p, atStart: true, cache: cache, into: &ids)
             return
         }
-        for segment in added.raw.split(p) {
-            if segment.tokenId >= 0 {
-                ids.append(segment.tokenId)
+        rawMatcher.split(p) { start, end, tokenId in
+            if tokenId >= 0 {
+                ids.append(tokenId)
             } else {
-                encodeText(UnsafeBufferPointer(rebasing: p[segment.start..<segment.end]), atStart: segment.start == 0, cache: cache, into: &ids)
+                encodeText(UnsafeBufferPointer(rebasing: p[start..<end]), atStart: start == 0, cache: cache, into: &ids)
             }
         }
     }
@@ -174,16 +178,15 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     private func encodeNormalized(_ p: UnsafeBufferPointer<UInt8>, atStart: Bool, cache: WordCache, into ids: inout [Int]) {
-        if added.normalized.isEmpty {
+        if normalizedMatcher.isEmpty {
             encodeWords(p, atStart: atStart, cache: cache, into: &ids)
             return
         }
-        for segment in added.normalized.split(p) {
-            if segment.tokenId >= 0 {
-                ids.append(segment.tokenId)
+        normalizedMatcher.split(p) { start, end, tokenId in
+            if tokenId >= 0 {
+                ids.append(tokenId)
             } else {
-                encodeWords(UnsafeBufferPointer(rebasing: p[segment.start..<segment.end]), atStart: atStart && segment.start == 0,
-                            cache: cache, into: &ids)
+                encodeWords(UnsafeBufferPointer(rebasing: p[start..<end]), atStart: atStart && start == 0, cache: cache, into: &ids)
             }
         }
     }

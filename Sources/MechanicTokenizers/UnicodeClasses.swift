@@ -13,12 +13,15 @@ struct CharClass: OptionSet, Sendable {
     static let decimal = CharClass(rawValue: 32)      // Nd
     static let mark = CharClass(rawValue: 64)         // M*
 
-    static let ascii: [CharClass] = (0..<128).map { compute(UInt32($0)) }
-    private static let bmp: [CharClass] = (0..<0x10000).map { compute(UInt32($0)) }
+    /// One entry per BMP scalar, built on first use.
+    nonisolated(unsafe) static let bmp: UnsafePointer<CharClass> = {
+        let table = UnsafeMutablePointer<CharClass>.allocate(capacity: 0x10000)
+        for v in 0..<0x10000 { table[v] = compute(UInt32(v)) }
+        return UnsafePointer(table)
+    }()
 
     @inline(__always)
     static func of(_ value: UInt32) -> CharClass {
-        if value < 128 { return ascii[Int(value)] }
         if value < 0x10000 { return bmp[Int(value)] }
         return compute(value)
     }
