@@ -77,45 +77,49 @@ final class AddedVocabulary: @unchecked Sendable {
 /// `AddedVocabulary::find_matches`.
 final class TokenMatcher: @unchecked Sendable {
     private let tokens: [AddedToken]
-    private let firstByte: UnsafeMutablePointer<Bool>     // 256 flags
-    private let transitions: UnsafeMutablePointer<Int32>  // node * 256 + byte → child node, 0 = none
-    private let terminal: UnsafeMutablePointer<Int32>     // node → token index, -1 = none
-    private let nodeCount: Int
+    /// Trie over the tokens' bytes: the root's children in a dense table (which also says whether
+    /// a byte can start a token at all), deeper edges `(node, byte) → child` in a hash table, so
+    /// memory stays proportional to the tokens' total length.
+    private let rootChild: UnsafeMutablePointer<Int32>   // 256 entries, 0 = none
+    private let edges: PairTable
+    private let terminal: UnsafeMutablePointer<Int32>    // node → token index, -1 = none
     let isEmpty: Bool
 
     init(tokens: [AddedToken]) {
         self.tokens = tokens
         isEmpty = tokens.isEmpty
-        var transitions = [Int32](repeating: 0, count: 256)
+        var root = [Int32](repeating: 0, count: 256)
         var terminal: [Int32] = [-1]
-        var first = [Bool](repeating: false, count: 256)
+        let edges = PairTable(minimumCapacity: tokens.reduce(0) { $0 + $1.content.utf8.count } + 1)
         for (index, token) in tokens.enumerated() {
             var node = 0
             for b in token.content.utf8 {
-                let slot = node * 256 + Int(b)
-                if transitions[slot] == 0 {
-                    transitions[slot] = Int32(terminal.count)
-                    terminal.append(-1)
-                    transitions.append(contentsOf: repeatElement(0, count: 256))
+                var child: Int32
+                if node == 0 {
+                    child = root[Int(b)]
+                } else {
+                    let v = edges.lookup(Int32(node), Int32(b))
+                    child = v == PairTable.missing ? 0 : Int32(truncatingIfNeeded: v & 0xFFFF_FFFF)
                 }
-                node = Int(transitions[slot])
+                if child == 0 {
+                    child = Int32(terminal.count)
+                    terminal.append(-1)
+                    if node == 0 { root[Int(b)] = child } else { edges.insert(left: Int32(node), right: Int32(b), rank: 0, newId: child) }
+                }
+                node = Int(child)
             }
             terminal[node] = Int32(index)
-            if let b = token.content.utf8.first { first[Int(b)] = true }
         }
-        nodeCount = terminal.count
-        self.transitions = .allocate(capacity: transitions.count)
-        self.transitions.initialize(from: transitions, count: transitions.count)
+        self.edges = edges
+        rootChild = .allocate(capacity: 256)
+        rootChild.initialize(from: root, count: 256)
         self.terminal = .allocate(capacity: terminal.count)
         self.terminal.initialize(from: terminal, count: terminal.count)
-        firstByte = .allocate(capacity: 256)
-        firstByte.initialize(from: first, count: 256)
     }
 
     deinit {
-        transitions.deallocate()
+        rootChild.deallocate()
         terminal.deallocate()
-        firstByte.deallocate()
     }
 
     /// Splits `p` into text and added tokens, in order: `body(start, end, tokenId)` with
@@ -128,17 +132,19 @@ final class TokenMatcher: @unchecked Sendable {
         var startOffset = 0
         var i = 0
         while i < n {
-            guard firstByte[Int(p[i])] else { i += 1; continue }
+            var node = Int(rootChild[Int(p[i])])
+            guard node != 0 else { i += 1; continue }
             // Longest token starting at i.
-            var node = 0
             var best = -1
             var bestEnd = i
-            var j = i
-            while j < n {
-                node = Int(transitions[node * 256 + Int(p[j])])
-                if node == 0 { break }
-                j += 1
+            var j = i + 1
+            while true {
                 if terminal[node] >= 0 { best = Int(terminal[node]); bestEnd = j }
+                guard j < n else { break }
+                let v = edges.lookup(Int32(node), Int32(p[j]))
+                if v == PairTable.missing { break }
+                node = Int(truncatingIfNeeded: v & 0xFFFF_FFFF)
+                j += 1
             }
             guard best >= 0 else { i += 1; continue }
             let token = tokens[best]

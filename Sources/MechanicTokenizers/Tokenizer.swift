@@ -29,9 +29,11 @@ public final class Tokenizer: @unchecked Sendable {
     public let eosToken: String?
     public let padToken: String?
     public let unkToken: String?
-    /// True when `encode(_:addSpecialTokens: true)` itself adds tokens (BOS) — in Hugging Face
-    /// terms, `len(tok.encode("")) > 0`. When false, callers that want a BOS prepend it.
-    public private(set) var addsBosToken = false
+    /// True when `encode(_:addSpecialTokens: true)` itself puts a token (BOS, or CLS) before the
+    /// text; when false, callers that want a BOS prepend it (as TransformerLens does for GPT-2).
+    /// Agrees with Hugging Face's `len(tok.encode("")) > 0` except for templates that only append
+    /// (e.g. `$A </s>`), which add no BOS.
+    public let addsBosToken: Bool
 
     // MARK: - Loading
 
@@ -135,7 +137,7 @@ public final class Tokenizer: @unchecked Sendable {
         }
         postProcessor = post
         vocabSize = max(model.idToToken.count, added.maxId + 1)
-        addsBosToken = !encode("", addSpecialTokens: true).isEmpty
+        addsBosToken = post?.addsLeadingTokens ?? false
     }
 
     // MARK: - Encoding

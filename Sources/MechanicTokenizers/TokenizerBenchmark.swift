@@ -41,13 +41,16 @@ public enum TokenizerBenchmark {
 
     /// Lines of UTF-8 text, each with its trailing "\n" (the last one may have none).
     static func splitLines(_ data: Data) -> [String] {
-        var lines: [String] = []
-        var start = data.startIndex
-        for i in data.indices where data[i] == 0x0A {
-            lines.append(String(decoding: data[start...i], as: UTF8.self))
-            start = i + 1
+        data.withUnsafeBytes { raw in
+            let p = raw.bindMemory(to: UInt8.self)
+            var lines: [String] = []
+            var start = 0
+            for i in 0..<p.count where p[i] == 0x0A {
+                lines.append(String(decoding: UnsafeBufferPointer(rebasing: p[start...i]), as: UTF8.self))
+                start = i + 1
+            }
+            if start < p.count { lines.append(String(decoding: UnsafeBufferPointer(rebasing: p[start...]), as: UTF8.self)) }
+            return lines
         }
-        if start < data.endIndex { lines.append(String(decoding: data[start...], as: UTF8.self)) }
-        return lines
     }
 }

@@ -97,6 +97,21 @@ struct RealTokenizerTests {
         #expect(pythia.padTokenId == 50277 && pythia.eosTokenId == 0)
     }
 
+    /// `load(tokenizerJSON:config:)` builds the same tokenizer as `load(directory:)`.
+    @Test func loadFromFiles() throws {
+        let dir = Fixtures.sharedTokenizers.appendingPathComponent("llama2")
+        let tok = try Tokenizer.load(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"),
+                                     config: dir.appendingPathComponent("tokenizer_config.json"))
+        let reference = try Fixtures.real("llama2")
+        for s in Fixtures.corpus.prefix(200) { #expect(tok.encode(s) == reference.encode(s)) }
+        #expect(tok.bosTokenId == 1 && tok.addsBosToken)
+        // Without a config the tokenizer.json's own template still adds <s>.
+        let bare = try Tokenizer.load(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"), config: nil)
+        #expect(bare.encode("The opposite of tall is") == [1, 450, 11564, 310, 15655, 338] && bare.bosTokenId == 1)
+        let pythia = try Tokenizer.load(tokenizerJSON: Fixtures.sharedTokenizers.appendingPathComponent("pythia/tokenizer.json"), config: nil)
+        #expect(!pythia.addsBosToken && pythia.encode("Hello   world") == [12092, 50275, 10186])
+    }
+
     /// The same tokenizer used from many threads gives the same ids.
     @Test func concurrentEncoding() async throws {
         let tok = try Fixtures.real("gpt2")
