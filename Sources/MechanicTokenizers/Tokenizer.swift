@@ -100,9 +100,9 @@ public final class Tokenizer: @unchecked Sendable {
         let lookup = { (content: String?) -> Int? in content.flatMap { added.token(content: $0)?.id ?? components.model.id(of: $0) } }
         var bosToken = config?.bosToken
         let eosToken = config?.eosToken
-        if config == nil, let template = components.postProcessor as? TemplatePostProcessor,
+        if bosToken == nil, let template = components.postProcessor as? TemplatePostProcessor,
            let first = template.leadingSpecialIds.first {
-            // Without a config, the token the template puts first is the BOS.
+            // Without a configured BOS, the token the template puts first is the BOS.
             bosToken = added.token(id: first)?.content ?? components.model.token(of: first)
         }
         let bosId = lookup(bosToken), eosId = lookup(eosToken)
