@@ -24,7 +24,7 @@ struct MetricContext {
     let answers: [Int]
     let wrongs: [Int]
     /// Clean log-probabilities at the final position, per pair (KL only).
-    let cleanLogProbs: [[Float]]
+    let cleanLogProbs: [[Double]]
     /// Mean logit differences of the clean and corrupted runs (for normalisation and reports).
     private(set) var cleanLogitDiff: Double = 0
     private(set) var corruptLogitDiff: Double = 0
@@ -44,9 +44,7 @@ struct MetricContext {
             throw MechanicError.invalidArgument("metric: expected \(answers.count) final-position logit rows of \(dVocab)")
         }
         cleanLogProbs = metric == .kl ? (0..<answers.count).map { n in
-            let row = Array(clean[(n * dVocab)..<((n + 1) * dVocab)])
-            let lse = row.withUnsafeBufferPointer { p in p.baseAddress.map { Rows.logSumExp($0, n: p.count) } ?? 0 }
-            return row.map { $0 - lse }
+            clean.withUnsafeBufferPointer { p in p.baseAddress.map { Self.logSoftmax($0 + n * dVocab, n: dVocab) } ?? [] }
         } : []
         let ld = MetricContext(copy: self, metric: .logitDiff)
         cleanLogitDiff = ld.mean(clean, dVocab: dVocab)
@@ -81,14 +79,25 @@ struct MetricContext {
         case .loss:
             return Double(Rows.logSumExp(row, n: V) - row[a])
         case .kl:
-            let lse = Double(Rows.logSumExp(row, n: V))
+            let patched = Self.logSoftmax(row, n: V)
             var kl = 0.0
             for j in 0..<V {
-                let lp = Double(cleanLogProbs[n][j])
-                kl += exp(lp) * (lp - (Double(row[j]) - lse))
+                let lp = cleanLogProbs[n][j]
+                kl += exp(lp) * (lp - patched[j])
             }
             return kl
         }
+    }
+
+    /// Log-softmax of a float row in double precision (one formula for clean and patched rows,
+    /// so that KL(p ‖ p) is exactly 0).
+    static func logSoftmax(_ row: UnsafePointer<Float>, n: Int) -> [Double] {
+        var m = -Double.infinity
+        for j in 0..<n { m = max(m, Double(row[j])) }
+        var s = 0.0
+        for j in 0..<n { s += exp(Double(row[j]) - m) }
+        let lse = m + log(s)
+        return (0..<n).map { Double(row[$0]) - lse }
     }
 
     /// Mean over pairs of `logits` holding one row per pair, `[pairs, d_vocab]`, as the metric.

@@ -76,6 +76,18 @@ public final class PatchingRun {
         }
     }
 
+    /// The clean run's activation `name`, `[pairs, ...]`.
+    func cleanActivation(_ name: String) throws -> Tensor {
+        try ensure([name])
+        return try require(cleanCache, name)
+    }
+
+    /// The corrupted run's activation `name`, `[pairs, ...]`.
+    func corruptActivation(_ name: String) throws -> Tensor {
+        try ensure([name])
+        return try require(corruptCache, name)
+    }
+
     /// The target run's activation `name`, `[pairs, ...]`.
     func targetActivation(_ name: String) throws -> Tensor {
         try ensure([name])
