@@ -6,5 +6,5 @@ struct MechanicCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mechanic",
         abstract: "Mechanistic interpretability for transformer language models (TransformerLens-compatible).",
-        subcommands: [CacheCommand.self, TokenizeCommand.self, PredictCommand.self, GenerateCommand.self, BenchCommand.self])
+        subcommands: [CacheCommand.self, TokenizeCommand.self, PredictCommand.self, GenerateCommand.self, PatchCommand.self, BenchCommand.self])
 }

@@ -19,9 +19,11 @@ import Mechanic
             if (try? kind.checkSupported(run.model.config)) == nil { continue }
             let positionsModes: [ActPatchKind.NeuronPositions] = kind == .mlpNeuron ? [.all, .final] : [.all]
             for np in positionsModes {
-                let fast = try run.run(kind, neuronPositions: np, engine: .fast).values
                 let naive = try run.run(kind, neuronPositions: np, engine: .naive).values
-                if let bad = patchingMismatch("\(context) \(kind.rawValue)/\(np)", fast, naive) { failures.append(bad) }
+                for engine in [PatchEngine.fast, .batched] {
+                    let ours = try run.run(kind, neuronPositions: np, engine: engine).values
+                    if let bad = patchingMismatch("\(context) \(kind.rawValue)/\(np) \(engine)", ours, naive) { failures.append(bad) }
+                }
                 // Not a vacuous comparison: the grid is not constant.
                 if kind != .attnHeadPatternDestSrcPos, Set(naive.data).count < 2 { failures.append("\(context) \(kind.rawValue): constant grid") }
             }

@@ -1,21 +1,44 @@
 import Mechanic
 
-/// The two ways to run a list of patches.
+/// The ways to run a list of patches; all give the same numbers (within float tolerance).
 ///
-/// `.naive` is TransformerLens's `generic_activation_patch`: one full forward of the target
-/// prompts per patch, logits at every position. `.fast` computes the same numbers from what
-/// cannot change: a patch at layer l leaves every layer below l as in the target run, so the
-/// patched forward starts at layer l from the cached target `resid_pre` (at l + 1, from a
-/// rebuilt residual stream, for `resid_post` and `mlp_out` patches); the patches of one hook
-/// point are stacked along the batch axis (row `v · pairs + n` is pair n under patch v, each
-/// row patched by one hook); and logits are computed only at the final position, the only
-/// place the metric reads them.
-public enum PatchEngine: String, Sendable, CaseIterable { case fast, naive }
+/// - `.naive` is TransformerLens's `generic_activation_patch`: one full forward of the target
+///   prompts per patch, logits at every position.
+/// - `.batched` uses the core forward: a patch at layer l leaves every layer below l as in the
+///   target run, so the patched forward starts at layer l from the cached target `resid_pre`
+///   (at l + 1, from a rebuilt residual stream, for `resid_post` and `mlp_out` patches); the
+///   patches of one hook point are stacked along the batch axis (row `v · pairs + n` is pair n
+///   under patch v, each row patched by one hook); logits only at the final position.
+/// - `.fast` (the default) is the packed engine (`PackedEngine.swift`): additionally skips the
+///   positions before each patch, enters the patched block at the hook point, and runs every
+///   layer's patches in one pass with ragged rows packed into single matrix products. Hook
+///   points it does not handle (e.g. `ln1.hook_scale`) fall back to `.batched`.
+public enum PatchEngine: String, Sendable, CaseIterable { case fast, batched, naive }
 
 extension PatchingRun {
     /// The metric after each site is patched alone, in the order given.
     public func evaluate(_ sites: [PatchSite], engine: PatchEngine = .fast) throws -> [Double] {
         var out = [Double](repeating: 0, count: sites.count)
+        if engine == .fast {
+            // Group by hook kind (any layer); kinds the packed engine handles go there.
+            var rest: [Int] = []
+            var kinds: [String: [Int]] = [:]
+            var kindOrder: [String] = []
+            for (i, s) in sites.enumerated() {
+                let kind = String(s.hook.split(separator: ".").last ?? "")
+                guard PackedStage(hookKind: kind) != nil, s.hook == actName(String(kind.dropFirst(5)), layer: s.layer) else { rest.append(i); continue }
+                if kinds[kind] == nil { kindOrder.append(kind) }
+                kinds[kind, default: []].append(i)
+            }
+            for kind in kindOrder {
+                guard let idx = kinds[kind], let stage = PackedStage(hookKind: kind) else { continue }
+                let values = try packedGroup(kind: kind, stage: stage, sites: idx.map { sites[$0] })
+                for (k, i) in idx.enumerated() { out[i] = values[k] }
+            }
+            let values = try evaluate(rest.map { sites[$0] }, engine: .batched)
+            for (k, i) in rest.enumerated() { out[i] = values[k] }
+            return out
+        }
         // Group by hook point, keeping first-seen order.
         var order: [String] = []
         var groups: [String: [Int]] = [:]
@@ -26,7 +49,7 @@ extension PatchingRun {
         for hook in order {
             let idx = groups[hook] ?? []
             let layer = sites[idx[0]].layer
-            let values = try engine == .fast
+            let values = try engine == .batched
                 ? fastGroup(hook: hook, layer: layer, selections: idx.map { sites[$0].selection })
                 : idx.map { try naive([sites[$0]]) }
             for (k, i) in idx.enumerated() { out[i] = values[k] }

@@ -47,6 +47,12 @@ extension PatchingRun {
         return v
     }
 
+    /// `pathPatch(senders:receivers:)` as a rank-0 result named `path`.
+    public func pathPatchResult(senders: [HeadIndex], receivers: [PathReceiver], freezeMLPs: Bool = false) throws -> PatchingResult {
+        let value = try pathPatch(senders: senders, receivers: receivers, freezeMLPs: freezeMLPs)
+        return result("path", axes: [], values: Tensor(shape: [], data: [Float(value)]))
+    }
+
     /// Each head alone as the sender: `[layer, head]`.
     public func pathPatchEachHead(receivers: [PathReceiver], freezeMLPs: Bool = false) throws -> PatchingResult {
         let c = model.config
