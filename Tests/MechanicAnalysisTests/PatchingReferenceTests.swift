@@ -14,6 +14,15 @@ enum PatchingFixtures {
 
     static func reference(_ name: String, _ file: String) -> URL { root.appendingPathComponent("reference/\(name)/\(file)") }
 
+    /// This area's own references (`scripts/reference/patching_fixtures.py`): under the fixtures
+    /// root, or beside this test target when the root is elsewhere.
+    static func patchingReference(_ name: String) -> URL {
+        let url = reference(name, "patching_extra.safetensors")
+        if FileManager.default.fileExists(atPath: url.path) { return url }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/reference/\(name)/patching_extra.safetensors")
+    }
+
     private static let lock = NSLock()
     nonisolated(unsafe) private static var loaded: [String: HookedTransformer] = [:]
 
@@ -66,6 +75,34 @@ func patchingMismatch(_ name: String, _ a: Tensor, _ b: Tensor) -> String? {
         #expect(failures.isEmpty, "\(failures.joined(separator: "; "))")
         // Every TransformerLens function was generated and compared (resid_mid is absent for parallel-attention Pythia).
         #expect(compared.count == (name == "pythia-tiny" ? 17 : 18), "compared \(compared)")
+    }
+
+    /// Mechanic's extra kinds against TransformerLens's `generic_activation_patch` with the same
+    /// setters, two pairs as one TransformerLens batch, and path patching against an
+    /// independent Python implementation of the same procedure.
+    @Test(arguments: PatchingFixtures.models)
+    func extraKindsMatchTransformerLens(_ name: String) throws {
+        let model = try PatchingFixtures.model(name)
+        let ref = try SafeTensorsFile(url: PatchingFixtures.patchingReference(name))
+        let pair = try PatchingFixtures.pair(name)
+        let run = try PatchingRun(model: model, pairs: [pair])
+        var checks: [(String, Tensor)] = [
+            ("resid_post", try run.run(.residPost).values),
+            ("mlp_neuron_all", try run.run(.mlpNeuron, neuronPositions: .all).values),
+            ("mlp_neuron_final", try run.run(.mlpNeuron, neuronPositions: .final).values),
+            ("attn_head_result", try run.run(.attnHeadResult).values),
+            ("attn_head_result_by_pos", try run.run(.attnHeadResultByPos).values),
+            ("path_qk_grid", try run.pathPatchEachHead(receivers: [.head(HeadIndex(layer: 1, head: 0), .q), .head(HeadIndex(layer: 1, head: 1), .k)]).values),
+            ("path_logits_grid", try run.pathPatchEachHead(receivers: [.logits]).values),
+            ("path_logits_frozen_grid", try run.pathPatchEachHead(receivers: [.logits], freezeMLPs: true).values),
+        ]
+        let mirrored = PatchingPair(clean: pair.corrupt, corrupt: pair.clean, answer: pair.wrong, wrong: pair.answer)
+        let two = try PatchingRun(model: model, pairs: [pair, mirrored])
+        checks.append(("pairs2_resid_pre", try two.run(.residPre).values))
+        checks.append(("pairs2_attn_head_out_all_pos", try two.run(.attnHeadOutAllPos).values))
+        let failures = try checks.compactMap { key, ours in patchingMismatch("\(name) \(key)", ours, try ref.tensor(key)) }
+        #expect(failures.isEmpty, "\(failures.joined(separator: "; "))")
+        #expect(Set(ref.names).subtracting(checks.map(\.0)).isEmpty, "unchecked references: \(Set(ref.names).subtracting(checks.map(\.0)))")
     }
 
     @Test func residMidOfParallelModelIsAClearError() throws {
