@@ -6,7 +6,8 @@ float32 on the CPU with 2 torch threads — the same shapes `PatchingBenchmark.r
     /tmp/ref/bin/python scripts/bench/patching_bench.py [--seq 20] [--threads 2] [--repeats 1]
 
 Prints one JSON object of seconds: {"resid_pre": s, "attn_head_out_all_pos": s, "forward": s}
-("forward" = one plain forward of the corrupted prompt, for scale).
+("forward" = one plain forward of the corrupted prompt, for scale), each also as "<key>_cpu":
+the process's CPU seconds (steadier than wall time on a shared machine).
 """
 
 import argparse
@@ -46,17 +47,20 @@ def main():
     out = {}
     with torch.no_grad():
         _, clean_cache = model.run_with_cache(clean)
-        t = time.perf_counter()
-        for _ in range(args.repeats):
-            model(corrupt)
-        out["forward"] = (time.perf_counter() - t) / args.repeats
+        model(corrupt)  # warm-up
+
+        def timed(key, body):
+            t, c = time.perf_counter(), time.process_time()
+            for _ in range(args.repeats):
+                body()
+            out[key] = (time.perf_counter() - t) / args.repeats
+            out[key + "_cpu"] = (time.process_time() - c) / args.repeats
+
+        timed("forward", lambda: model(corrupt))
         for name in ["resid_pre", "attn_head_out_all_pos"]:
             fn = getattr(patching, "get_act_patch_" + name)
-            t = time.perf_counter()
-            for _ in range(args.repeats):
-                with contextlib.redirect_stderr(io.StringIO()):
-                    fn(model, corrupt, clean_cache, metric)
-            out[name] = (time.perf_counter() - t) / args.repeats
+            with contextlib.redirect_stderr(io.StringIO()):
+                timed(name, lambda: fn(model, corrupt, clean_cache, metric))
     print(json.dumps(out))
 
 

@@ -143,6 +143,30 @@ struct PackedBlock {
         return post
     }
 
+    /// The last block for rows that entered earlier, computed only where the metric reads it:
+    /// keys and values at every token, everything else at each row's final token →
+    /// resid_post `[rows, d_model]` of the final tokens.
+    func runFinal(_ l: Int, _ layout: PackedLayout, residPre x: Tensor, prefixKeys: Tensor, prefixValues: Tensor) -> Tensor {
+        let c = model.config, w = model.weights.blocks[l]
+        let (R, H, E, D, P) = (layout.rows.count, c.nHeads, c.dHead, c.dModel, layout.positions)
+        var (q, k, v) = project(PackedMath.norm(x, c, weight: w.ln1W, bias: w.ln1B), w, c)
+        rotary?.apply(&q, positions: layout.tokenPositions)
+        rotary?.apply(&k, positions: layout.tokenPositions)
+        let keys = fullRows(layout, suffix: k, prefix: prefixKeys)
+        let values = fullRows(layout, suffix: v, prefix: prefixValues)
+        let last = PackedLayout(layout.rows.map { var r = $0; r.start = P - 1; return r }, positions: P)
+        let qLast = layout.lastTokens(q.reshaped([layout.tokens, H * E])).reshaped([R, H, E])   // [rows, head, d_head]
+        let z = mix(last, pattern: scores(last, q: qLast, keys: keys, layer: l), values: values)
+        let attnOut = z.reshaped([R, H * E]).linear(w.W_O.reshaped([H * E, D]), bias: w.b_O)    // [rows, d_model]
+        let residPre = layout.lastTokens(x)                                                      // [rows, d_model]
+        if c.attnOnly { return residPre + attnOut }
+        let residMid = c.parallelAttnMLP ? residPre : residPre + attnOut
+        let mlpOut = PackedMath.mlp(PackedMath.norm(residMid, c, weight: w.ln2W, bias: w.ln2B), w, c) { _ in }
+        var post = c.parallelAttnMLP ? residPre + attnOut : residMid
+        post.add(mlpOut)
+        return post
+    }
+
     /// q `[tokens, head, d_head]`, k and v `[tokens, kv_head, d_head]` from the normalised input.
     func project(_ x: Tensor, _ w: BlockWeights, _ c: ModelConfig) -> (Tensor, Tensor, Tensor) {
         func heads(_ W: Tensor, _ b: Tensor, _ n: Int) -> Tensor {

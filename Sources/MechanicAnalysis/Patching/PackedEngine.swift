@@ -72,9 +72,19 @@ extension PatchingRun {
         let block = PackedBlock(model: model, rotary: PackedRotary(c))
         var active = PackedLayout([], positions: positions)
         var x = Tensor(zeros: [0, c.dModel])
-        for l in (rows.first?.layer ?? 0)..<c.nLayers {
+        var finals = Tensor(zeros: [0, c.dModel])   // resid_post at the final token of rows done early
+        var finalRows: [PackedRow] = []
+        let L = c.nLayers
+        for l in (rows.first?.layer ?? 0)..<L {
             let keys = try targetActivation(actName(keyKind, layer: l)), values = try targetActivation(actName("v", layer: l))
             let entering = rows.filter { $0.layer == l }
+            // The last block of rows that are already running: only their final tokens matter.
+            if l == L - 1, !active.rows.isEmpty {
+                finals = block.runFinal(l, active, residPre: x, prefixKeys: keys, prefixValues: values)
+                finalRows = active.rows
+                active = PackedLayout([], positions: positions)
+                x = Tensor(zeros: [0, c.dModel])
+            }
             if entering.isEmpty {
                 if !active.rows.isEmpty { x = try block.run(l, active, residPre: x, entry: PackedEntry(), prefixKeys: keys, prefixValues: values) }
                 continue
@@ -106,12 +116,13 @@ extension PatchingRun {
             x = concatRows(x, out)
         }
         // Final norm and unembedding at each row's final position.
-        let last = PackedMath.norm(active.lastTokens(x), c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB)
+        let resid = concatRows(finals, active.rows.isEmpty ? Tensor(zeros: [0, c.dModel]) : active.lastTokens(x))   // [rows, d_model]
+        let last = PackedMath.norm(resid, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB)
         let logits = last.linear(model.weights.W_U, bias: model.weights.b_U)   // [rows, d_vocab]
         let V = c.dVocab
         logits.data.withUnsafeBufferPointer { p in
             guard let base = p.baseAddress else { return }
-            for (r, row) in active.rows.enumerated() { sums[row.variant] += context.raw(base + r * V, dVocab: V, pair: row.pair) }
+            for (r, row) in (finalRows + active.rows).enumerated() { sums[row.variant] += context.raw(base + r * V, dVocab: V, pair: row.pair) }
         }
     }
 }

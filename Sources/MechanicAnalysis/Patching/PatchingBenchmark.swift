@@ -7,28 +7,44 @@ public enum PatchingBenchmark {
     /// Seconds per call (mean over `repeats`): `resid_pre`, `attn_head_out_all_pos` (fast
     /// engine), `setup` (the clean/corrupted runs and caches), `forward` (one plain forward of
     /// the corrupted prompt, for scale) and, with `naive`, the same two kinds through the naive
-    /// engine (one full forward per patch, as TransformerLens does) as `*_naive`.
+    /// engine (one full forward per patch, as TransformerLens does) as `*_naive`. Each key also
+    /// has a `*_cpu` twin: the process's CPU seconds (user + system), steadier than wall time on
+    /// a shared machine.
     public static func run(model: HookedTransformer, clean: [Int], corrupt: [Int], answer: Int = 11, wrong: Int = 12,
                            repeats: Int = 1, naive: Bool = false) throws -> [String: Double] {
-        func time(_ body: () throws -> Void) rethrows -> Double {
-            let start = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<max(repeats, 1) { try body() }
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(max(repeats, 1))
-        }
         var out: [String: Double] = [:]
-        out["forward"] = try time { _ = try model.forward(TokenBatch(corrupt)) }
+        func time(_ key: String, _ body: () throws -> Void) rethrows {
+            let n = Double(max(repeats, 1))
+            let (start, cpu) = (DispatchTime.now().uptimeNanoseconds, cpuSeconds())
+            for _ in 0..<max(repeats, 1) { try body() }
+            out[key] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / n
+            out[key + "_cpu"] = (cpuSeconds() - cpu) / n
+        }
+        try time("forward") { _ = try model.forward(TokenBatch(corrupt)) }
         var run: PatchingRun?
-        out["setup"] = try time {
+        try time("setup") {
             let r = try PatchingRun(model: model, clean: clean, corrupt: corrupt, answer: answer, wrong: wrong)
             try r.ensure((0..<model.config.nLayers).flatMap { [actName("resid_pre", layer: $0), actName("z", layer: $0)] })
             run = r
         }
         guard let run else { return out }
         for kind in [ActPatchKind.residPre, .attnHeadOutAllPos] {
-            out[kind.rawValue] = try time { _ = try run.run(kind, engine: .fast) }
-            if naive { out[kind.rawValue + "_naive"] = try time { _ = try run.run(kind, engine: .naive) } }
+            try time(kind.rawValue) { _ = try run.run(kind, engine: .fast) }
+            if naive { try time(kind.rawValue + "_naive") { _ = try run.run(kind, engine: .naive) } }
         }
         return out
+    }
+
+    /// User + system CPU seconds of this process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        #if canImport(Glibc)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        #endif
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// A GPT-2-small-shaped model with random weights (what the Python side builds with
