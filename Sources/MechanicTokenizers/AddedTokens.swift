@@ -27,7 +27,7 @@ final class AddedVocabulary: @unchecked Sendable {
     private var indexByContent: [[UInt8]: Int] = [:]   // by bytes: String == is canonical equivalence
     private var indexById: [Int: Int] = [:]
     private(set) var raw = TokenMatcher(tokens: [])
-    private(set) var normalized = TokenMatcher(tokens: [])
+    private(set) var normalized = TokenMatcher(tokens: [])  // both set once, by `finish()`
 
     /// Adds a token with a known id (from `tokenizer.json`); a second token with the same content
     /// replaces the flags of the first.
@@ -77,58 +77,74 @@ final class AddedVocabulary: @unchecked Sendable {
 /// `AddedVocabulary::find_matches`.
 final class TokenMatcher: @unchecked Sendable {
     private let tokens: [AddedToken]
-    private var firstByte = [Bool](repeating: false, count: 256)
-    private var transitions: [Int32] = []     // node * 256 + byte → child node, 0 = none
-    private var terminal: [Int32] = []        // node → token index, -1 = none
+    /// Trie over the tokens' bytes: the root's children in a dense table (which also says whether
+    /// a byte can start a token at all), deeper edges `(node, byte) → child` in a hash table, so
+    /// memory stays proportional to the tokens' total length.
+    private let rootChild: UnsafeMutablePointer<Int32>   // 256 entries, 0 = none
+    private let edges: PairTable
+    private let terminal: UnsafeMutablePointer<Int32>    // node → token index, -1 = none
     let isEmpty: Bool
 
     init(tokens: [AddedToken]) {
         self.tokens = tokens
         isEmpty = tokens.isEmpty
-        transitions = [Int32](repeating: 0, count: 256)
-        terminal = [-1]
+        var root = [Int32](repeating: 0, count: 256)
+        var terminal: [Int32] = [-1]
+        let edges = PairTable(minimumCapacity: tokens.reduce(0) { $0 + $1.content.utf8.count } + 1)
         for (index, token) in tokens.enumerated() {
             var node = 0
             for b in token.content.utf8 {
-                let slot = node * 256 + Int(b)
-                if transitions[slot] == 0 {
-                    transitions[slot] = Int32(terminal.count)
-                    terminal.append(-1)
-                    transitions.append(contentsOf: repeatElement(0, count: 256))
+                var child: Int32
+                if node == 0 {
+                    child = root[Int(b)]
+                } else {
+                    let v = edges.lookup(Int32(node), Int32(b))
+                    child = v == PairTable.missing ? 0 : Int32(truncatingIfNeeded: v & 0xFFFF_FFFF)
                 }
-                node = Int(transitions[slot])
+                if child == 0 {
+                    child = Int32(terminal.count)
+                    terminal.append(-1)
+                    if node == 0 { root[Int(b)] = child } else { edges.insert(left: Int32(node), right: Int32(b), rank: 0, newId: child) }
+                }
+                node = Int(child)
             }
             terminal[node] = Int32(index)
-            if let b = token.content.utf8.first { firstByte[Int(b)] = true }
         }
+        self.edges = edges
+        rootChild = .allocate(capacity: 256)
+        rootChild.initialize(from: root, count: 256)
+        self.terminal = .allocate(capacity: terminal.count)
+        self.terminal.initialize(from: terminal, count: terminal.count)
     }
 
-    /// A piece of the split: text (`tokenId == -1`) or an added token.
-    struct Segment {
-        var start: Int
-        var end: Int
-        var tokenId: Int
+    deinit {
+        rootChild.deallocate()
+        terminal.deallocate()
     }
 
-    /// Splits `p` into text and added tokens; empty text pieces are left out.
-    func split(_ p: UnsafeBufferPointer<UInt8>) -> [Segment] {
+    /// Splits `p` into text and added tokens, in order: `body(start, end, tokenId)` with
+    /// `tokenId == -1` for text. Empty text pieces are left out.
+    @inline(__always)
+    func split(_ p: UnsafeBufferPointer<UInt8>, _ body: (Int, Int, Int) -> Void) {
         let n = p.count
-        if isEmpty || n == 0 { return n == 0 ? [] : [Segment(start: 0, end: n, tokenId: -1)] }
-        var segments: [Segment] = []
+        if n == 0 { return }
+        if isEmpty { body(0, n, -1); return }
         var startOffset = 0
         var i = 0
         while i < n {
-            guard firstByte[Int(p[i])] else { i += 1; continue }
+            var node = Int(rootChild[Int(p[i])])
+            guard node != 0 else { i += 1; continue }
             // Longest token starting at i.
-            var node = 0
             var best = -1
             var bestEnd = i
-            var j = i
-            while j < n {
-                node = Int(transitions[node * 256 + Int(p[j])])
-                if node == 0 { break }
-                j += 1
+            var j = i + 1
+            while true {
                 if terminal[node] >= 0 { best = Int(terminal[node]); bestEnd = j }
+                guard j < n else { break }
+                let v = edges.lookup(Int32(node), Int32(p[j]))
+                if v == PairTable.missing { break }
+                node = Int(truncatingIfNeeded: v & 0xFFFF_FFFF)
+                j += 1
             }
             guard best >= 0 else { i += 1; continue }
             let token = tokens[best]
@@ -157,19 +173,18 @@ final class TokenMatcher: @unchecked Sendable {
                 }
                 i = stop
             }
-            if startOffset < start { segments.append(Segment(start: startOffset, end: start, tokenId: -1)) }
-            segments.append(Segment(start: start, end: stop, tokenId: token.id))
+            if startOffset < start { body(startOffset, start, -1) }
+            body(start, stop, token.id)
             startOffset = stop
         }
-        if startOffset < n { segments.append(Segment(start: startOffset, end: n, tokenId: -1)) }
-        return segments
+        if startOffset < n { body(startOffset, n, -1) }
     }
 
     private static func isWord(before end: Int, _ p: UnsafeBufferPointer<UInt8>) -> Bool {
-        CharClass.of(decodeScalar(p, previousScalarStart(p, end)).value).contains(.word)
+        CharClass.isWord(decodeScalar(p, previousScalarStart(p, end)).value)
     }
 
     private static func isWord(at start: Int, _ p: UnsafeBufferPointer<UInt8>) -> Bool {
-        CharClass.of(decodeScalar(p, start).value).contains(.word)
+        CharClass.isWord(decodeScalar(p, start).value)
     }
 }

@@ -1,5 +1,13 @@
 import Foundation
 
+/// Calls `body` with the UTF-8 bytes of `s`, without copying native strings.
+@inline(__always)
+func withBytes<R>(_ s: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+    if let r = try s.utf8.withContiguousStorageIfAvailable(body) { return r }
+    var copy = s
+    return try copy.withUTF8(body)
+}
+
 /// Options of a BPE model, as in `tokenizer.json`'s `model` object.
 struct BPEOptions {
     var unkToken: String?
@@ -19,7 +27,7 @@ struct BPEOptions {
 final class BPEModel: @unchecked Sendable {
     /// Token bytes → id. Keyed by bytes, not `String`: Swift compares strings by canonical
     /// equivalence, and vocabularies hold distinct tokens such as "ό" (U+03CC) and "ό" (U+1F79).
-    let vocab: [[UInt8]: Int]
+    let vocab: TokenTable
     let idToToken: [String?]
     let options: BPEOptions
     let byteLevel: Bool
@@ -32,48 +40,75 @@ final class BPEModel: @unchecked Sendable {
     private let byteFallbackIds: [Int32]
     private let hasAffixes: Bool
     private let splitAtMetaspace: Bool
-    private let wholeWordIds: [[UInt8]: Int32]?
+    private let wholeWordIds: TokenTable?
 
     private let cacheLock = NSLock()
-    private var sharedCache: WordCache?
+    /// The cache between encode calls; behind a pointer (guarded by `cacheLock`) to skip the
+    /// dynamic exclusivity checks a `var` property of a class costs on every call.
+    private let sharedCache: UnsafeMutablePointer<WordCache?>
 
     init(vocab entries: [(String, Int)], merges: [(String, String)], options: BPEOptions, byteLevel: Bool,
          file: String) throws {
-        var vocab: [[UInt8]: Int] = [:]
-        vocab.reserveCapacity(entries.count)
+        let vocab = TokenTable(minimumCapacity: entries.count)
         var maxId = -1
-        var idToToken: [Int: String] = [:]
         for (token, id) in entries {
-            guard id >= 0, id < 50_000_000 else {
+            // Ids index arrays: keep them plausible (the largest real vocabularies have ~260k tokens).
+            guard id >= 0, id < 16_000_000 else {
                 throw TokenizerError.invalidValue(file: file, key: "model.vocab[\(TokenizerError.quoted(token))]",
-                                                  value: String(id), expected: "a token id between 0 and 50,000,000")
+                                                  value: String(id), expected: "a token id between 0 and 16,000,000")
             }
-            vocab[Array(token.utf8)] = id
-            idToToken[id] = token
             maxId = max(maxId, id)
         }
         var tokens = [String?](repeating: nil, count: maxId + 1)
-        for (id, token) in idToToken where vocab[Array(token.utf8)] == id { tokens[id] = token }
+        for (token, id) in entries {
+            vocab.insert(token, id: id)
+            tokens[id] = token
+        }
         self.vocab = vocab
         self.idToToken = tokens
         self.options = options
         self.byteLevel = byteLevel
         self.hasAffixes = !(options.continuingSubwordPrefix ?? "").isEmpty || !(options.endOfWordSuffix ?? "").isEmpty
-        unkId = options.unkToken.flatMap { vocab[Array($0.utf8)] }.map { Int32($0) }
+        unkId = options.unkToken.flatMap { vocab.lookup($0) }.map { Int32($0) }
 
         // Merges: (left id, right id) → (rank, id of left + right).
         let pairs = PairTable(minimumCapacity: merges.count)
         let prefixLength = options.continuingSubwordPrefix?.utf8.count ?? 0
+        // Two passes, each touching the memory of the entry 8 ahead so that cache misses overlap
+        // (the tables are a few MB; this halves the load time of a 60k-merge vocabulary).
+        var triples = [(Int32, Int32, Int32)](repeating: (0, 0, 0), count: merges.count)
+        let joined = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
+        defer { joined.deallocate() }
+        var sink: UInt64 = 0
         for (rank, (a, b)) in merges.enumerated() {
-            let ba = Array(a.utf8), bb = Array(b.utf8)
-            guard let ida = vocab[ba] else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: a) }
-            guard let idb = vocab[bb] else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: b) }
-            let joined = ba + bb.dropFirst(min(prefixLength, bb.count))
-            guard let idn = vocab[joined] else {
-                throw TokenizerError.unknownToken(file: file, key: "merge #\(rank) (\(a) + \(b))", token: String(decoding: joined, as: UTF8.self))
+            if rank + 8 < merges.count {
+                let (na, nb) = merges[rank + 8]
+                sink ^= UInt64(withBytes(na) { vocab.touch($0) } ^ withBytes(nb) { vocab.touch($0) })
             }
-            pairs.insert(left: Int32(ida), right: Int32(idb), rank: UInt32(rank), newId: Int32(idn))
+            let ida = withBytes(a) { vocab.lookup($0) }
+            guard ida >= 0 else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: a) }
+            let idb = withBytes(b) { vocab.lookup($0) }
+            guard idb >= 0 else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: b) }
+            let idn = withBytes(a) { pa in
+                withBytes(b) { pb -> Int32 in
+                    let tail = UnsafeBufferPointer(rebasing: pb[min(prefixLength, pb.count)...])
+                    guard pa.count + tail.count <= 4096 else { return -1 }
+                    if let base = pa.baseAddress { joined.update(from: base, count: pa.count) }
+                    if let base = tail.baseAddress { (joined + pa.count).update(from: base, count: tail.count) }
+                    return vocab.lookup(UnsafeBufferPointer(start: joined, count: pa.count + tail.count))
+                }
+            }
+            guard idn >= 0 else {
+                throw TokenizerError.unknownToken(file: file, key: "merge #\(rank) (\(a) + \(b))", token: a + b)
+            }
+            triples[rank] = (ida, idb, idn)
         }
+        for rank in 0..<triples.count {
+            if rank + 8 < triples.count { sink ^= pairs.touch(triples[rank + 8].0, triples[rank + 8].1) }
+            let t = triples[rank]
+            pairs.insert(left: t.0, right: t.1, rank: UInt32(rank), newId: t.2)
+        }
+        if sink == 1 { pairs.noteUnlikely() }
         self.pairs = pairs
 
         // Initial symbols.
@@ -82,7 +117,7 @@ final class BPEModel: @unchecked Sendable {
         var scalarInitial: [UInt32: Int32] = [:]
         if byteLevel {
             for b in 0..<256 {
-                if let id = vocab[Array(ByteLevel.token(ofBytes: [UInt8(b)]).utf8)] { byteInitial[b] = Int32(id) }
+                if let id = vocab.lookup(ByteLevel.token(ofBytes: [UInt8(b)])) { byteInitial[b] = Int32(id) }
             }
         } else {
             for (id, token) in tokens.enumerated() {
@@ -97,17 +132,19 @@ final class BPEModel: @unchecked Sendable {
         self.scalarInitial = scalarInitial
         var fallback: [Int32] = []
         if options.byteFallback {
-            fallback = (0..<256).map { b in Int32(vocab[Array(String(format: "<0x%02X>", b).utf8)] ?? -1) }
+            fallback = (0..<256).map { b in Int32(vocab.lookup(BPEModel.byteToken(UInt8(b))) ?? -1) }
         }
         self.byteFallbackIds = fallback
 
         if options.ignoreMerges {
-            var whole: [[UInt8]: Int32] = [:]
-            for (bytes, id) in vocab {
+            let whole = TokenTable(minimumCapacity: vocab.count)
+            vocab.forEach { bytes, id in
                 if byteLevel {
-                    if let raw = ByteLevel.bytes(ofToken: String(decoding: bytes, as: UTF8.self)) { whole[raw] = Int32(id) }
+                    if let raw = ByteLevel.bytes(ofToken: String(decoding: bytes, as: UTF8.self)) {
+                        raw.withUnsafeBufferPointer { whole.insert($0, id: id) }
+                    }
                 } else {
-                    whole[bytes] = Int32(id)
+                    whole.insert(bytes, id: id)
                 }
             }
             wholeWordIds = whole
@@ -116,15 +153,17 @@ final class BPEModel: @unchecked Sendable {
         }
         splitAtMetaspace = !byteLevel && !hasAffixes && !options.ignoreMerges
             && BPEModel.metaspaceSeparatesWords(vocab: vocab, merges: merges)
+        sharedCache = .allocate(capacity: 1)   // last: nothing throws after it
+        sharedCache.initialize(to: nil)
     }
 
     /// True when no merge can join a symbol that contains a non-"▁" character with a following
     /// symbol that starts with "▁" (SentencePiece vocabularies such as Llama's). Then a word can
     /// be cut before every "▁" that follows another character without changing the result,
     /// which turns a whole sentence into cacheable words.
-    private static func metaspaceSeparatesWords(vocab: [[UInt8]: Int], merges: [(String, String)]) -> Bool {
+    private static func metaspaceSeparatesWords(vocab: TokenTable, merges: [(String, String)]) -> Bool {
         let meta: [UInt8] = [0xE2, 0x96, 0x81]
-        guard vocab[meta] != nil else { return false }
+        guard vocab.lookup(meta) != nil else { return false }
         for (a, b) in merges where b.utf8.starts(with: meta) {
             if a.unicodeScalars.contains(where: { $0 != "\u{2581}" }) { return false }
         }
@@ -132,17 +171,29 @@ final class BPEModel: @unchecked Sendable {
     }
 
     /// The id of a vocabulary token string (not added tokens).
-    func id(of token: String) -> Int? { vocab[Array(token.utf8)] }
+    func id(of token: String) -> Int? { vocab.lookup(token) }
+
+    /// "<0xAB>", the byte-fallback token of a byte.
+    static func byteToken(_ b: UInt8) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        return String(decoding: [0x3C, 0x30, 0x78, hex[Int(b >> 4)], hex[Int(b & 15)], 0x3E], as: UTF8.self)
+    }
 
     func token(of id: Int) -> String? { id >= 0 && id < idToToken.count ? idToToken[id] : nil }
 
     // MARK: - Cache ownership
 
+    deinit {
+        sharedCache.deinitialize(count: 1)
+        sharedCache.deallocate()
+    }
+
+    /// Takes the shared cache for one encode call (a fresh one when another call holds it).
     func checkoutCache() -> WordCache {
         cacheLock.lock()
         defer { cacheLock.unlock() }
-        if let cache = sharedCache {
-            sharedCache = nil
+        if let cache = sharedCache.pointee {
+            sharedCache.pointee = nil
             return cache
         }
         return WordCache()
@@ -150,7 +201,7 @@ final class BPEModel: @unchecked Sendable {
 
     func returnCache(_ cache: WordCache) {
         cacheLock.lock()
-        if sharedCache == nil { sharedCache = cache }
+        if sharedCache.pointee == nil { sharedCache.pointee = cache }
         cacheLock.unlock()
     }
 
@@ -183,13 +234,32 @@ final class BPEModel: @unchecked Sendable {
     }
 
     private func encodeSubword(_ word: UnsafeBufferPointer<UInt8>, cache: WordCache, into out: inout [Int]) {
+        if word.count <= 8 {
+            let key = WordCache.shortKey(word)
+            if cache.lookupShort(word, key: key, into: &out) { return }
+            let before = out.count
+            encodeUncachedShort(word, cache: cache, into: &out)
+            let n = out.count - before
+            if n >= 1 && n <= 3 {
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3) { ids in
+                    for k in 0..<n { ids[k] = Int32(truncatingIfNeeded: out[before + k]) }
+                    cache.insertShort(word, key: key, ids: UnsafeBufferPointer(rebasing: ids[0..<n]))
+                }
+            }
+            return
+        }
+        encodeUncachedShort(word, cache: cache, into: &out)
+    }
+
+    /// The main cache, then the merge loop.
+    private func encodeUncachedShort(_ word: UnsafeBufferPointer<UInt8>, cache: WordCache, into out: inout [Int]) {
         let cacheable = word.count < WordCache.maxWordBytes
         var h: UInt64 = 0
         if cacheable {
             h = WordCache.hash(word)
             if cache.lookup(word, hash: h, into: &out) { return }
         }
-        if let whole = wholeWordIds, let id = whole[Array(word)] {
+        if let whole = wholeWordIds, case let id = whole.lookup(word), id >= 0 {
             out.append(Int(id))
             if cacheable { withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1) { $0[0] = id; cache.insert(word, hash: h, ids: UnsafeBufferPointer($0)) } }
             return
@@ -213,7 +283,6 @@ final class BPEModel: @unchecked Sendable {
     private func finish(_ symbols: UnsafeMutablePointer<Int32>, count: Int, word: UnsafeBufferPointer<UInt8>, hash h: UInt64,
                         cacheable: Bool, cache: WordCache, into out: inout [Int]) {
         let n = BPEMerge.merge(symbols, count: count, pairs: pairs)
-        out.reserveCapacity(out.count + n)
         for k in 0..<n { out.append(Int(symbols[k])) }
         if cacheable { cache.insert(word, hash: h, ids: UnsafeBufferPointer(start: symbols, count: n)) }
     }
@@ -284,13 +353,13 @@ final class BPEModel: @unchecked Sendable {
             var s = c
             if k > 0, let prefix = options.continuingSubwordPrefix { s = prefix + s }
             if k == chars.count - 1, let suffix = options.endOfWordSuffix { s += suffix }
-            if let id = vocab[Array(s.utf8)] {
+            if let id = vocab.lookup(s) {
                 if pendingUnk, let unk = unkId { symbols.append(unk); pendingUnk = false }
                 symbols.append(Int32(id))
                 continue
             }
             if options.byteFallback {
-                let ids = s.utf8.map { vocab[Array(String(format: "<0x%02X>", $0).utf8)] }
+                let ids = s.utf8.map { vocab.lookup(BPEModel.byteToken($0)) }
                 if ids.allSatisfy({ $0 != nil }) {
                     symbols.append(contentsOf: ids.map { Int32($0 ?? 0) })
                     continue

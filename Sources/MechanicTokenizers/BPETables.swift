@@ -41,6 +41,17 @@ final class PairTable: @unchecked Sendable {
         slots[2 * i + 1] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: newId))
     }
 
+    /// Reads the home slot of a pair (see `BPEModel.init`).
+    @inline(__always)
+    func touch(_ left: Int32, _ right: Int32) -> UInt64 {
+        let key = UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
+        return slots[2 * slot(of: key)]
+    }
+
+    /// Keeps a value alive so the optimizer cannot drop the loads that computed it.
+    @inline(never)
+    func noteUnlikely() {}
+
     /// `rank << 32 | newId`, or `PairTable.missing`.
     @inline(__always)
     func lookup(_ left: Int32, _ right: Int32) -> UInt64 {
@@ -56,29 +67,61 @@ final class PairTable: @unchecked Sendable {
 }
 
 /// A cache from a pre-tokenized word (its bytes) to its token ids. Keys and values live in two
-/// arenas; the table is cleared when it fills up. Not thread-safe: `BPEModel` hands one cache to
-/// one encode call at a time.
+/// arenas; the table is cleared when it fills up. Raw buffers rather than arrays: the cache is a
+/// class, and array properties of a class pay for dynamic exclusivity checks on every access.
+/// Not thread-safe: `BPEModel` hands one cache to one encode call at a time.
 final class WordCache {
-    static let maxWordBytes = 256
-    private static let maxEntries = 1 << 17
+    static let maxWordBytes = 1024
+    private static let maxEntries = 1 << 18
 
-    private var hashes: [UInt64]        // 0 = empty slot
-    private var keyStart: [UInt32]
-    private var keyLength: [UInt16]
-    private var valueStart: [UInt32]
-    private var valueCount: [UInt16]
-    private var keys: [UInt8] = []
-    private var values: [Int32] = []
+    /// A small direct-mapped table in front of the main one for words of at most 8 bytes with at
+    /// most 3 ids (the frequent words of any text), small enough to stay in the CPU cache.
+    private struct ShortEntry {
+        var key: UInt64       // the word's bytes, little-endian, zero-padded
+        var length: UInt8     // 0 = empty
+        var count: UInt8
+        var ids: (Int32, Int32, Int32)
+    }
+    private static let shortBits = 12
+    private let short: UnsafeMutablePointer<ShortEntry>
+
+    private struct Slot {
+        var hash: UInt64        // 0 = empty
+        var keyStart: UInt32
+        var valueStart: UInt32
+        var keyLength: UInt16
+        var valueCount: UInt16
+    }
+
+    private var slots: UnsafeMutablePointer<Slot>
+    private var capacity: Int
     private var mask: Int
     private var count = 0
+    private var keys: UnsafeMutablePointer<UInt8>
+    private var keysCount = 0
+    private var keysCapacity: Int
+    private var values: UnsafeMutablePointer<Int32>
+    private var valuesCount = 0
+    private var valuesCapacity: Int
 
     init(capacity: Int = 1 << 14) {
-        hashes = [UInt64](repeating: 0, count: capacity)
-        keyStart = [UInt32](repeating: 0, count: capacity)
-        keyLength = [UInt16](repeating: 0, count: capacity)
-        valueStart = [UInt32](repeating: 0, count: capacity)
-        valueCount = [UInt16](repeating: 0, count: capacity)
+        self.capacity = capacity
         mask = capacity - 1
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(hash: 0, keyStart: 0, valueStart: 0, keyLength: 0, valueCount: 0), count: capacity)
+        keysCapacity = 1 << 16
+        keys = .allocate(capacity: keysCapacity)
+        valuesCapacity = 1 << 15
+        values = .allocate(capacity: valuesCapacity)
+        short = .allocate(capacity: 1 << WordCache.shortBits)
+        short.initialize(repeating: ShortEntry(key: 0, length: 0, count: 0, ids: (0, 0, 0)), count: 1 << WordCache.shortBits)
+    }
+
+    deinit {
+        short.deallocate()
+        slots.deallocate()
+        keys.deallocate()
+        values.deallocate()
     }
 
     @inline(__always)
@@ -106,70 +149,104 @@ final class WordCache {
         return h | 1
     }
 
+    @inline(__always)
+    static func shortKey(_ word: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var key: UInt64 = 0
+        for i in 0..<word.count { key |= UInt64(word[i]) << (8 * UInt64(i)) }
+        return key
+    }
+
+    @inline(__always)
+    private static func shortSlot(_ key: UInt64, _ length: Int) -> Int {
+        Int(truncatingIfNeeded: ((key ^ UInt64(length)) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - shortBits))
+    }
+
+    /// The front table: appends the ids of a word of at most 8 bytes and returns true, or false.
+    @inline(__always)
+    func lookupShort(_ word: UnsafeBufferPointer<UInt8>, key: UInt64, into out: inout [Int]) -> Bool {
+        let e = short[WordCache.shortSlot(key, word.count)]
+        guard e.key == key, Int(e.length) == word.count else { return false }
+        out.append(Int(e.ids.0))
+        if e.count > 1 { out.append(Int(e.ids.1)) }
+        if e.count > 2 { out.append(Int(e.ids.2)) }
+        return true
+    }
+
+    @inline(__always)
+    func insertShort(_ word: UnsafeBufferPointer<UInt8>, key: UInt64, ids: UnsafeBufferPointer<Int32>) {
+        guard word.count >= 1, word.count <= 8, ids.count >= 1, ids.count <= 3 else { return }
+        short[WordCache.shortSlot(key, word.count)] = ShortEntry(
+            key: key, length: UInt8(word.count), count: UInt8(ids.count),
+            ids: (ids[0], ids.count > 1 ? ids[1] : 0, ids.count > 2 ? ids[2] : 0))
+    }
+
     /// Appends the cached ids of `word` to `out` and returns true, or returns false.
     @inline(__always)
     func lookup(_ word: UnsafeBufferPointer<UInt8>, hash h: UInt64, into out: inout [Int]) -> Bool {
         var i = Int(truncatingIfNeeded: h >> 20) & mask
         while true {
-            let sh = hashes[i]
-            if sh == 0 { return false }
-            if sh == h, Int(keyLength[i]) == word.count {
-                let start = Int(keyStart[i])
-                let equal = keys.withUnsafeBufferPointer { k -> Bool in
-                    guard let kb = k.baseAddress, let wb = word.baseAddress else { return word.isEmpty }
-                    return memcmp(kb + start, wb, word.count) == 0
-                }
-                if equal {
-                    let vs = Int(valueStart[i])
-                    for j in vs..<(vs + Int(valueCount[i])) { out.append(Int(values[j])) }
-                    return true
-                }
+            let slot = slots[i]
+            if slot.hash == 0 { return false }
+            if slot.hash == h, Int(slot.keyLength) == word.count,
+               let wb = word.baseAddress, memcmp(keys + Int(slot.keyStart), wb, word.count) == 0 {
+                let start = values + Int(slot.valueStart)
+                for j in 0..<Int(slot.valueCount) { out.append(Int(start[j])) }
+                return true
             }
             i = (i + 1) & mask
         }
     }
 
     func insert(_ word: UnsafeBufferPointer<UInt8>, hash h: UInt64, ids: UnsafeBufferPointer<Int32>) {
-        guard word.count < WordCache.maxWordBytes, ids.count < Int(UInt16.max) else { return }
-        if count >= WordCache.maxEntries || keys.count > (1 << 30) || values.count > (1 << 30) { clear() }
-        if count * 2 >= hashes.count { grow() }
+        guard word.count < WordCache.maxWordBytes, ids.count < Int(UInt16.max),
+              let wb = word.baseAddress, let ib = ids.baseAddress else { return }
+        if count >= WordCache.maxEntries || keysCount > (1 << 28) || valuesCount > (1 << 28) { clear() }
+        if count * 2 >= capacity { grow() }
+        if keysCount + word.count > keysCapacity {
+            keys = WordCache.enlarge(keys, count: keysCount, capacity: &keysCapacity, needed: keysCount + word.count)
+        }
+        if valuesCount + ids.count > valuesCapacity {
+            values = WordCache.enlarge(values, count: valuesCount, capacity: &valuesCapacity, needed: valuesCount + ids.count)
+        }
         var i = Int(truncatingIfNeeded: h >> 20) & mask
-        while hashes[i] != 0 { i = (i + 1) & mask }
-        hashes[i] = h
-        keyStart[i] = UInt32(keys.count)
-        keyLength[i] = UInt16(word.count)
-        valueStart[i] = UInt32(values.count)
-        valueCount[i] = UInt16(ids.count)
-        keys.append(contentsOf: word)
-        values.append(contentsOf: ids)
+        while slots[i].hash != 0 { i = (i + 1) & mask }
+        slots[i] = Slot(hash: h, keyStart: UInt32(keysCount), valueStart: UInt32(valuesCount),
+                        keyLength: UInt16(word.count), valueCount: UInt16(ids.count))
+        (keys + keysCount).update(from: wb, count: word.count)
+        keysCount += word.count
+        (values + valuesCount).update(from: ib, count: ids.count)
+        valuesCount += ids.count
         count += 1
     }
 
+    private static func enlarge<T>(_ p: UnsafeMutablePointer<T>, count: Int, capacity: inout Int, needed: Int) -> UnsafeMutablePointer<T> {
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let q = UnsafeMutablePointer<T>.allocate(capacity: newCapacity)
+        q.moveInitialize(from: p, count: count)
+        p.deallocate()
+        capacity = newCapacity
+        return q
+    }
+
     private func clear() {
-        for i in 0..<hashes.count { hashes[i] = 0 }
-        keys.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
+        for i in 0..<capacity { slots[i].hash = 0 }
+        keysCount = 0
+        valuesCount = 0
         count = 0
     }
 
     private func grow() {
-        let newCapacity = hashes.count * 2
-        let oldHashes = hashes, oldKeyStart = keyStart, oldKeyLength = keyLength
-        let oldValueStart = valueStart, oldValueCount = valueCount
-        hashes = [UInt64](repeating: 0, count: newCapacity)
-        keyStart = [UInt32](repeating: 0, count: newCapacity)
-        keyLength = [UInt16](repeating: 0, count: newCapacity)
-        valueStart = [UInt32](repeating: 0, count: newCapacity)
-        valueCount = [UInt16](repeating: 0, count: newCapacity)
-        mask = newCapacity - 1
-        for j in 0..<oldHashes.count where oldHashes[j] != 0 {
-            var i = Int(truncatingIfNeeded: oldHashes[j] >> 20) & mask
-            while hashes[i] != 0 { i = (i + 1) & mask }
-            hashes[i] = oldHashes[j]
-            keyStart[i] = oldKeyStart[j]
-            keyLength[i] = oldKeyLength[j]
-            valueStart[i] = oldValueStart[j]
-            valueCount[i] = oldValueCount[j]
+        let oldSlots = slots, oldCapacity = capacity
+        capacity *= 2
+        mask = capacity - 1
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(hash: 0, keyStart: 0, valueStart: 0, keyLength: 0, valueCount: 0), count: capacity)
+        for j in 0..<oldCapacity where oldSlots[j].hash != 0 {
+            var i = Int(truncatingIfNeeded: oldSlots[j].hash >> 20) & mask
+            while slots[i].hash != 0 { i = (i + 1) & mask }
+            slots[i] = oldSlots[j]
         }
+        oldSlots.deallocate()
     }
 }

@@ -9,10 +9,18 @@ enum JSONValue {
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
+    /// An array of exactly two strings (a BPE merge), stored without an array allocation.
+    case pair(String, String)
 
     var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
-    var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    var arrayValue: [JSONValue]? {
+        switch self {
+        case .array(let a): return a
+        case .pair(let a, let b): return [.string(a), .string(b)]
+        default: return nil
+        }
+    }
     var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
     var isNull: Bool { if case .null = self { return true } else { return false } }
 
@@ -30,6 +38,7 @@ enum JSONValue {
         case .number(let d): return d.rounded() == d && abs(d) < 1e15 ? String(Int(d)) : String(d)
         case .string(let s): return TokenizerError.quoted(s.count > 60 ? String(s.prefix(60)) + "…" : s)
         case .array(let a): return "an array of \(a.count) elements"
+        case .pair(let a, let b): return "[\(TokenizerError.quoted(a)), \(TokenizerError.quoted(b))]"
         case .object(let o): return "an object with keys [\(o.keys.prefix(8).joined(separator: ", "))]"
         }
     }
@@ -106,7 +115,7 @@ struct JSONParser {
         guard pos < bytes.count else { throw error("unexpected end of file") }
         switch bytes[pos] {
         case UInt8(ascii: "{"): return .object(try parseObject())
-        case UInt8(ascii: "["): return .array(try parseArray())
+        case UInt8(ascii: "["): return try parsePairOrArray()
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
         case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
@@ -153,6 +162,31 @@ struct JSONParser {
             if bytes[pos] == UInt8(ascii: "}") { pos += 1; return object }
             throw error("expected ',' or '}' in an object")
         }
+    }
+
+    /// `["a", "b"]` becomes `.pair`; anything else `.array`.
+    private mutating func parsePairOrArray() throws -> JSONValue {
+        let start = pos
+        pos += 1
+        skipWhitespace()
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") {
+            let a = try parseString()
+            skipWhitespace()
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: ",") {
+                pos += 1
+                skipWhitespace()
+                if pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") {
+                    let b = try parseString()
+                    skipWhitespace()
+                    if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") {
+                        pos += 1
+                        return .pair(a, b)
+                    }
+                }
+            }
+        }
+        pos = start
+        return .array(try parseArray())
     }
 
     private mutating func parseArray() throws -> [JSONValue] {

@@ -14,14 +14,20 @@ extension Normalizer {
     }
 }
 
-/// `NFC`, `NFD`, `NFKC`, `NFKD` through Foundation. Runs of characters that no normalization form
-/// can change are copied as they are: ASCII for every form, and everything below U+0300 for NFC
-/// (the first combining mark is U+0300, and no character below it composes with what precedes it).
+/// `NFC`, `NFD`, `NFKC`, `NFKD`. Characters that a normalization form cannot change, and that
+/// cannot combine with their neighbours, are copied as they are; only the runs between them
+/// (with the character before, which may compose with a following mark) go through Foundation.
+/// For NFKC/NFD/NFKD the stable characters are ASCII; for NFC they are the "NFC-stable starters"
+/// of `NFCStability` — almost all text.
 final class UnicodeNormalizer: Normalizer {
     enum Form: String { case nfc = "NFC", nfd = "NFD", nfkc = "NFKC", nfkd = "NFKD" }
     let form: Form
+    private let stable: UnsafePointer<Bool>?
 
-    init(form: Form) { self.form = form }
+    init(form: Form) {
+        self.form = form
+        stable = form == .nfc ? NFCStability.bmp : nil
+    }
 
     private func apply(_ s: String) -> String {
         switch form {
@@ -32,38 +38,88 @@ final class UnicodeNormalizer: Normalizer {
         }
     }
 
+    /// Whether the scalar at `i` is stable; returns its length too.
     @inline(__always)
-    private func isStable(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
+    private func isStable(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> (Bool, Int) {
         let b = p[i]
-        if b < 0x80 { return true }
-        guard form == .nfc else { return false }
-        // Scalars below U+0300 are two bytes with a lead byte below 0xCC.
-        return b < 0xCC
+        if b < 0x80 { return (true, 1) }
+        guard let stable else { return (false, utf8Length(b)) }
+        let (v, length) = decodeScalar(p, i)
+        if v < 0x10000 { return (stable[Int(v)], length) }
+        return (NFCStability.isStableAstral(v), length)
     }
 
     func normalize(_ p: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var i = 0
-        while i < p.count, isStable(p, i) { i += utf8Length(p[i]) }
+        while i < p.count {
+            let (ok, length) = isStable(p, i)
+            if !ok { break }
+            i += length
+        }
         if i >= p.count { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(p.count + 16)
         var copied = 0
         while i < p.count {
-            // Unstable run [runStart, runEnd), extended back by one character: a combining mark
-            // composes with the character before it.
+            // Unstable run, extended back by one character: a mark composes with what precedes it.
             let runStart = i > 0 ? previousScalarStart(p, i) : 0
             var runEnd = i
-            while runEnd < p.count, !isStable(p, runEnd) { runEnd += utf8Length(p[runEnd]) }
+            while runEnd < p.count {
+                let (ok, length) = isStable(p, runEnd)
+                if ok { break }
+                runEnd += length
+            }
             runEnd = min(runEnd, p.count)
             out.append(contentsOf: UnsafeBufferPointer(rebasing: p[copied..<runStart]))
             let piece = String(decoding: UnsafeBufferPointer(rebasing: p[runStart..<runEnd]), as: UTF8.self)
             out.append(contentsOf: apply(piece).utf8)
             copied = runEnd
             i = runEnd
-            while i < p.count, isStable(p, i) { i += utf8Length(p[i]) }
+            while i < p.count {
+                let (ok, length) = isStable(p, i)
+                if !ok { break }
+                i += length
+            }
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: p[copied..<p.count]))
         return out
+    }
+}
+
+/// NFC-stable starters: canonical combining class 0, not Full_Composition_Exclusion (so NFC keeps
+/// them: NFC_Quick_Check is not No), and not one of the characters that compose with a preceding
+/// character (NFC_Quick_Check = Maybe). NFC never changes such a character and never moves or
+/// merges anything across it, so text can be cut before each one and normalized piece by piece.
+enum NFCStability {
+    /// NFC_Quick_Check=Maybe (DerivedNormalizationProps.txt), Basic Multilingual Plane.
+    static let maybe: [ClosedRange<UInt32>] = [
+        0x0300...0x0304, 0x0306...0x030C, 0x030F...0x030F, 0x0311...0x0311, 0x0313...0x0314, 0x031B...0x031B,
+        0x0323...0x0328, 0x032D...0x032E, 0x0330...0x0331, 0x0338...0x0338, 0x0342...0x0342, 0x0345...0x0345,
+        0x0653...0x0655, 0x093C...0x093C, 0x09BE...0x09BE, 0x09D7...0x09D7, 0x0B3E...0x0B3E, 0x0B56...0x0B57,
+        0x0BBE...0x0BBE, 0x0BD7...0x0BD7, 0x0C56...0x0C56, 0x0CC2...0x0CC2, 0x0CD5...0x0CD6, 0x0D3E...0x0D3E,
+        0x0D57...0x0D57, 0x0DCA...0x0DCA, 0x0DCF...0x0DCF, 0x0DDF...0x0DDF, 0x102E...0x102E, 0x1161...0x1175,
+        0x11A8...0x11C2, 0x1B35...0x1B35, 0x3099...0x309A,
+    ]
+
+    /// One flag per BMP scalar, built on first use (a few milliseconds).
+    nonisolated(unsafe) static let bmp: UnsafePointer<Bool> = {
+        let table = UnsafeMutablePointer<Bool>.allocate(capacity: 0x10000)
+        for v in 0..<0x10000 { table[v] = compute(UInt32(v)) }
+        return UnsafePointer(table)
+    }()
+
+    static func compute(_ v: UInt32) -> Bool {
+        if v < 0x80 { return true }
+        guard let scalar = UnicodeScalar(v) else { return false }
+        let p = scalar.properties
+        return p.canonicalCombiningClass.rawValue == 0 && !p.isFullCompositionExclusion && !maybe.contains { $0.contains(v) }
+    }
+
+    /// Outside the BMP only emoji/symbols and CJK ideographs count as stable (other planes hold
+    /// historic scripts with composing marks; they simply take the slow path).
+    static func isStableAstral(_ v: UInt32) -> Bool {
+        guard (0x1F000...0x1FAFF).contains(v) || (0x20000...0x3FFFF).contains(v) else { return false }
+        return compute(v)
     }
 }
 

@@ -31,8 +31,14 @@ enum PatternScanner {
         }
     }
 
-    // Kinds: 0 whitespace, 1 letter, 2 number, 3 other.
-    private static let asciiKind: [UInt8] = (0..<128).map { kindOf(CharClass.ascii[$0]) }
+    // Kinds: 0 whitespace, 1 letter, 2 number, 3 other. One byte per BMP scalar, built on first
+    // use; the scanners read it through a pointer fetched once per piece.
+    nonisolated(unsafe) private static let kinds: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
+        let classes = CharClass.bmp
+        for v in 0..<0x10000 { table[v] = kindOf(classes[v]) }
+        return UnsafePointer(table)
+    }()
 
     @inline(__always)
     private static func kindOf(_ c: CharClass) -> UInt8 {
@@ -43,19 +49,20 @@ enum PatternScanner {
     }
 
     @inline(__always)
-    private static func kind(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> (kind: UInt8, length: Int) {
+    private static func kind(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ kinds: UnsafePointer<UInt8>) -> (kind: UInt8, length: Int) {
         let b = p[i]
-        if b < 0x80 { return (asciiKind[Int(b)], 1) }
+        if b < 0x80 { return (kinds[Int(b)], 1) }
         let (v, length) = decodeScalar(p, i)
-        return (kindOf(CharClass.of(v)), length)
+        if v < 0x10000 { return (kinds[Int(v)], length) }
+        return (kindOf(CharClass.compute(v)), length)
     }
 
     /// End of the run of characters of kind `k` starting at `i`.
     @inline(__always)
-    private static func run(_ p: UnsafeBufferPointer<UInt8>, from i: Int, kind k: UInt8) -> Int {
+    private static func run(_ p: UnsafeBufferPointer<UInt8>, from i: Int, kind k: UInt8, _ kinds: UnsafePointer<UInt8>) -> Int {
         var j = i
         while j < p.count {
-            let (kj, length) = kind(p, j)
+            let (kj, length) = kind(p, j, kinds)
             if kj != k { break }
             j += length
         }
@@ -65,12 +72,12 @@ enum PatternScanner {
     /// `\s+(?!\S)|\s+` at a whitespace character: a whitespace run, minus its last character
     /// when the run has two or more characters and is followed by a non-space.
     @inline(__always)
-    private static func whitespaceRun(_ p: UnsafeBufferPointer<UInt8>, from i: Int) -> Int {
+    private static func whitespaceRun(_ p: UnsafeBufferPointer<UInt8>, from i: Int, _ kinds: UnsafePointer<UInt8>) -> Int {
         var j = i
         var last = i
         var count = 0
         while j < p.count {
-            let (kj, length) = kind(p, j)
+            let (kj, length) = kind(p, j, kinds)
             if kj != 0 { break }
             last = j
             j += length
@@ -81,6 +88,7 @@ enum PatternScanner {
     }
 
     private static func scanGPT2(_ p: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) -> Void) {
+        let kinds = PatternScanner.kinds
         let n = p.count
         var i = 0
         while i < n {
@@ -95,32 +103,33 @@ enum PatternScanner {
                     }
                 }
             }
-            var (k, length) = kind(p, i)
+            var (k, length) = kind(p, i, kinds)
             var runStart = i
             if b == 0x20, i + 1 < n {      // ' ?' before letters, numbers or other
-                let (k2, length2) = kind(p, i + 1)
+                let (k2, length2) = kind(p, i + 1, kinds)
                 if k2 != 0 { k = k2; length = length2; runStart = i + 1 }
             }
-            let end = k == 0 ? whitespaceRun(p, from: i) : run(p, from: runStart + length, kind: k)
+            let end = k == 0 ? whitespaceRun(p, from: i, kinds) : run(p, from: runStart + length, kind: k, kinds)
             body(i, end)
             i = end
         }
     }
 
     private static func scanLlama3(_ p: UnsafeBufferPointer<UInt8>, maxDigits: Int, _ body: (Int, Int) -> Void) {
+        let kinds = PatternScanner.kinds
         let n = p.count
         var i = 0
         while i < n {
             let b = p[i]
             if b == 0x27, i + 1 < n, let end = contractionEnd(p, i) { body(i, end); i = end; continue }
-            let (k, length) = kind(p, i)
+            let (k, length) = kind(p, i, kinds)
             // [^\r\n\p{L}\p{N}]?\p{L}+
             if k == 1 {
-                let end = run(p, from: i + length, kind: 1)
+                let end = run(p, from: i + length, kind: 1, kinds)
                 body(i, end); i = end; continue
             }
-            if k != 2, b != 0x0A, b != 0x0D, i + length < n, kind(p, i + length).kind == 1 {
-                let end = run(p, from: i + length, kind: 1)
+            if k != 2, b != 0x0A, b != 0x0D, i + length < n, kind(p, i + length, kinds).kind == 1 {
+                let end = run(p, from: i + length, kind: 1, kinds)
                 body(i, end); i = end; continue
             }
             // \p{N}{1,3}
@@ -128,7 +137,7 @@ enum PatternScanner {
                 var end = i + length
                 var digits = 1
                 while digits < maxDigits, end < n {
-                    let (kj, lj) = kind(p, end)
+                    let (kj, lj) = kind(p, end, kinds)
                     if kj != 2 { break }
                     end += lj
                     digits += 1
@@ -137,9 +146,9 @@ enum PatternScanner {
             }
             // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
             var otherStart = -1
-            if k == 3 { otherStart = i } else if b == 0x20, i + 1 < n, kind(p, i + 1).kind == 3 { otherStart = i + 1 }
+            if k == 3 { otherStart = i } else if b == 0x20, i + 1 < n, kind(p, i + 1, kinds).kind == 3 { otherStart = i + 1 }
             if otherStart >= 0 {
-                var end = run(p, from: otherStart, kind: 3)
+                var end = run(p, from: otherStart, kind: 3, kinds)
                 while end < n, p[end] == 0x0A || p[end] == 0x0D { end += 1 }
                 body(i, end); i = end; continue
             }
@@ -147,13 +156,13 @@ enum PatternScanner {
             var j = i
             var lastBreak = -1
             while j < n {
-                let (kj, lj) = kind(p, j)
+                let (kj, lj) = kind(p, j, kinds)
                 if kj != 0 { break }
                 if p[j] == 0x0A || p[j] == 0x0D { lastBreak = j }
                 j += lj
             }
             if lastBreak >= 0 { body(i, lastBreak + 1); i = lastBreak + 1; continue }
-            let end = whitespaceRun(p, from: i)
+            let end = whitespaceRun(p, from: i, kinds)
             body(i, end); i = end
         }
     }

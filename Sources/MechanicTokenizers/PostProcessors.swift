@@ -2,6 +2,8 @@
 /// runs for `encode(_:addSpecialTokens: true)`; single sequences only (no pairs).
 protocol PostProcessor: AnyObject {
     func process(_ ids: [Int]) -> [Int]
+    /// True when `process` puts tokens before the sequence (a BOS / CLS).
+    var addsLeadingTokens: Bool { get }
 }
 
 /// `TemplateProcessing` (its `single` template): special tokens and the sequence `$A` in order.
@@ -34,6 +36,8 @@ final class TemplatePostProcessor: PostProcessor {
         return out
     }
 
+    var addsLeadingTokens: Bool { !leadingSpecialIds.isEmpty }
+
     /// The ids the template puts before the sequence.
     var leadingSpecialIds: [Int] {
         var out: [Int] = []
@@ -49,6 +53,7 @@ final class WrapPostProcessor: PostProcessor {
     let cls: Int, sep: Int
     init(cls: Int, sep: Int) { self.cls = cls; self.sep = sep }
     func process(_ ids: [Int]) -> [Int] { [cls] + ids + [sep] }
+    var addsLeadingTokens: Bool { true }
 }
 
 /// `Sequence`: processors applied in order.
@@ -56,4 +61,5 @@ final class SequencePostProcessor: PostProcessor {
     let steps: [PostProcessor]
     init(steps: [PostProcessor]) { self.steps = steps }
     func process(_ ids: [Int]) -> [Int] { steps.reduce(ids) { $1.process($0) } }
+    var addsLeadingTokens: Bool { steps.contains { $0.addsLeadingTokens } }
 }

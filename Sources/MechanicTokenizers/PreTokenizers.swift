@@ -101,8 +101,7 @@ final class WhitespacePreTokenizer: PreTokenizer {
         let n = piece.count
         @inline(__always) func kind(_ at: Int) -> (Int, Int) {   // 0 space, 1 word, 2 other
             let (v, length) = decodeScalar(piece, at)
-            let c = CharClass.of(v)
-            return (c.contains(.word) ? 1 : c.contains(.whitespace) ? 0 : 2, length)
+            return (CharClass.isWord(v) ? 1 : CharClass.of(v).contains(.whitespace) ? 0 : 2, length)
         }
         while i < n {
             let (k, length) = kind(i)

@@ -16,6 +16,8 @@ public final class Tokenizer: @unchecked Sendable {
     let postProcessor: PostProcessor?
     let decoder: Decoder?
     let added: AddedVocabulary
+    private let rawMatcher: TokenMatcher
+    private let normalizedMatcher: TokenMatcher
 
     /// Highest id + 1, counting added tokens.
     public let vocabSize: Int
@@ -27,9 +29,11 @@ public final class Tokenizer: @unchecked Sendable {
     public let eosToken: String?
     public let padToken: String?
     public let unkToken: String?
-    /// True when `encode(_:addSpecialTokens: true)` itself adds tokens (BOS) — in Hugging Face
-    /// terms, `len(tok.encode("")) > 0`. When false, callers that want a BOS prepend it.
-    public private(set) var addsBosToken = false
+    /// True when `encode(_:addSpecialTokens: true)` itself puts a token (BOS, or CLS) before the
+    /// text; when false, callers that want a BOS prepend it (as TransformerLens does for GPT-2).
+    /// Agrees with Hugging Face's `len(tok.encode("")) > 0` except for templates that only append
+    /// (e.g. `$A </s>`), which add no BOS.
+    public let addsBosToken: Bool
 
     // MARK: - Loading
 
@@ -90,13 +94,15 @@ public final class Tokenizer: @unchecked Sendable {
         }
         added.finish()
         self.added = added
+        rawMatcher = added.raw
+        normalizedMatcher = added.normalized
 
         let lookup = { (content: String?) -> Int? in content.flatMap { added.token(content: $0)?.id ?? components.model.id(of: $0) } }
         var bosToken = config?.bosToken
         let eosToken = config?.eosToken
-        if config == nil, let template = components.postProcessor as? TemplatePostProcessor,
+        if bosToken == nil, let template = components.postProcessor as? TemplatePostProcessor,
            let first = template.leadingSpecialIds.first {
-            // Without a config, the token the template puts first is the BOS.
+            // Without a configured BOS, the token the template puts first is the BOS.
             bosToken = added.token(id: first)?.content ?? components.model.token(of: first)
         }
         let bosId = lookup(bosToken), eosId = lookup(eosToken)
@@ -131,7 +137,7 @@ public final class Tokenizer: @unchecked Sendable {
         }
         postProcessor = post
         vocabSize = max(model.idToToken.count, added.maxId + 1)
-        addsBosToken = !encode("", addSpecialTokens: true).isEmpty
+        addsBosToken = post?.addsLeadingTokens ?? false
     }
 
     // MARK: - Encoding
@@ -150,15 +156,15 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     private func encodeRaw(_ p: UnsafeBufferPointer<UInt8>, cache: WordCache, into ids: inout [Int]) {
-        if added.raw.isEmpty {
+        if rawMatcher.isEmpty {
             encodeText(p, atStart: true, cache: cache, into: &ids)
             return
         }
-        for segment in added.raw.split(p) {
-            if segment.tokenId >= 0 {
-                ids.append(segment.tokenId)
+        rawMatcher.split(p) { start, end, tokenId in
+            if tokenId >= 0 {
+                ids.append(tokenId)
             } else {
-                encodeText(UnsafeBufferPointer(rebasing: p[segment.start..<segment.end]), atStart: segment.start == 0, cache: cache, into: &ids)
+                encodeText(UnsafeBufferPointer(rebasing: p[start..<end]), atStart: start == 0, cache: cache, into: &ids)
             }
         }
     }
@@ -174,16 +180,15 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     private func encodeNormalized(_ p: UnsafeBufferPointer<UInt8>, atStart: Bool, cache: WordCache, into ids: inout [Int]) {
-        if added.normalized.isEmpty {
+        if normalizedMatcher.isEmpty {
             encodeWords(p, atStart: atStart, cache: cache, into: &ids)
             return
         }
-        for segment in added.normalized.split(p) {
-            if segment.tokenId >= 0 {
-                ids.append(segment.tokenId)
+        normalizedMatcher.split(p) { start, end, tokenId in
+            if tokenId >= 0 {
+                ids.append(tokenId)
             } else {
-                encodeWords(UnsafeBufferPointer(rebasing: p[segment.start..<segment.end]), atStart: atStart && segment.start == 0,
-                            cache: cache, into: &ids)
+                encodeWords(UnsafeBufferPointer(rebasing: p[start..<end]), atStart: atStart && start == 0, cache: cache, into: &ids)
             }
         }
     }

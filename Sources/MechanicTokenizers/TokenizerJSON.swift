@@ -121,6 +121,8 @@ enum TokenizerJSONLoader {
                     throw TokenizerError.invalidValue(file: r.file, key: "model.merges[\(i)]", value: m.brief, expected: "two tokens separated by one space")
                 }
                 merges.append((String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self)))
+            case .pair(let a, let b):
+                merges.append((a, b))
             case .array(let pair):
                 guard pair.count == 2, let a = pair[0].stringValue, let b = pair[1].stringValue else {
                     throw TokenizerError.invalidValue(file: r.file, key: "model.merges[\(i)]", value: m.brief, expected: "a pair of token strings")

@@ -1,55 +1,73 @@
 /// Character classes used by the pre-tokenizer scanners, matching Oniguruma's (and Rust's)
-/// Unicode definitions: `\p{L}`, `\p{N}`, `\s` (White_Space), `\w`, punctuation.
+/// Unicode definitions: `\p{L}`, `\p{N}`, `\s` (White_Space), punctuation. All of them follow from
+/// the general category, so the Basic Multilingual Plane is one 64 KB table (built on first use,
+/// a few milliseconds); other scalars ask the standard library. `\w` and Rust's `is_alphanumeric`
+/// need the Alphabetic property and are separate functions.
 struct CharClass: OptionSet, Sendable {
     let rawValue: UInt8
     static let letter = CharClass(rawValue: 1)        // \p{L}: Lu Ll Lt Lm Lo
     static let number = CharClass(rawValue: 2)        // \p{N}: Nd Nl No
     static let whitespace = CharClass(rawValue: 4)    // \s: White_Space
-    static let word = CharClass(rawValue: 8)          // \w: Alphabetic, M*, Nd, Pc, Join_Control
-    static let punctuation = CharClass(rawValue: 16)  // P* or ASCII punctuation (Rust's is_ascii_punctuation)
-    static let alphanumeric = CharClass(rawValue: 32) // Rust's char::is_alphanumeric: Alphabetic or N*
-    static let digit = CharClass(rawValue: 64)        // ASCII 0-9
+    static let punctuation = CharClass(rawValue: 8)   // P* or ASCII punctuation (Rust's is_ascii_punctuation)
+    static let digit = CharClass(rawValue: 16)        // ASCII 0-9
+    static let decimal = CharClass(rawValue: 32)      // Nd
+    static let mark = CharClass(rawValue: 64)         // M*
 
-    static let ascii: [CharClass] = (0..<128).map { compute(UnicodeScalar(UInt8($0))) }
+    /// One entry per BMP scalar, built on first use.
+    nonisolated(unsafe) static let bmp: UnsafePointer<CharClass> = {
+        let table = UnsafeMutablePointer<CharClass>.allocate(capacity: 0x10000)
+        for v in 0..<0x10000 { table[v] = compute(UInt32(v)) }
+        return UnsafePointer(table)
+    }()
 
     @inline(__always)
     static func of(_ value: UInt32) -> CharClass {
-        if value < 128 { return ascii[Int(value)] }
-        guard let scalar = UnicodeScalar(value) else { return [] }
-        return compute(scalar)
+        if value < 0x10000 { return bmp[Int(value)] }
+        return compute(value)
     }
 
-    static func compute(_ scalar: UnicodeScalar) -> CharClass {
-        let p = scalar.properties
+    static func compute(_ value: UInt32) -> CharClass {
+        guard let scalar = UnicodeScalar(value) else { return [] }
         var c: CharClass = []
-        switch p.generalCategory {
+        switch scalar.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
             c.insert(.letter)
         case .decimalNumber:
-            c.insert(.number); c.insert(.word)
+            c.formUnion([.number, .decimal])
         case .letterNumber, .otherNumber:
             c.insert(.number)
         case .nonspacingMark, .spacingMark, .enclosingMark:
-            c.insert(.word)
-        case .connectorPunctuation:
-            c.insert(.word); c.insert(.punctuation)
-        case .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation, .finalPunctuation,
-             .otherPunctuation:
+            c.insert(.mark)
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+             .finalPunctuation, .otherPunctuation:
             c.insert(.punctuation)
+        case .spaceSeparator, .lineSeparator, .paragraphSeparator:
+            c.insert(.whitespace)
         default:
             break
         }
-        if p.isWhitespace { c.insert(.whitespace) }
-        if p.isAlphabetic || p.isJoinControl { c.insert(.word) }
-        if p.isAlphabetic || c.contains(.number) { c.insert(.alphanumeric) }
-        if scalar.value < 128 {
-            let v = scalar.value
-            if (0x21...0x2F).contains(v) || (0x3A...0x40).contains(v) || (0x5B...0x60).contains(v) || (0x7B...0x7E).contains(v) {
-                c.insert(.punctuation)
-            }
-            if (0x30...0x39).contains(v) { c.insert(.digit) }
+        // White_Space also holds these controls: \t \n \v \f \r and NEL.
+        if (0x09...0x0D).contains(value) || value == 0x85 { c.insert(.whitespace) }
+        if (0x21...0x2F).contains(value) || (0x3A...0x40).contains(value) || (0x5B...0x60).contains(value) || (0x7B...0x7E).contains(value) {
+            c.insert(.punctuation)
         }
+        if (0x30...0x39).contains(value) { c.insert(.digit) }
         return c
+    }
+
+    /// `\w` of Oniguruma and Rust's regex: Alphabetic, marks, decimal numbers, connector
+    /// punctuation (`_`), Join_Control.
+    static func isWord(_ value: UInt32) -> Bool {
+        if value < 128 {
+            return (0x30...0x39).contains(value) || (0x41...0x5A).contains(value) || (0x61...0x7A).contains(value) || value == 0x5F
+        }
+        guard let scalar = UnicodeScalar(value) else { return false }
+        let p = scalar.properties
+        if p.isAlphabetic || p.isJoinControl { return true }
+        switch p.generalCategory {
+        case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: return true
+        default: return false
+        }
     }
 }
 

@@ -61,7 +61,8 @@ struct FixtureError: Error, CustomStringConvertible {
 }
 
 /// The expected values of one tokenizer over a list of strings (null entries in the files mean
-/// "same as ids_no_special" for ids and "same as the string" for decodes).
+/// special_prefix + ids_no_special + special_suffix for ids, and "the string itself" for decodes;
+/// the generating script nulls an entry only where Hugging Face's output is exactly that).
 struct Expectations {
     let strings: [String]
     let idsNoSpecial: [[Int]]
@@ -83,10 +84,12 @@ struct Expectations {
         }
         let n = strings.count
         let strs = strings
+        let prefix = (object["special_prefix"]?.arrayValue ?? []).compactMap(\.intValue)
+        let suffix = (object["special_suffix"]?.arrayValue ?? []).compactMap(\.intValue)
         func intLists(_ key: String, fallback: [[Int]]?) throws -> [[Int]] {
             guard let rows = object[key]?.arrayValue, rows.count == n else { throw FixtureError("\(file): \(key) must have \(n) rows") }
             return try rows.enumerated().map { i, row in
-                if row.isNull, let fallback { return fallback[i] }
+                if row.isNull, let fallback { return prefix + fallback[i] + suffix }
                 guard let list = row.arrayValue else { throw FixtureError("\(file): \(key)[\(i)] is not a list") }
                 return list.compactMap(\.intValue)
             }

@@ -97,6 +97,53 @@ struct RealTokenizerTests {
         #expect(pythia.padTokenId == 50277 && pythia.eosTokenId == 0)
     }
 
+    /// Random text from many Unicode blocks (unassigned and private-use code points, controls,
+    /// combining marks, astral planes) survives encode → decode, and long inputs take the heap
+    /// merge path without trouble.
+    @Test(arguments: Fixtures.realNames)
+    func randomTextRoundTrips(name: String) throws {
+        let tok = try Fixtures.real(name)
+        var rng = SplitMix(seed: 99)
+        let ranges: [ClosedRange<UInt32>] = [0x00...0x7F, 0x80...0x24F, 0x300...0x36F, 0x370...0x52F, 0x590...0x6FF, 0x900...0x97F,
+                                             0xE00...0xE7F, 0x1100...0x11FF, 0x2000...0x206F, 0x3000...0x30FF, 0x4E00...0x9FFF,
+                                             0xAC00...0xD7A3, 0xE000...0xF8FF, 0xFB00...0xFFFD, 0x10000...0x1FFFF, 0x20000...0x2FFFF,
+                                             0xE0000...0xE01EF, 0x10FFF0...0x10FFFD]
+        for round in 0..<300 {
+            var scalars = String.UnicodeScalarView()
+            let length = round < 290 ? Int(rng.next() % 40) : 3000 + Int(rng.next() % 3000)
+            for _ in 0..<length {
+                let r = ranges[Int(rng.next() % UInt64(ranges.count))]
+                let v = r.lowerBound + UInt32(rng.next() % UInt64(r.upperBound - r.lowerBound + 1))
+                if let s = UnicodeScalar(v), v != 0x2581 { scalars.append(s) }
+            }
+            let s = String(scalars)
+            if tok.addedTokens.contains(where: { $0.special && s.contains($0.content) }) { continue }
+            let ids = tok.encode(s, addSpecialTokens: false)
+            #expect(ids.allSatisfy { $0 >= 0 && $0 < tok.vocabSize })
+            let expected = name == "pythia" ? s.precomposedStringWithCanonicalMapping : s
+            let back = tok.decode(ids)
+            if Exact(back) != Exact(expected) {
+                Issue.record("\(name): round trip of \(Exact(s)) gave \(Exact(back))")
+                break
+            }
+        }
+    }
+
+    /// `load(tokenizerJSON:config:)` builds the same tokenizer as `load(directory:)`.
+    @Test func loadFromFiles() throws {
+        let dir = Fixtures.sharedTokenizers.appendingPathComponent("llama2")
+        let tok = try Tokenizer.load(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"),
+                                     config: dir.appendingPathComponent("tokenizer_config.json"))
+        let reference = try Fixtures.real("llama2")
+        for s in Fixtures.corpus.prefix(200) { #expect(tok.encode(s) == reference.encode(s)) }
+        #expect(tok.bosTokenId == 1 && tok.addsBosToken)
+        // Without a config the tokenizer.json's own template still adds <s>.
+        let bare = try Tokenizer.load(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"), config: nil)
+        #expect(bare.encode("The opposite of tall is") == [1, 450, 11564, 310, 15655, 338] && bare.bosTokenId == 1)
+        let pythia = try Tokenizer.load(tokenizerJSON: Fixtures.sharedTokenizers.appendingPathComponent("pythia/tokenizer.json"), config: nil)
+        #expect(!pythia.addsBosToken && pythia.encode("Hello   world") == [12092, 50275, 10186])
+    }
+
     /// The same tokenizer used from many threads gives the same ids.
     @Test func concurrentEncoding() async throws {
         let tok = try Fixtures.real("gpt2")

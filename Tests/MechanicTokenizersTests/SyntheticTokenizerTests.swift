@@ -43,6 +43,9 @@ struct SyntheticTokenizerTests {
         let bos = try #require(tok.id(of: "<|begin_of_text|>"))
         #expect(tok.addsBosToken)
         #expect(tok.bosTokenId == bos)   // taken from the template when there is no config
+        #expect(try Fixtures.synthetic("bert_like").addsBosToken)
+        #expect(try !Fixtures.synthetic("bytelevel_prefix").addsBosToken)   // "$A </s>" appends only
+        #expect(try !Fixtures.synthetic("qwen2_nfc").addsBosToken)
         let eot = try #require(tok.id(of: "<|eot|>"))
         // lstrip/rstrip swallow the surrounding spaces.
         let ids = tok.encode("a  <|eot|>  b", addSpecialTokens: false)

@@ -186,6 +186,7 @@ def real_fixture(name, corpus):
     ids = [tok(s)["input_ids"] for s in corpus]
     ids_ns = [tok.encode(s, add_special_tokens=False) for s in corpus]
     used = {i for row in ids for i in row}
+    wrap = special_wrap(lambda s, special: tok.encode(s, add_special_tokens=special))
     size = len(tok)
     sample = piece_ids(used, size, 37) + [t.id for t in []]
     sample = sorted(set(sample) | set(tok.added_tokens_decoder.keys()))
@@ -202,9 +203,11 @@ def real_fixture(name, corpus):
         "unk_token_id": tok.unk_token_id,
         "adds_bos": len(tok.encode("")) > 0,
         "special_ids": sorted(tok.all_special_ids),
-        "encoding": "null entries mean: same as ids_no_special (ids) / same as the corpus string (decodes)",
+        "encoding": "null entries mean: special_prefix + ids_no_special + special_suffix (ids) / the corpus string (decodes)",
+        "special_prefix": wrap[0],
+        "special_suffix": wrap[1],
         "ids_no_special": ids_ns,
-        "ids": compact(ids, ids_ns),
+        "ids": compact_ids(ids, ids_ns, wrap),
         "decode_no_special": compact([tok.decode(r, clean_up_tokenization_spaces=False) for r in ids_ns], corpus),
         "decode": compact([tok.decode(r, clean_up_tokenization_spaces=False) for r in ids], corpus),
         "decode_skip_special": compact([tok.decode(r, skip_special_tokens=True, clean_up_tokenization_spaces=False) for r in ids], corpus),
@@ -215,6 +218,23 @@ def real_fixture(name, corpus):
 def compact(values, reference):
     """None where a value equals the reference, to keep the fixtures small."""
     return [None if v == r else v for v, r in zip(values, reference)]
+
+
+def special_wrap(encode):
+    """(prefix, suffix): the special tokens the post-processor puts around a sequence, read off
+    the ids of "x" with and without special tokens."""
+    with_special, without = encode("x", True), encode("x", False)
+    for k in range(len(with_special) - len(without) + 1):
+        if with_special[k:k + len(without)] == without:
+            return with_special[:k], with_special[k + len(without):]
+    return [], []
+
+
+def compact_ids(ids, ids_ns, wrap):
+    """None where the ids are exactly prefix + ids_no_special + suffix (checked here against
+    Hugging Face's own output, so the fixture still states its exact result)."""
+    prefix, suffix = wrap
+    return [None if v == prefix + r + suffix else v for v, r in zip(ids, ids_ns)]
 
 
 def to_legacy_merges(path):
@@ -396,14 +416,17 @@ def synthetic_fixtures(corpus, n_curated):
         tok = Tokenizer.from_file(path)
         ids = [tok.encode(s).ids for s in strings]
         ids_ns = [tok.encode(s, add_special_tokens=False).ids for s in strings]
+        wrap = special_wrap(lambda s, special: tok.encode(s, add_special_tokens=special).ids)
         size = tok.get_vocab_size(with_added_tokens=True)
         write_json(os.path.join(OUT, "synthetic", f"{name}.expected.json"), {
             "name": name,
             "source": f"tokenizers {tokenizers.__version__} Tokenizer.from_file",
             "corpus_indices": indices,
-            "encoding": "null entries mean: same as ids_no_special (ids) / same as the string (decodes)",
+            "encoding": "null entries mean: special_prefix + ids_no_special + special_suffix (ids) / the string (decodes)",
+            "special_prefix": wrap[0],
+            "special_suffix": wrap[1],
             "ids_no_special": ids_ns,
-            "ids": compact(ids, ids_ns),
+            "ids": compact_ids(ids, ids_ns, wrap),
             "decode": compact([tok.decode(r, skip_special_tokens=False) for r in ids], strings),
             "decode_skip_special": compact([tok.decode(r, skip_special_tokens=True) for r in ids], strings),
             "pieces": [[i, tok.decode([i], skip_special_tokens=False), tok.id_to_token(i)] for i in range(size)],

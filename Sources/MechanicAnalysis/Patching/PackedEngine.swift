@@ -1,0 +1,128 @@
+import Mechanic
+
+/// The packed engine: every patch of one hook kind, at every layer, in one pass over the layers.
+///
+/// A patch at layer l and position p (its first patched position) cannot change anything below
+/// l or before p. So each (variant, pair) row is computed only at positions p..<P and only from
+/// layer l on, attending to the target run's cached keys and values for positions before p; a
+/// row joins the pass at its layer, entering the block at the patched hook point (earlier
+/// values of that block come from the target's cache); rows of different lengths are packed
+/// token after token, so the per-token work of every layer (norms, projections, MLP) is one
+/// matrix product over all live rows, and the weights of a layer are read once per pass;
+/// logits are computed only at the final position.
+extension PatchingRun {
+    /// Metric values of the sites (all of one hook kind `kind`, e.g. `hook_z`), in order.
+    func packedGroup(kind: String, stage: PackedStage, sites: [PatchSite]) throws -> [Double] {
+        let c = model.config
+        let N = pairs.count, P = positions
+        let keyKind = c.positionalEmbedding == .rotary ? "rot_k" : "k"
+        let act = String(kind.dropFirst("hook_".count))
+        let firstLayer = sites.map(\.layer).min() ?? 0
+        // Everything the pass reads from the caches, cached in one go.
+        var names: [String] = []
+        for l in firstLayer..<c.nLayers { names += [actName(keyKind, layer: l), actName("v", layer: l)] }
+        for l in Set(sites.map(\.layer)) {
+            names += [actName("resid_pre", layer: l), actName(act, layer: l)] + presetKinds(stage).map { actName($0, layer: l) }
+        }
+        try ensure(names)
+
+        var rows: [PackedRow] = []
+        for (v, site) in sites.enumerated() {
+            for n in 0..<N { rows.append(PackedRow(variant: v, pair: n, layer: site.layer, start: site.selection.suffixStart, selection: site.selection)) }
+        }
+        rows.sort { ($0.layer, $0.variant, $0.pair) < ($1.layer, $1.variant, $1.pair) }
+        var sums = [Double](repeating: 0, count: sites.count)
+        var chunk: [PackedRow] = []
+        var tokens = 0
+        for row in rows {
+            if tokens + (P - row.start) > maxBatchTokens, !chunk.isEmpty {
+                try packedPass(chunk, kind: kind, act: act, stage: stage, keyKind: keyKind, into: &sums)
+                chunk = []
+                tokens = 0
+            }
+            chunk.append(row)
+            tokens += P - row.start
+        }
+        if !chunk.isEmpty { try packedPass(chunk, kind: kind, act: act, stage: stage, keyKind: keyKind, into: &sums) }
+        return sums.map { context.finish($0 / Double(N)) }
+    }
+
+    /// Target activations a row entering at `stage` takes instead of computing them.
+    private func presetKinds(_ stage: PackedStage) -> [String] {
+        let c = model.config
+        let before = c.parallelAttnMLP ? "attn_out" : "resid_mid"
+        switch stage {
+        case .residPre: return []
+        case .qkv: return ["q", "k", "v"]
+        case .pattern: return ["pattern"]
+        case .z: return ["z"]
+        case .result: return ["result"]
+        case .attnOut: return ["attn_out"]
+        case .residMid: return ["resid_mid"]
+        case .post: return ["post", before]
+        case .mlpOut: return ["mlp_out", before]
+        case .residPost: return ["resid_post"]
+        }
+    }
+
+    /// One pass over the layers for `rows` (sorted by layer); adds each row's raw metric to `sums[variant]`.
+    private func packedPass(_ rows: [PackedRow], kind: String, act: String, stage: PackedStage, keyKind: String,
+                            into sums: inout [Double]) throws {
+        let c = model.config
+        let block = PackedBlock(model: model, rotary: PackedRotary(c))
+        var active = PackedLayout([], positions: positions)
+        var x = Tensor(zeros: [0, c.dModel])
+        var finals = Tensor(zeros: [0, c.dModel])   // resid_post at the final token of rows done early
+        var finalRows: [PackedRow] = []
+        let L = c.nLayers
+        for l in (rows.first?.layer ?? 0)..<L {
+            let keys = try targetActivation(actName(keyKind, layer: l)), values = try targetActivation(actName("v", layer: l))
+            let entering = rows.filter { $0.layer == l }
+            // The last block of rows that are already running: only their final tokens matter.
+            if l == L - 1, !active.rows.isEmpty {
+                finals = block.runFinal(l, active, residPre: x, prefixKeys: keys, prefixValues: values)
+                finalRows = active.rows
+                active = PackedLayout([], positions: positions)
+                x = Tensor(zeros: [0, c.dModel])
+            }
+            if entering.isEmpty {
+                if !active.rows.isEmpty { x = try block.run(l, active, residPre: x, entry: PackedEntry(), prefixKeys: keys, prefixValues: values) }
+                continue
+            }
+            let layout = PackedLayout(entering, positions: positions)
+            let hook = actName(act, layer: l)
+            let source = try sourceActivation(hook)
+            let fullRowShape = Array(try targetActivation(hook).shape.dropFirst())
+            let isPattern = kind == "hook_pattern"
+            var input = layout.pack(try targetActivation(actName("resid_pre", layer: l)))   // [tokens, d_model]
+            if stage == .residPre {
+                // Patched inputs join the live rows: one block for all.
+                try layout.patch(&input, fullRowShape: fullRowShape, source: source, isPattern: false)
+                active = active.appending(layout)
+                x = concatRows(x, input)
+                x = try block.run(l, active, residPre: x, entry: PackedEntry(), prefixKeys: keys, prefixValues: values)
+                continue
+            }
+            if !active.rows.isEmpty { x = try block.run(l, active, residPre: x, entry: PackedEntry(), prefixKeys: keys, prefixValues: values) }
+            var entry = PackedEntry(stage: stage, hookKind: kind)
+            for k in presetKinds(stage) {
+                let t = try targetActivation(actName(k, layer: l))
+                entry.preset["hook_" + k] = k == "pattern" ? layout.packPattern(t) : layout.pack(t)
+            }
+            entry.patch = { act in try layout.patch(&act, fullRowShape: fullRowShape, source: source, isPattern: isPattern) }
+            let out = try block.run(l, layout, residPre: input, entry: entry, prefixKeys: keys, prefixValues: values)
+            input = Tensor(zeros: [0])
+            active = active.appending(layout)
+            x = concatRows(x, out)
+        }
+        // Final norm and unembedding at each row's final position.
+        let resid = concatRows(finals, active.rows.isEmpty ? Tensor(zeros: [0, c.dModel]) : active.lastTokens(x))   // [rows, d_model]
+        let last = PackedMath.norm(resid, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB)
+        let logits = last.linear(model.weights.W_U, bias: model.weights.b_U)   // [rows, d_vocab]
+        let V = c.dVocab
+        logits.data.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { return }
+            for (r, row) in (finalRows + active.rows).enumerated() { sums[row.variant] += context.raw(base + r * V, dVocab: V, pair: row.pair) }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Mechanic
+
+/// One activation-patching experiment: a model, prompt pairs of one length, a metric, and the
+/// clean/corrupted runs every patch reuses.
+///
+/// The *target* run is the one patched into (the corrupted prompts for `.denoise`, the clean
+/// prompts for ablations); the *source* supplies the patched values (the clean run's
+/// activations, zeros, the mean over all prompts, or the corrupted run's activations).
+/// Activations are cached lazily, per activation kind, the first time a patch needs them.
+public final class PatchingRun {
+    public let model: HookedTransformer
+    public let pairs: [PatchingPair]
+    public let mode: PatchingMode
+    /// Tokens per prompt (every pair has this length).
+    public let positions: Int
+    /// Most tokens (rows × positions) one batched forward may hold; bounds memory.
+    public var maxBatchTokens = 4096
+
+    let clean: TokenBatch
+    let corrupt: TokenBatch
+    let context: MetricContext
+    private var cleanCache: [String: Tensor] = [:]
+    private var corruptCache: [String: Tensor] = [:]
+    private var meanCache: [String: Tensor] = [:]
+
+    /// Runs the clean and corrupted prompts once (final-position logits) for the metric.
+    public init(model: HookedTransformer, pairs: [PatchingPair], metric: PatchingMetric = .logitDiff,
+                mode: PatchingMode = .denoise) throws {
+        guard let first = pairs.first else { throw MechanicError.emptyInput("activation patching needs at least one prompt pair") }
+        for (i, p) in pairs.enumerated() { try p.validate(index: pairs.count > 1 ? i : nil) }
+        let lengths = Set(pairs.map(\.clean.count))
+        guard lengths.count == 1 else {
+            throw MechanicError.invalidArgument("the prompt pairs have different lengths (\(lengths.sorted().map(String.init).joined(separator: ", ")) tokens); patching results are indexed by position, so every pair must have the same number of tokens")
+        }
+        self.model = model
+        self.pairs = pairs
+        self.mode = mode
+        positions = first.clean.count
+        clean = try TokenBatch(ids: pairs.map(\.clean))
+        corrupt = try TokenBatch(ids: pairs.map(\.corrupt))
+        let options = ForwardOptions(logits: .last)
+        let cleanLogits = try model.forward(clean, options: options).logits ?? Tensor(zeros: [0])
+        let corruptLogits = try model.forward(corrupt, options: options).logits ?? Tensor(zeros: [0])
+        context = try MetricContext(metric: metric, answers: pairs.map(\.answer), wrongs: pairs.map(\.wrong),
+                                    clean: cleanLogits.data, corrupt: corruptLogits.data, dVocab: model.config.dVocab)
+    }
+
+    /// Convenience for one pair of token-id prompts.
+    public convenience init(model: HookedTransformer, clean: [Int], corrupt: [Int], answer: Int, wrong: Int,
+                            metric: PatchingMetric = .logitDiff, mode: PatchingMode = .denoise) throws {
+        try self.init(model: model, pairs: [PatchingPair(clean: clean, corrupt: corrupt, answer: answer, wrong: wrong)],
+                      metric: metric, mode: mode)
+    }
+
+    public var metric: PatchingMetric { context.metric }
+    public var cleanMetric: Double { context.cleanMetric }
+    public var corruptMetric: Double { context.corruptMetric }
+
+    /// The batch that is patched into.
+    var target: TokenBatch {
+        if case .denoise = mode { return corrupt }
+        return clean
+    }
+
+    /// Caches, in the clean and corrupted runs, the activations of every name not yet cached.
+    func ensure(_ names: [String]) throws {
+        let missing = names.filter { cleanCache[$0] == nil || corruptCache[$0] == nil }
+        guard !missing.isEmpty else { return }
+        let unique = Array(Set(missing)).sorted()
+        for (batch, isClean) in [(clean, true), (corrupt, false)] {
+            let r = try model.forward(batch, options: ForwardOptions(cache: .names(unique), logits: .none))
+            for n in unique {
+                let t = try r.cache.require(n)
+                if isClean { cleanCache[n] = t } else { corruptCache[n] = t }
+            }
+        }
+    }
+
+    /// The clean run's activation `name`, `[pairs, ...]`.
+    func cleanActivation(_ name: String) throws -> Tensor {
+        try ensure([name])
+        return try require(cleanCache, name)
+    }
+
+    /// The corrupted run's activation `name`, `[pairs, ...]`.
+    func corruptActivation(_ name: String) throws -> Tensor {
+        try ensure([name])
+        return try require(corruptCache, name)
+    }
+
+    /// The target run's activation `name`, `[pairs, ...]`.
+    func targetActivation(_ name: String) throws -> Tensor {
+        try ensure([name])
+        if case .denoise = mode { return try require(corruptCache, name) }
+        return try require(cleanCache, name)
+    }
+
+    /// The patched values of `name`: `[pairs, ...]` or `[1, ...]` (mean), nil for zeros.
+    func sourceActivation(_ name: String) throws -> Tensor? {
+        switch mode {
+        case .denoise:
+            try ensure([name])
+            return try require(cleanCache, name)
+        case .ablate(.zero):
+            return nil
+        case .ablate(.resample):
+            try ensure([name])
+            return try require(corruptCache, name)
+        case .ablate(.mean):
+            if let m = meanCache[name] { return m }
+            try ensure([name])
+            let m = Self.meanOverBatch([try require(cleanCache, name), try require(corruptCache, name)])
+            meanCache[name] = m
+            return m
+        }
+    }
+
+    private func require(_ cache: [String: Tensor], _ name: String) throws -> Tensor {
+        guard let t = cache[name] else { throw MechanicError.invalidArgument("patching: '\(name)' was not cached") }
+        return t
+    }
+
+    /// Mean over the batch axis of several `[batch, ...]` tensors of one row shape → `[1, ...]`.
+    static func meanOverBatch(_ parts: [Tensor]) -> Tensor {
+        guard let first = parts.first else { return Tensor(zeros: [1]) }
+        let row = first.count / max(first.shape[0], 1)
+        var sum = [Double](repeating: 0, count: row)
+        var rows = 0
+        for t in parts {
+            for b in 0..<t.shape[0] {
+                for i in 0..<row { sum[i] += Double(t.data[b * row + i]) }
+                rows += 1
+            }
+        }
+        return Tensor(shape: [1] + first.shape.dropFirst(), data: sum.map { Float($0 / Double(max(rows, 1))) })
+    }
+}

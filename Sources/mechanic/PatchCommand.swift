@@ -1,0 +1,228 @@
+import ArgumentParser
+import Foundation
+import Mechanic
+import MechanicAnalysis
+
+struct PatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patch",
+        abstract: "Activation patching (TransformerLens's get_act_patch_* family), ablation and path patching.",
+        discussion: """
+        Clean activations are patched into the corrupted run, one patch at a time, and the metric is read at the \
+        final position (default: logits[answer] − logits[wrong]). --act names the family by the suffix of its \
+        TransformerLens function: \(ActPatchKind.allCases.map(\.rawValue).joined(separator: ", ")).
+        --json prints {"act", "shape", "values" (nested, TransformerLens's axis order), "clean_metric", \
+        "corrupt_metric", "axes", "metric", "clean_logit_diff", "corrupt_logit_diff"}.
+        See docs/cli/patch.md.
+        """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "Clean prompt as comma-separated token ids (run exactly as given).")
+    var cleanTokens: String?
+    @Option(name: .long, help: "Corrupted prompt as comma-separated token ids (same length as the clean one).")
+    var corruptTokens: String?
+    @Option(name: .long, help: "Clean prompt text (BOS prepended as TransformerLens does unless --no-bos).")
+    var clean: String?
+    @Option(name: .long, help: "Corrupted prompt text.")
+    var corrupt: String?
+    @Flag(name: .long, help: "Do not prepend BOS to --clean/--corrupt texts.")
+    var noBos = false
+    @Option(name: .long, help: "JSON-lines file of {\"clean\", \"corrupt\", \"answer\", \"wrong\"} pairs (texts or ids); results are averaged.")
+    var dataset: String?
+
+    @Option(name: .long, help: "Token id the clean run should predict.")
+    var answerId: Int?
+    @Option(name: .long, help: "Token id the corrupted run predicts instead.")
+    var wrongId: Int?
+    @Option(name: .long, help: "Answer text (exactly one token, e.g. \" Paris\").")
+    var answer: String?
+    @Option(name: .long, help: "Wrong-answer text (exactly one token).")
+    var wrong: String?
+
+    @Option(name: .long, help: "Patching family (suffix of a TransformerLens get_act_patch_* function).")
+    var act: String?
+    @Option(name: .long, help: "logit_diff | normalized_logit_diff | prob | loss | kl (read at the final position).")
+    var metric = "logit_diff"
+    @Option(name: .long, help: "Ablate the clean run instead of patching: zero | mean | resample (from the corrupted prompt).")
+    var ablate: String?
+    @Option(name: .long, help: "mlp_neuron: patch each neuron at all positions or only the final one (all | final).")
+    var neuronPositions = "all"
+    @Option(name: .long, help: "fast (default) or naive (one full forward per patch, as TransformerLens).")
+    var engine = "fast"
+
+    @Option(name: .long, help: "Path patching senders, e.g. L9H6,L9H9 (omit for a grid over every head).")
+    var pathSenders: String?
+    @Option(name: .long, help: "Path patching receivers, e.g. L10H7:q,L10H3:k, or 'logits'.")
+    var pathReceivers: String?
+    @Flag(name: .long, help: "Path patching: freeze MLP outputs too, so only direct head-to-receiver paths count.")
+    var freezeMlps = false
+
+    @Flag(name: .long, help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        let sources = [cleanTokens != nil || corruptTokens != nil, clean != nil || corrupt != nil, dataset != nil].filter { $0 }.count
+        guard sources == 1 else {
+            throw ValidationError("give the prompts one way: --clean-tokens/--corrupt-tokens, --clean/--corrupt, or --dataset")
+        }
+        guard (act == nil) != (pathReceivers == nil) else {
+            throw ValidationError("give --act (activation patching) or --path-receivers (path patching)")
+        }
+        if pathSenders != nil, pathReceivers == nil { throw ValidationError("--path-senders needs --path-receivers") }
+        if dataset == nil, answerId == nil && answer == nil || wrongId == nil && wrong == nil {
+            throw ValidationError("give the answer and wrong tokens: --answer-id/--wrong-id or --answer/--wrong")
+        }
+        guard PatchingMetric(rawValue: metric) != nil else {
+            throw ValidationError("--metric \(metric): expected one of \(PatchingMetric.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let act, ActPatchKind(rawValue: act) == nil {
+            throw ValidationError("--act \(act): expected one of \(ActPatchKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let ablate, AblationMode(rawValue: ablate) == nil { throw ValidationError("--ablate \(ablate): expected zero, mean or resample") }
+        guard ActPatchKind.NeuronPositions(rawValue: neuronPositions) != nil else { throw ValidationError("--neuron-positions: all or final") }
+        guard PatchEngine(rawValue: engine) != nil else { throw ValidationError("--engine: fast or naive") }
+    }
+
+    func run() throws {
+        let m = try model.load()
+        let pairs = try loadPairs(m)
+        let mode: PatchingMode = ablate.flatMap(AblationMode.init(rawValue:)).map { .ablate($0) } ?? .denoise
+        let patching = try PatchingRun(model: m, pairs: pairs, metric: PatchingMetric(rawValue: metric) ?? .logitDiff, mode: mode)
+        let result: PatchingResult
+        var extra: [String: Any] = [:]
+        if let receiversText = pathReceivers {
+            let receivers = try parseReceivers(receiversText)
+            extra["receivers"] = receivers.map(\.description)
+            if let sendersText = pathSenders {
+                let senders = try parseHeads(sendersText, option: "--path-senders")
+                extra["senders"] = senders.map(\.description)
+                result = try patching.pathPatchResult(senders: senders, receivers: receivers, freezeMLPs: freezeMlps)
+            } else {
+                result = try patching.pathPatchEachHead(receivers: receivers, freezeMLPs: freezeMlps)
+            }
+        } else {
+            guard let kind = ActPatchKind(rawValue: act ?? "") else { throw MechanicError.invalidArgument("--act is missing or unknown") }
+            result = try patching.run(kind, neuronPositions: ActPatchKind.NeuronPositions(rawValue: neuronPositions) ?? .all,
+                                      engine: PatchEngine(rawValue: engine) ?? .fast)
+        }
+        if json {
+            var object = try result.jsonObject()
+            object["mode"] = mode == .denoise ? "patch" : (ablate ?? "")
+            object["pairs"] = pairs.count
+            for (k, v) in extra { object[k] = v }
+            try printJSON(object)
+        } else {
+            printTable(result, model: m, pairs: pairs, mode: mode, extra: extra)
+        }
+    }
+
+    /// The pairs from token ids, texts or a dataset file.
+    func loadPairs(_ m: HookedTransformer) throws -> [PatchingPair] {
+        let bos: Bool? = noBos ? false : nil
+        if let dataset {
+            return try PatchingDataset.load(URL(fileURLWithPath: dataset), tokenize: { try m.toTokens($0, prependBOS: bos) },
+                                            singleToken: { try m.toSingleToken($0) })
+        }
+        let cleanIds: [Int], corruptIds: [Int]
+        if clean != nil || corrupt != nil {
+            guard let clean else { throw MechanicError.invalidArgument("--corrupt needs --clean") }
+            cleanIds = try m.toTokens(clean, prependBOS: bos)
+            // Zero/mean ablation only needs the clean prompt.
+            corruptIds = try corrupt.map { try m.toTokens($0, prependBOS: bos) } ?? (needsCorrupt ? [] : cleanIds)
+        } else {
+            guard let cleanTokens else { throw MechanicError.invalidArgument("--corrupt-tokens needs --clean-tokens") }
+            cleanIds = try parseTokenList(cleanTokens, option: "--clean-tokens")
+            corruptIds = try corruptTokens.map { try parseTokenList($0, option: "--corrupt-tokens") } ?? (needsCorrupt ? [] : cleanIds)
+        }
+        guard !corruptIds.isEmpty else { throw MechanicError.invalidArgument("give the corrupted prompt (--corrupt-tokens or --corrupt)") }
+        if cleanIds.count != corruptIds.count {
+            let show = { (ids: [Int]) in ((try? m.toStrTokens(ids)) ?? ids.map { "#\($0)" }).map(\.debugDescription).joined(separator: " ") }
+            throw MechanicError.invalidArgument("""
+                the clean prompt has \(cleanIds.count) tokens but the corrupted prompt has \(corruptIds.count); patching needs equal lengths
+                  clean:     \(show(cleanIds))
+                  corrupted: \(show(corruptIds))
+                """)
+        }
+        let a = try answerId ?? m.toSingleToken(answer ?? "")
+        let w = try wrongId ?? m.toSingleToken(wrong ?? "")
+        return [PatchingPair(clean: cleanIds, corrupt: corruptIds, answer: a, wrong: w)]
+    }
+
+    var needsCorrupt: Bool { ablate == nil || ablate == "resample" || pathReceivers != nil }
+
+    /// `L9H6,L9H9`.
+    func parseHeads(_ text: String, option: String) throws -> [HeadIndex] {
+        try text.split(separator: ",").map { try parseHead(String($0).trimmingCharacters(in: .whitespaces), option: option) }
+    }
+
+    func parseHead(_ s: String, option: String) throws -> HeadIndex {
+        let parts = s.uppercased().dropFirst().split(separator: "H")
+        guard s.uppercased().hasPrefix("L"), parts.count == 2, let l = Int(parts[0]), let h = Int(parts[1]) else {
+            throw MechanicError.invalidArgument("\(option): '\(s)' is not a head; write L<layer>H<head>, e.g. L9H6")
+        }
+        return HeadIndex(layer: l, head: h)
+    }
+
+    /// `L10H7:q,L10H3:k` or `logits`.
+    func parseReceivers(_ text: String) throws -> [PathReceiver] {
+        try text.split(separator: ",").map { item in
+            let s = item.trimmingCharacters(in: .whitespaces)
+            if s.lowercased() == "logits" { return .logits }
+            let parts = s.split(separator: ":")
+            guard parts.count == 2, let input = PathReceiver.Input(rawValue: parts[1].lowercased()) else {
+                throw MechanicError.invalidArgument("--path-receivers: '\(s)' is not a receiver; write L<layer>H<head>:q|k|v or logits")
+            }
+            return .head(try parseHead(String(parts[0]), option: "--path-receivers"), input)
+        }
+    }
+
+    /// The human-readable report: a header, then the result as tables (2-D slices).
+    func printTable(_ r: PatchingResult, model m: HookedTransformer, pairs: [PatchingPair], mode: PatchingMode, extra: [String: Any]) {
+        let tokens = (try? m.toStrTokens(pairs[0].clean)) ?? pairs[0].clean.map { "#\($0)" }
+        print("\(r.act) — \(mode.description), metric \(r.metric.rawValue)\(pairs.count > 1 ? ", mean over \(pairs.count) pairs" : "")")
+        print(String(format: "clean %.4f   corrupted %.4f   (logit diff clean %.4f, corrupted %.4f)",
+                     r.cleanMetric, r.corruptMetric, r.cleanLogitDiff, r.corruptLogitDiff))
+        if let s = extra["senders"] as? [String] { print("senders: " + s.joined(separator: ", ")) }
+        if let s = extra["receivers"] as? [String] { print("receivers: " + s.joined(separator: ", ")) }
+        print("shape \(r.shape) = [\(r.axes.joined(separator: ", "))]")
+        func label(_ axis: String, _ i: Int) -> String {
+            switch axis {
+            case "pos", "dest_pos", "src_pos": return i < tokens.count ? "\(i) \(tokens[i].debugDescription)" : "\(i)"
+            case "layer": return "L\(i)"
+            case "head", "head_index": return "H\(i)"
+            case "patch_type":
+                let names = r.act == "block_every" ? ["resid_pre", "attn_out", "mlp_out"] : ["out", "q", "k", "v", "pattern"]
+                return i < names.count ? names[i] : "\(i)"
+            default: return "\(i)"
+            }
+        }
+        func table(_ t: Tensor, axes: [String], title: String) {
+            if t.shape.isEmpty { print(title + String(format: "value %.4f", t.data.first ?? .nan)); return }
+            if t.shape.count == 1 { table(t.reshaped([1] + t.shape), axes: [""] + axes, title: title); return }
+            if t.shape.count > 2 {
+                for i in 0..<t.shape[0] { table(t.slice0(i), axes: Array(axes.dropFirst()), title: title + "[\(label(axes[0], i))] ") }
+                return
+            }
+            let (rows, cols) = (t.shape[0], t.shape[1])
+            if !title.isEmpty { print(title) }
+            if cols > 16 {
+                // Too wide (neurons): the 10 largest effects per row, measured from the target run's metric.
+                let base = mode == .denoise ? r.corruptMetric : r.cleanMetric
+                for i in 0..<rows {
+                    let row = (0..<cols).map { (j: $0, v: t.data[i * cols + $0]) }.sorted { abs(Double($0.v) - base) > abs(Double($1.v) - base) }
+                    print(label(axes[0], i) + ": " + row.prefix(10).map { "\(axes[1]) \($0.j) \(String(format: "%.4f", $0.v))" }.joined(separator: ", "))
+                }
+                return
+            }
+            let width = max(10, (0..<cols).map { label(axes[1], $0).count }.max() ?? 0) + 1
+            let rowWidth = max(6, (0..<rows).map { label(axes[0], $0).count }.max() ?? 0) + 1
+            func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+            print(pad("", rowWidth) + (0..<cols).map { pad(label(axes[1], $0), width) }.joined())
+            for i in 0..<rows {
+                print(pad(label(axes[0], i), rowWidth) + (0..<cols).map { pad(String(format: "%.4f", t.data[i * cols + $0]), width) }.joined())
+            }
+        }
+        table(r.values, axes: r.axes, title: "")
+    }
+}
