@@ -61,6 +61,8 @@ struct PatchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
+    @OptionGroup var report: HTMLReportOption
+
     func validate() throws {
         let sources = [cleanTokens != nil || corruptTokens != nil, clean != nil || corrupt != nil, dataset != nil].filter { $0 }.count
         guard sources == 1 else {
@@ -106,6 +108,12 @@ struct PatchCommand: ParsableCommand {
             result = try patching.run(kind, neuronPositions: ActPatchKind.NeuronPositions(rawValue: neuronPositions) ?? .all,
                                       engine: PatchEngine(rawValue: engine) ?? .fast)
         }
+        try report.write(title: result.act.hasPrefix("path") ? "Path patching" : "Activation patching: \(result.act)",
+                         meta: reportMeta(m, processed: !model.noProcessing) + reportInputs(pairs, model: m, mode: mode), [
+            PatchingReport(result: result, cleanTokens: pairs.first.map { m.pieceStrings($0.clean) },
+                           corruptTokens: pairs.first.map { m.pieceStrings($0.corrupt) }, mode: mode.description, pairs: pairs.count,
+                           senders: extra["senders"] as? [String], receivers: extra["receivers"] as? [String]),
+        ])
         if json {
             var object = try result.jsonObject()
             object["mode"] = mode == .denoise ? "patch" : (ablate ?? "")
@@ -115,6 +123,24 @@ struct PatchCommand: ParsableCommand {
         } else {
             printTable(result, model: m, pairs: pairs, mode: mode, extra: extra)
         }
+    }
+
+    /// The report header's inputs: the prompts (or dataset), answer and wrong tokens, metric, mode.
+    func reportInputs(_ pairs: [PatchingPair], model m: HookedTransformer, mode: PatchingMode) -> [(key: String, value: String)] {
+        var out: [(key: String, value: String)] = []
+        if let dataset { out.append(("dataset", "\(dataset) (\(pairs.count) pairs)")) }
+        if let clean { out.append(("clean", clean)) }
+        if let corrupt { out.append(("corrupted", corrupt)) }
+        if let cleanTokens { out.append(("clean tokens", cleanTokens)) }
+        if let corruptTokens { out.append(("corrupted tokens", corruptTokens)) }
+        if dataset == nil, let p = pairs.first {
+            out.append(("answer", "\(m.pieceString(p.answer).debugDescription) (id \(p.answer))"))
+            out.append(("wrong", "\(m.pieceString(p.wrong).debugDescription) (id \(p.wrong))"))
+        }
+        out.append(("metric", metric))
+        if let act { out += [("mode", mode.description), ("act", act)] }
+        if act == nil { out.append(("path", "senders \(pathSenders ?? "each head") → \(pathReceivers ?? "")\(freezeMlps ? ", MLPs frozen" : "")")) }
+        return out
     }
 
     /// The pairs from token ids, texts or a dataset file.

@@ -19,6 +19,10 @@ import Testing
         ("render-heads-composition", ["heads", "--model", model, "--composition", "K"]),
         ("render-heads-name-movers", ["heads", "--model", model, "--prompt", ioi, "--name-movers", "--answer", " Mary", "--wrong", " John"]),
         ("render-dataset", ["dataset", "--model", model, "--ioi", "--count", "3", "--max-attempts", "40", "--out", "/dev/null"]),
+        ("render-patch", ["patch", "--model", model, "--clean", ioi, "--corrupt", ioi.replacingOccurrences(of: "John gave", with: "Mary gave"),
+                          "--answer", " Mary", "--wrong", " John", "--act", "block_every"]),
+        ("render-patch-path", ["patch", "--model", model, "--clean", ioi, "--corrupt", ioi.replacingOccurrences(of: "John gave", with: "Mary gave"),
+                               "--answer", " Mary", "--wrong", " John", "--path-receivers", "logits"]),
     ]
 
     @Test(.enabled(if: Chromium.executable != nil, "SKIPPED: chromium is not installed (apt-get install -y chromium) — no report was rendered"),

@@ -1,13 +1,17 @@
 import Foundation
 import Mechanic
 
-/// The prompt-pair half of the demo: metric, activation patching (per head and per residual
-/// position), logit lens and activation differences — computed directly with hooks.
+/// The prompt-pair half of the demo, on the toolkit's shared implementations: activation
+/// patching per head and per residual position (`PatchingRun`, what `mechanic patch` runs),
+/// the logit lens (`LogitLens`) and the activation differences (`ActivationDiff`).
 enum DemoPatching {
-    static func metric(_ logits: Tensor, _ pair: DemoPromptPair) -> Float {
-        let row = logits.data.suffix(logits.shape.last ?? 0)  // the last position
-        let base = row.startIndex
-        return row[base + pair.answer] - (pair.wrongAnswer.map { row[base + $0] } ?? 0)
+    /// The wrong token of the metric `logit[answer] − logit[wrong]`: the pair's, or else the first
+    /// token that occurs in neither prompt (nor is BOS) — on the planted model its logit is 0 in
+    /// every run, so the metric is the answer's logit.
+    static func wrongToken(_ pair: DemoPromptPair, dVocab: Int, bos: Int?) -> Int {
+        if let w = pair.wrongAnswer { return w }
+        let used = Set(pair.clean + pair.corrupted + [bos].compactMap { $0 })
+        return (0..<dVocab).first { !used.contains($0) && $0 != pair.answer } ?? 0
     }
 
     static func run(_ subject: DemoSubject, _ pair: DemoPromptPair) throws -> DemoPairResult {
@@ -15,49 +19,18 @@ enum DemoPatching {
         guard pair.clean.count == pair.corrupted.count, !pair.clean.isEmpty else {
             throw MechanicError.invalidArgument("the demo's prompts must have the same number of tokens (\(pair.clean.count) vs \(pair.corrupted.count))")
         }
-        let L = c.nLayers, P = pair.clean.count
-        // What patching reads, and what the logit lens reads.
-        var names = LogitLens.cacheNames(c)
-        for l in 0..<L { names.append("blocks.\(l).attn.hook_z") }
-        let options = ForwardOptions(cache: .names(names), logits: .last)
-        let clean = try m.forward(TokenBatch(pair.clean), options: options)
-        let corrupted = try m.forward(TokenBatch(pair.corrupted), options: options)
-        guard let cleanLogits = clean.logits, let corruptedLogits = corrupted.logits else {
-            throw MechanicError.invalidArgument("the model returned no logits")
+        let patching = try PatchingRun(model: m, clean: pair.clean, corrupt: pair.corrupted, answer: pair.answer,
+                                       wrong: wrongToken(pair, dVocab: c.dVocab, bos: subject.bos), metric: .logitDiff)
+        let (cm, km) = (Float(patching.cleanMetric), Float(patching.corruptMetric))
+        // (patched − corrupted) / (clean − corrupted): 1 = the clean run's metric restored.
+        let normalize = { (t: Tensor) -> [[Float]] in
+            let cols = t.shape[1]
+            return (0..<t.shape[0]).map { r in (0..<cols).map { LogitDifference.normalized(t.data[r * cols + $0], clean: cm, corrupt: km) ?? .nan } }
         }
-        let (cm, km) = (metric(cleanLogits, pair), metric(corruptedLogits, pair))
-        let span = cm - km
-        let normalize = { (x: Float) -> Float in abs(span) < 1e-6 ? .nan : (x - km) / span }
+        let heads = normalize(try patching.run(.attnHeadOutAllPos).values)  // [layer, head]: each head's hook_z at all positions
+        let resid = normalize(try patching.run(.residPre).values)          // [layer, pos]
 
-        // Patch one head's z (all positions), running from its layer on the corrupted residual.
-        var heads = [[Float]](repeating: [Float](repeating: 0, count: c.nHeads), count: L)
-        for l in 0..<L {
-            let cleanZ = try clean.cache.require("blocks.\(l).attn.hook_z")  // [1, pos, head, d_head]
-            let start = try corrupted.cache.require("blocks.\(l).hook_resid_pre")
-            for h in 0..<c.nHeads {
-                let hook = Hook("blocks.\(l).attn.hook_z") { z, _ in
-                    let (H, E) = (z.shape[2], z.shape[3])
-                    for p in 0..<z.shape[1] { for e in 0..<E { z.data[(p * H + h) * E + e] = cleanZ.data[(p * H + h) * E + e] } }
-                }
-                let r = try m.forward(TokenBatch(pair.corrupted), options: ForwardOptions(hooks: [hook], startAtLayer: l, logits: .last),
-                                      residual: start)
-                heads[l][h] = normalize(metric(r.logits ?? corruptedLogits, pair))
-            }
-        }
-
-        // Patch the clean residual stream at one (layer, position).
-        var resid = [[Float]](repeating: [Float](repeating: 0, count: P), count: L)
-        for l in 0..<L {
-            let cleanResid = try clean.cache.require("blocks.\(l).hook_resid_pre"), base = try corrupted.cache.require("blocks.\(l).hook_resid_pre")
-            let D = c.dModel
-            for p in 0..<P {
-                var patched = base
-                for d in 0..<D { patched.data[p * D + d] = cleanResid.data[p * D + d] }
-                let r = try m.forward(TokenBatch(pair.corrupted), options: ForwardOptions(startAtLayer: l, logits: .last), residual: patched)
-                resid[l][p] = normalize(metric(r.logits ?? corruptedLogits, pair))
-            }
-        }
-
+        let clean = try m.forward(TokenBatch(pair.clean), options: ForwardOptions(cache: .names(LogitLens.cacheNames(c)), logits: .none))
         var diff = try ActivationDiff.run(model: m, a: [pair.clean], b: [pair.corrupted], position: .final, top: 8, rankBy: .norm)
         // The subject's token labels (letters for the planted model) in the unembedded differences.
         let relabel = { (ts: [DiffToken]?) in ts?.map { DiffToken(id: $0.id, token: subject.tokenLabel($0.id), value: $0.value) } }
