@@ -71,9 +71,11 @@ extension PatchingReport: HTMLReportable {
             var marks: [Int: TokenMark] = [:]
             for i in clean.indices where i < corrupt.count && corrupt[i] != clean[i] { marks[i] = .changed }
             strips.append(("clean", clean, nil, marks, [clean.count - 1]))
-            if !corrupt.isEmpty { strips.append(("corrupted", corrupt, nil, marks, [corrupt.count - 1])) }
-            report.tokenStrips(strips, title: pairs > 1 ? "The first prompt pair" : "The prompt pair",
-                               caption: "Yellow: tokens that differ; outlined: the position the metric reads.")
+            // Zero and mean ablation run the clean prompt alone (the corrupted prompt is the clean one).
+            let alone = corrupt.isEmpty || corrupt == clean
+            if !alone { strips.append(("corrupted", corrupt, nil, marks, [corrupt.count - 1])) }
+            report.tokenStrips(strips, title: alone ? "The prompt" : (pairs > 1 ? "The first prompt pair" : "The prompt pair"),
+                               caption: (alone ? "" : "Yellow: tokens that differ; ") + "outlined: the position the metric reads.")
         }
         report.table(header: ["", "value"], rows: [
             ["metric", r.metric.rawValue], ["clean run", HTMLText.format(r.cleanMetric)], ["corrupted run", HTMLText.format(r.corruptMetric)],
