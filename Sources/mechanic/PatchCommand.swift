@@ -48,7 +48,7 @@ struct PatchCommand: ParsableCommand {
     var ablate: String?
     @Option(name: .long, help: "mlp_neuron: patch each neuron at all positions or only the final one (all | final).")
     var neuronPositions = "all"
-    @Option(name: .long, help: "fast (default) or naive (one full forward per patch, as TransformerLens).")
+    @Option(name: .long, help: "fast (default, packed engine), batched (core forward from the patched layer) or naive (one full forward per patch, as TransformerLens).")
     var engine = "fast"
 
     @Option(name: .long, help: "Path patching senders, e.g. L9H6,L9H9 (omit for a grid over every head).")
@@ -81,7 +81,7 @@ struct PatchCommand: ParsableCommand {
         }
         if let ablate, AblationMode(rawValue: ablate) == nil { throw ValidationError("--ablate \(ablate): expected zero, mean or resample") }
         guard ActPatchKind.NeuronPositions(rawValue: neuronPositions) != nil else { throw ValidationError("--neuron-positions: all or final") }
-        guard PatchEngine(rawValue: engine) != nil else { throw ValidationError("--engine: fast or naive") }
+        guard PatchEngine(rawValue: engine) != nil else { throw ValidationError("--engine: fast, batched or naive") }
     }
 
     func run() throws {
