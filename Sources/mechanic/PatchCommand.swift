@@ -48,7 +48,7 @@ struct PatchCommand: ParsableCommand {
     var ablate: String?
     @Option(name: .long, help: "mlp_neuron: patch each neuron at all positions or only the final one (all | final).")
     var neuronPositions = "all"
-    @Option(name: .long, help: "fast (default) or naive (one full forward per patch, as TransformerLens).")
+    @Option(name: .long, help: "fast (default, packed engine), batched (core forward from the patched layer) or naive (one full forward per patch, as TransformerLens).")
     var engine = "fast"
 
     @Option(name: .long, help: "Path patching senders, e.g. L9H6,L9H9 (omit for a grid over every head).")
@@ -83,7 +83,7 @@ struct PatchCommand: ParsableCommand {
         }
         if let ablate, AblationMode(rawValue: ablate) == nil { throw ValidationError("--ablate \(ablate): expected zero, mean or resample") }
         guard ActPatchKind.NeuronPositions(rawValue: neuronPositions) != nil else { throw ValidationError("--neuron-positions: all or final") }
-        guard PatchEngine(rawValue: engine) != nil else { throw ValidationError("--engine: fast or naive") }
+        guard PatchEngine(rawValue: engine) != nil else { throw ValidationError("--engine: fast, batched or naive") }
     }
 
     func run() throws {
@@ -163,7 +163,7 @@ struct PatchCommand: ParsableCommand {
         }
         guard !corruptIds.isEmpty else { throw MechanicError.invalidArgument("give the corrupted prompt (--corrupt-tokens or --corrupt)") }
         if cleanIds.count != corruptIds.count {
-            let show = { (ids: [Int]) in ((try? m.toStrTokens(ids)) ?? ids.map { "#\($0)" }).map(\.debugDescription).joined(separator: " ") }
+            let show = { (ids: [Int]) in Self.pieces(m, ids).joined(separator: " ") }
             throw MechanicError.invalidArgument("""
                 the clean prompt has \(cleanIds.count) tokens but the corrupted prompt has \(corruptIds.count); patching needs equal lengths
                   clean:     \(show(cleanIds))
@@ -203,9 +203,17 @@ struct PatchCommand: ParsableCommand {
         }
     }
 
+    /// Each token as its quoted piece, or `#id` when the tokenizer cannot show it.
+    static func pieces(_ m: HookedTransformer, _ ids: [Int]) -> [String] {
+        let strings = (try? m.toStrTokens(ids)) ?? []
+        return ids.enumerated().map { i, id in
+            i < strings.count && !strings[i].isEmpty ? strings[i].debugDescription : "#\(id)"
+        }
+    }
+
     /// The human-readable report: a header, then the result as tables (2-D slices).
     func printTable(_ r: PatchingResult, model m: HookedTransformer, pairs: [PatchingPair], mode: PatchingMode, extra: [String: Any]) {
-        let tokens = (try? m.toStrTokens(pairs[0].clean)) ?? pairs[0].clean.map { "#\($0)" }
+        let tokens = Self.pieces(m, pairs[0].clean)
         print("\(r.act) — \(mode.description), metric \(r.metric.rawValue)\(pairs.count > 1 ? ", mean over \(pairs.count) pairs" : "")")
         print(String(format: "clean %.4f   corrupted %.4f   (logit diff clean %.4f, corrupted %.4f)",
                      r.cleanMetric, r.corruptMetric, r.cleanLogitDiff, r.corruptLogitDiff))
@@ -214,7 +222,7 @@ struct PatchCommand: ParsableCommand {
         print("shape \(r.shape) = [\(r.axes.joined(separator: ", "))]")
         func label(_ axis: String, _ i: Int) -> String {
             switch axis {
-            case "pos", "dest_pos", "src_pos": return i < tokens.count ? "\(i) \(tokens[i].debugDescription)" : "\(i)"
+            case "pos", "dest_pos", "src_pos": return i < tokens.count ? "\(i) \(tokens[i])" : "\(i)"
             case "layer": return "L\(i)"
             case "head", "head_index": return "H\(i)"
             case "patch_type":

@@ -61,6 +61,23 @@ import Mechanic
         }
     }
 
+    /// Mean ablation over an explicit prompt set equals the standalone mean hook on a plain forward.
+    @Test func meanOverChosenPrompts() throws {
+        let model = try PatchingFixtures.model("pythia-tiny")
+        let pair = try PatchingFixtures.pair("pythia-tiny")
+        let prompts = [pair.clean.reversed(), pair.corrupt, Array(repeating: 7, count: pair.clean.count)]
+        let run = try PatchingRun(model: model, pairs: [pair], mode: .ablate(.mean))
+        run.meanPrompts = prompts
+        let grid = try run.run(.attnHeadOutAllPos).values
+        for (l, h) in [(0, 1), (1, 3)] {
+            let hook = try Ablation.mean("blocks.\(l).attn.hook_z", .head(h), model: model, prompts: prompts)
+            let expected = try Self.logitDiff(model, pair, hooks: [hook])
+            #expect(abs(grid[l, h] - expected) < 1e-4 * max(1, abs(expected)))
+        }
+        run.meanPrompts = [[1, 2]]
+        #expect(throws: MechanicError.self) { try run.run(.residPre) }
+    }
+
     /// The standalone hooks: a zero-ablated neuron, a mean over prompts, a resampled layer output.
     @Test func standaloneHooks() throws {
         let model = try PatchingFixtures.model("gpt2-tiny")

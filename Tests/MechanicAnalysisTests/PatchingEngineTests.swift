@@ -59,6 +59,44 @@ import Mechanic
         try compare(run, [.residPre, .mlpOut, .attnHeadKByPos, .attnHeadQAllPos, .attnHeadResult], context: "llama unprocessed")
     }
 
+    /// `scale_attn_by_inverse_layer_idx`, LayerNorm weights in the blocks (unprocessed GPT-2) and an
+    /// attention-only rotary model with LayerNorm weights (random, 3 layers).
+    @Test func fastEqualsNaiveOnMoreArchitectures() throws {
+        let pairs = try Self.pairs("gpt2-tiny")
+        for (name, processed) in [("gpt2-tiny-scaled", true), ("gpt2-tiny", false)] {
+            let run = try PatchingRun(model: try PatchingFixtures.model(name, processed: processed), pairs: pairs)
+            try compare(run, [.residPre, .mlpOut, .attnHeadQByPos, .attnHeadPatternByPos, .attnHeadResult, .mlpNeuron],
+                        context: "\(name) processed=\(processed)")
+        }
+        let model = try Self.attentionOnlyModel()
+        let attnPairs = [PatchingPair(clean: [1, 5, 9, 3, 7, 2], corrupt: [1, 6, 9, 3, 8, 2], answer: 4, wrong: 11),
+                         PatchingPair(clean: [2, 2, 9, 30, 7, 1], corrupt: [2, 3, 9, 31, 7, 1], answer: 12, wrong: 4)]
+        let run = try PatchingRun(model: model, pairs: attnPairs)
+        try compare(run, [.residPre, .residPost, .attnOut, .attnHeadOutByPos, .attnHeadKAllPos, .attnHeadVByPos,
+                          .attnHeadPatternByPos, .attnHeadResult], context: "attention-only")
+        #expect(throws: MechanicError.self) { try run.run(.mlpOut) }
+    }
+
+    /// A random attention-only model: rotary on half of each head, LayerNorm with weights, 1/(l+1) attention scaling.
+    static func attentionOnlyModel() throws -> HookedTransformer {
+        let (D, H, E, V, L) = (32, 4, 8, 40, 3)
+        let config = ModelConfig(modelType: "gpt_neox", dModel: D, nLayers: L, nHeads: H, dHead: E, dMLP: 0, dVocab: V, nCtx: 16,
+                                 normalization: .layerNorm, positionalEmbedding: .rotary, rotaryDim: 4, attnOnly: true,
+                                 scaleAttnByInverseLayerIdx: true)
+        var rng = SplitMix(seed: 7)
+        func t(_ shape: [Int], _ std: Float, _ mean: Float = 0) -> Tensor {
+            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in mean + rng.normal() * std })
+        }
+        let blocks = (0..<L).map { _ in
+            BlockWeights(ln1W: t([D], 0.1, 1), ln1B: t([D], 0.1), W_Q: t([H, D, E], 0.3), W_K: t([H, D, E], 0.3), W_V: t([H, D, E], 0.3),
+                         b_Q: t([H, E], 0.1), b_K: t([H, E], 0.1), b_V: t([H, E], 0.1), W_O: t([H, E, D], 0.3), b_O: t([D], 0.1),
+                         ln2W: nil, ln2B: nil, W_in: nil, W_gate: nil, b_in: nil, W_out: nil, b_out: nil)
+        }
+        let weights = ModelWeights(W_E: t([V, D], 1), W_pos: nil, blocks: blocks, lnFinalW: t([D], 0.1, 1), lnFinalB: t([D], 0.1),
+                                   W_U: t([D, V], 0.3), b_U: t([V], 0.1))
+        return try HookedTransformer(config: config, weights: weights)
+    }
+
     /// The `_every` kinds are their parts stacked (patterns moved to [layer, pos, head], k/v padded).
     @Test func everyKindsStackTheirParts() throws {
         let run = try PatchingRun(model: try PatchingFixtures.model("llama-tiny"), pairs: [try PatchingFixtures.pair("llama-tiny")])

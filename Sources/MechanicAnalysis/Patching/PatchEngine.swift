@@ -50,7 +50,7 @@ extension PatchingRun {
             let idx = groups[hook] ?? []
             let layer = sites[idx[0]].layer
             let values = try engine == .batched
-                ? fastGroup(hook: hook, layer: layer, selections: idx.map { sites[$0].selection })
+                ? batchedGroup(hook: hook, layer: layer, selections: idx.map { sites[$0].selection })
                 : idx.map { try naive([sites[$0]]) }
             for (k, i) in idx.enumerated() { out[i] = values[k] }
         }
@@ -95,7 +95,7 @@ extension PatchingRun {
     }
 
     /// Patches of one hook point, batched: each chunk of variants is one forward.
-    func fastGroup(hook: String, layer l: Int, selections: [PatchSelection]) throws -> [Double] {
+    func batchedGroup(hook: String, layer l: Int, selections: [PatchSelection]) throws -> [Double] {
         let c = model.config
         let N = pairs.count
         let perChunk = max(1, maxBatchTokens / max(N * positions, 1))

@@ -35,6 +35,15 @@ public enum PatchingBenchmark {
         return out
     }
 
+    /// The whole benchmark as `scripts/bench/patching_bench.py` runs it: a GPT-2-small-shaped
+    /// random model, prompts of `seq` tokens, BLAS limited to `threads` threads.
+    public static func gpt2SmallShaped(seq: Int = 20, threads: Int = 2, repeats: Int = 1, naive: Bool = false) throws -> [String: Double] {
+        blasSetThreads(threads)
+        let model = try randomModel()
+        let (clean, corrupt) = prompts(seq: seq)
+        return try run(model: model, clean: clean, corrupt: corrupt, repeats: repeats, naive: naive)
+    }
+
     /// User + system CPU seconds of this process so far.
     static func cpuSeconds() -> Double {
         var usage = rusage()

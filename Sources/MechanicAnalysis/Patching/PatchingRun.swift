@@ -15,6 +15,11 @@ public final class PatchingRun {
     public let positions: Int
     /// Most tokens (rows × positions) one batched forward may hold; bounds memory.
     public var maxBatchTokens = 4096
+    /// The prompts `.ablate(.mean)` averages over, position by position (each of `positions`
+    /// tokens); nil = every clean and corrupted prompt of the run.
+    public var meanPrompts: [[Int]]? {
+        didSet { meanCache = [:] }
+    }
 
     let clean: TokenBatch
     let corrupt: TokenBatch
@@ -108,8 +113,17 @@ public final class PatchingRun {
             return try require(corruptCache, name)
         case .ablate(.mean):
             if let m = meanCache[name] { return m }
-            try ensure([name])
-            let m = Self.meanOverBatch([try require(cleanCache, name), try require(corruptCache, name)])
+            let m: Tensor
+            if let prompts = meanPrompts {
+                guard !prompts.isEmpty, prompts.allSatisfy({ $0.count == positions }) else {
+                    throw MechanicError.invalidArgument("mean ablation: the mean prompts must be \(positions) tokens long like the run's prompts (got lengths \(prompts.map(\.count)))")
+                }
+                let r = try model.forward(TokenBatch(ids: prompts), options: ForwardOptions(cache: .names([name]), logits: .none))
+                m = Self.meanOverBatch([try r.cache.require(name)])
+            } else {
+                try ensure([name])
+                m = Self.meanOverBatch([try require(cleanCache, name), try require(corruptCache, name)])
+            }
             meanCache[name] = m
             return m
         }
