@@ -4,12 +4,12 @@ import MechanicTensor
 /// Rotary position embeddings as TransformerLens computes them (`calculate_sin_cos_rotary`,
 /// half-split pairs `rotate_every_two` with `rotary_adjacent_pairs = False`), on the first
 /// `rotaryDim` dimensions of each head; Llama-3 frequency scaling when configured.
-struct RotaryTables: Sendable {
-    let rotaryDim: Int
-    let sin: [Float]  // [n_ctx, rotary_dim]
-    let cos: [Float]  // [n_ctx, rotary_dim]
+public struct RotaryTables: Sendable {
+    public let rotaryDim: Int
+    public let sin: [Float]  // [n_ctx, rotary_dim]
+    public let cos: [Float]  // [n_ctx, rotary_dim]
 
-    init(_ c: ModelConfig) {
+    public init(_ c: ModelConfig) {
         rotaryDim = c.rotaryDim
         let half = c.rotaryDim / 2
         var invFreq = (0..<half).map { 1 / pow(c.rotaryBase, Double(2 * $0) / Double(c.rotaryDim)) }
@@ -38,7 +38,7 @@ struct RotaryTables: Sendable {
     }
 
     /// Rotates `x [batch, pos, heads, d_head]` in place; `positions[b][p]` is each token's position.
-    func apply(_ x: inout Tensor, positions: [[Int]]) {
+    public func apply(_ x: inout Tensor, positions: [[Int]]) {
         let (B, P, H, E) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let rd = rotaryDim, half = rotaryDim / 2
         guard rd > 0 else { return }
