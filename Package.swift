@@ -30,11 +30,13 @@ let package = Package(
         .testTarget(name: "MechanicTensorTests", dependencies: ["MechanicTensor"]),
         .testTarget(name: "MechanicIOTests", dependencies: ["MechanicIO"]),
         .testTarget(name: "MechanicTokenizersTests", dependencies: ["MechanicTokenizers"]),
-        .testTarget(name: "MechanicTests", dependencies: ["Mechanic"]),
+        .testTarget(name: "MechanicTests", dependencies: ["Mechanic", "FixtureSupport"]),
         // HTML checks and the headless-Chromium renderer shared by the report tests.
         .target(name: "ReportTestSupport", path: "Tests/ReportTestSupport"),
-        .testTarget(name: "MechanicAnalysisTests", dependencies: ["MechanicAnalysis", "ReportTestSupport"]),
+        // Fixture paths, the per-process model cache and the tolerance rule, shared by the test targets.
+        .target(name: "FixtureSupport", dependencies: ["Mechanic"], path: "Tests/FixtureSupport"),
+        .testTarget(name: "MechanicAnalysisTests", dependencies: ["MechanicAnalysis", "ReportTestSupport", "FixtureSupport"]),
         // Runs the built `mechanic` executable as a user would (it must be built first: `swift test` builds it).
-        .testTarget(name: "MechanicCLITests", dependencies: ["Mechanic", "MechanicAnalysis", "ReportTestSupport", .target(name: "mechanic")]),
+        .testTarget(name: "MechanicCLITests", dependencies: ["Mechanic", "MechanicAnalysis", "ReportTestSupport", "FixtureSupport", .target(name: "mechanic")]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import FixtureSupport
 import Testing
 @testable import Mechanic
 @testable import MechanicAnalysis
@@ -34,20 +35,11 @@ enum HeadsFixtures {
         return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
     }
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var loaded: [String: HookedTransformer] = [:]
-
     static func load(_ name: String, processed: Bool = true) throws -> HookedTransformer {
-        let key = "\(name)-\(processed)"
-        lock.lock()
-        defer { lock.unlock() }
-        if let m = loaded[key] { return m }
-        let m = try HookedTransformer.load(model(name), processing: processed ? .default : .none)
-        loaded[key] = m
-        return m
+        try TestFixtures.load(name, processed: processed)
     }
 
-    static func ints(_ any: Any?) -> [Int] { (any as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? [] }
+    static func ints(_ any: Any?) -> [Int] { TestFixtures.ints(any) }
     static func doubles(_ any: Any?) -> [Double] { (any as? [Any])?.compactMap { ($0 as? NSNumber)?.doubleValue } ?? [] }
 
     /// Nested arrays of numbers flattened row-major, with their shape.

@@ -1,21 +1,18 @@
 import Foundation
 import Testing
+import FixtureSupport
 @testable import Mechanic
 @testable import MechanicAnalysis
 
 /// The reference fixtures (`Tests/Fixtures`, from `scripts/reference/` with TransformerLens 2.18);
 /// `MECHANIC_FIXTURES` overrides the location. (Named apart from other test files' helpers.)
 enum LensFixtures {
-    static let root: URL = {
-        if let env = ProcessInfo.processInfo.environment["MECHANIC_FIXTURES"] { return URL(fileURLWithPath: env) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures")
-    }()
+    static var root: URL { TestFixtures.root }
 
     static let models = ["gpt2-tiny", "pythia-tiny", "llama-tiny"]
 
-    static func model(_ name: String) -> URL { root.appendingPathComponent("models/\(name)") }
-    static func reference(_ name: String, _ file: String) -> URL { root.appendingPathComponent("reference/\(name)/\(file)") }
+    static func model(_ name: String) -> URL { TestFixtures.model(name) }
+    static func reference(_ name: String, _ file: String) -> URL { TestFixtures.reference(name, file) }
 
     /// `analysis.json` of a model.
     static func analysis(_ name: String) throws -> [String: Any] {
@@ -23,22 +20,13 @@ enum LensFixtures {
         return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
     }
 
-    static func ints(_ any: Any?) -> [Int] { (any as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? [] }
+    static func ints(_ any: Any?) -> [Int] { TestFixtures.ints(any) }
     static func floats(_ any: Any?) -> [Float] { (any as? [Any])?.compactMap { ($0 as? NSNumber)?.floatValue } ?? [] }
     static func strings(_ any: Any?) -> [String] { (any as? [Any])?.compactMap { $0 as? String } ?? [] }
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var loaded: [String: HookedTransformer] = [:]
-
     /// Loads (once per process) a fixture model.
     static func load(_ name: String, processed: Bool = true) throws -> HookedTransformer {
-        let key = "\(name)-\(processed)"
-        lock.lock()
-        defer { lock.unlock() }
-        if let m = loaded[key] { return m }
-        let m = try HookedTransformer.load(model(name), processing: processed ? .default : .none)
-        loaded[key] = m
-        return m
+        try TestFixtures.load(name, processed: processed)
     }
 }
 
@@ -48,10 +36,8 @@ func lensExpectClose(_ a: Tensor, _ b: Tensor, _ name: String, sourceLocation: S
         Issue.record("\(name): shape \(a.shape) vs reference \(b.shape)", sourceLocation: sourceLocation)
         return
     }
-    let allowed = 1e-5 + 1e-4 * b.maxAbs
-    var worst: Float = 0
-    for (x, y) in zip(a.data, b.data) { worst = max(worst, x.isNaN || y.isNaN ? .infinity : abs(x - y)) }
-    #expect(worst <= allowed, "\(name): max |a−b| = \(worst) (allowed \(allowed))", sourceLocation: sourceLocation)
+    let c = Comparison(name, a, b)
+    #expect(c.ok, "\(c)", sourceLocation: sourceLocation)
 }
 
 /// Compares two scalars with the same rule (`scale` = the reference magnitude to use).

@@ -1,15 +1,12 @@
 import Foundation
+import FixtureSupport
 import Testing
 import Mechanic
 @testable import MechanicAnalysis
 
 /// The committed fixtures (`Tests/Fixtures`; `MECHANIC_FIXTURES` overrides), loaded once per process.
 enum PatchingFixtures {
-    static let root: URL = {
-        if let env = ProcessInfo.processInfo.environment["MECHANIC_FIXTURES"] { return URL(fileURLWithPath: env) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures")
-    }()
+    static var root: URL { TestFixtures.root }
     static let models = ["gpt2-tiny", "pythia-tiny", "llama-tiny"]
 
     static func reference(_ name: String, _ file: String) -> URL { root.appendingPathComponent("reference/\(name)/\(file)") }
@@ -23,17 +20,8 @@ enum PatchingFixtures {
             .appendingPathComponent("Fixtures/reference/\(name)/patching_extra.safetensors")
     }
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var loaded: [String: HookedTransformer] = [:]
-
     static func model(_ name: String, processed: Bool = true) throws -> HookedTransformer {
-        lock.lock()
-        defer { lock.unlock() }
-        let key = "\(name)-\(processed)"
-        if let m = loaded[key] { return m }
-        let m = try HookedTransformer.load(root.appendingPathComponent("models/\(name)"), processing: processed ? .default : .none)
-        loaded[key] = m
-        return m
+        try TestFixtures.load(name, processed: processed)
     }
 
     /// The analysis prompts of a model: clean/corrupted token ids, answer and wrong ids.
@@ -48,11 +36,8 @@ enum PatchingFixtures {
 
 /// `|a − b| ≤ 1e-5 + 1e-4 · max|b|` per tensor; returns a description of the failure or nil.
 func patchingMismatch(_ name: String, _ a: Tensor, _ b: Tensor) -> String? {
-    guard a.shape == b.shape else { return "\(name): shape \(a.shape) vs reference \(b.shape)" }
-    let allowed = 1e-5 + 1e-4 * b.maxAbs
-    var worst: Float = 0
-    for (x, y) in zip(a.data, b.data) { worst = max(worst, x.isNaN || y.isNaN ? .infinity : abs(x - y)) }
-    return worst <= allowed ? nil : "\(name): max |a−b| = \(worst) (allowed \(allowed))"
+    let c = Comparison(name, a, b)
+    return c.ok ? nil : c.description
 }
 
 /// Every `transformer_lens.patching.get_act_patch_*` result against TransformerLens 2.18 on the

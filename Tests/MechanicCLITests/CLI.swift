@@ -1,13 +1,11 @@
 import Foundation
 import Testing
+import FixtureSupport
 @testable import Mechanic
 
 /// Runs the `mechanic` executable that `swift test` built next to the test bundle.
 enum CLI {
-    static let fixtures: URL = {
-        if let env = ProcessInfo.processInfo.environment["MECHANIC_FIXTURES"] { return URL(fileURLWithPath: env) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
-    }()
+    static var fixtures: URL { TestFixtures.root }
 
     static func model(_ name: String) -> String { fixtures.appendingPathComponent("models/\(name)").path }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FixtureSupport
 @testable import Mechanic
 
 /// Each user mistake is a typed error whose message names the file, key, tensor or value.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FixtureSupport
 @testable import Mechanic
 
 /// Hooks, caches, names filters and start/stop layers, checked against values the model itself

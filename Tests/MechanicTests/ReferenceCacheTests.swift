@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FixtureSupport
 @testable import Mechanic
 
 /// Every hook, logit and loss against TransformerLens 2.18 on tiny random models, in both

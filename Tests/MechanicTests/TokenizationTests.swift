@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FixtureSupport
 @testable import Mechanic
 
 /// `toTokens` reproduces TransformerLens's `to_tokens` (its BOS rule per family) on the fixture
