@@ -56,6 +56,11 @@ public final class Tokenizer: @unchecked Sendable {
         }
         if let vocab = file("vocab.json"), let merges = file("merges.txt") {
             let components = try GPT2Files.load(vocab: vocab, merges: merges, addPrefixSpace: config.addPrefixSpace ?? false)
+            // GPT2Tokenizer's class defaults when no config names them: <|endoftext|> is unk, bos and eos.
+            var config = config
+            config.bosToken = config.bosToken ?? "<|endoftext|>"
+            config.eosToken = config.eosToken ?? "<|endoftext|>"
+            config.unkToken = config.unkToken ?? "<|endoftext|>"
             return try Tokenizer(components: components, config: config, configFile: file("tokenizer_config.json")?.path, gpt2Files: true)
         }
         throw TokenizerError.noTokenizerFiles(directory: directory.path)

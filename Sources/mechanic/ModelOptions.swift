@@ -27,7 +27,12 @@ struct ModelOptions: ParsableArguments {
 /// A local directory as given; hub ids and aliases through the Hugging Face cache (downloading
 /// into it unless HF_HUB_OFFLINE is set).
 func resolveModel(_ model: String, revision: String?, weights: Bool) throws -> URL {
-    try ModelResolver().resolve(model, revision: revision, weights: weights)
+    // Tokenizing needs no config.json or weights: any local directory with tokenizer files will do.
+    var isDir: ObjCBool = false
+    if !weights, FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue {
+        return URL(fileURLWithPath: model)
+    }
+    return try ModelResolver().resolve(model, revision: revision, weights: weights)
 }
 
 /// Parses `50256,464,3797` (spaces allowed).

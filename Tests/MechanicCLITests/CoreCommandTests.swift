@@ -62,3 +62,22 @@ import Testing
         #expect(both.status != 0 && both.stderr.contains("--prompt"))
     }
 }
+
+@Suite struct TokenizeCommandTests {
+    @Test func tokenizeReadsADirectoryThatHoldsOnlyTokenizerFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tok-only-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for f in ["vocab.json", "merges.txt"] {
+            try FileManager.default.copyItem(at: URL(fileURLWithPath: CLI.model("gpt2-tiny")).appendingPathComponent(f),
+                                             to: dir.appendingPathComponent(f))
+        }
+        let r = try CLI.run(["tokenize", "--model", dir.path, "--json", "The cat sat."])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try CLI.json(r)
+        // TransformerLens's to_tokens for this prompt on the same files (reference manifest of gpt2-tiny)
+        #expect((j["ids"] as? [Int]) == [499, 279, 410, 358, 13])
+        #expect((j["tokens"] as? [String]) == ["<|endoftext|>", "The", " cat", " sat", "."])
+        let noBOS = try CLI.json(try CLI.run(["tokenize", "--model", dir.path, "--no-bos", "--json", "The cat sat."]))
+        #expect((noBOS["ids"] as? [Int]) == [279, 410, 358, 13])
+    }
+}
