@@ -37,6 +37,7 @@ final class StreamingBlocks: @unchecked Sendable {
             for name in next.used { checkpoint.prefetch(name) }
         }
         var r = architecture.reader(checkpoint)
+        r.byReading = true
         var b = try architecture.block(&r, l, config)
         processing.processBlock(&b, config: config)
         for name in r.used { checkpoint.release(name) }

@@ -99,11 +99,12 @@ public final class Checkpoint: @unchecked Sendable {
     }
 
     /// The tensor widened to float32, checked against the shape the config implies.
-    public func tensor(_ name: String, shape expected: [Int]? = nil) throws -> Tensor {
+    /// `byReading`: use `pread` rather than the mapping (see `SafeTensorsFile.tensorByReading`).
+    public func tensor(_ name: String, shape expected: [Int]? = nil, byReading: Bool = false) throws -> Tensor {
         let (file, info) = try entry(name)
         if let expected, expected != info.shape {
             throw SafeTensorsError.wrongShape(file: file.url.path, tensor: name, expected: expected, found: info.shape)
         }
-        return try file.tensor(name)
+        return try byReading ? file.tensorByReading(name) : file.tensor(name)
     }
 }

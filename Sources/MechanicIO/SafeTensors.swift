@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 import MechanicTensor
 
@@ -157,6 +162,30 @@ public final class SafeTensorsFile: @unchecked Sendable {
             case .i64: for k in 0..<i.count { dst[k] = Float(src.loadUnaligned(fromByteOffset: 8 * k, as: Int64.self)) }
             case .i32: for k in 0..<i.count { dst[k] = Float(src.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self)) }
             }
+        }
+    }
+
+    /// The tensor widened to float32, read with `pread` instead of through the mapping: for data
+    /// used once (streamed blocks of a large model), a copy from the page cache is far cheaper than
+    /// faulting the mapping in page by page. Integers fall back to `tensor(_:)`.
+    public func tensorByReading(_ name: String) throws -> Tensor {
+        let i = try info(name)
+        guard let floatType = i.dtype.floatType, i.byteCount > 0 else { return try tensor(name) }
+        let fd = open(url.path, O_RDONLY)
+        guard fd >= 0 else { throw SafeTensorsError.cannotOpen(file: url.path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: i.byteCount, alignment: 16)
+        defer { raw.deallocate() }
+        var done = 0
+        while done < i.byteCount {
+            let n = pread(fd, raw + done, i.byteCount - done, off_t(i.byteOffset + done))
+            guard n > 0 else {
+                throw SafeTensorsError.offsetsOutOfRange(file: url.path, tensor: name, end: i.byteOffset + done, dataSize: file.size)
+            }
+            done += n
+        }
+        return Tensor(shape: i.shape) { out in
+            if let dst = out.baseAddress { widen(floatType, UnsafeRawPointer(raw), into: dst, count: i.count) }
         }
     }
 

@@ -7,6 +7,8 @@ struct WeightReader {
     let checkpoint: Checkpoint
     /// A prefix some checkpoints put before every name (`transformer.` for GPT-2 saved by `transformers`).
     var prefix: String = ""
+    /// Read tensors with `pread` instead of through the mapping (streamed blocks).
+    var byReading = false
     var used: Set<String> = []
 
     init(_ checkpoint: Checkpoint) { self.checkpoint = checkpoint }
@@ -16,7 +18,7 @@ struct WeightReader {
     mutating func read(_ name: String, shape: [Int]) throws -> Tensor {
         let full = checkpoint.contains(prefix + name) ? prefix + name : name
         used.insert(full)
-        return try checkpoint.tensor(full, shape: shape)
+        return try checkpoint.tensor(full, shape: shape, byReading: byReading)
     }
 
     mutating func readIfPresent(_ name: String, shape: [Int]) throws -> Tensor? {
