@@ -83,7 +83,7 @@ import Mechanic
         let config = ModelConfig(modelType: "gpt_neox", dModel: D, nLayers: L, nHeads: H, dHead: E, dMLP: 0, dVocab: V, nCtx: 16,
                                  normalization: .layerNorm, positionalEmbedding: .rotary, rotaryDim: 4, attnOnly: true,
                                  scaleAttnByInverseLayerIdx: true)
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         func t(_ shape: [Int], _ std: Float, _ mean: Float = 0) -> Tensor {
             Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in mean + rng.normal() * std })
         }

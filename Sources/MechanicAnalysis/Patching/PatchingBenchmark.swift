@@ -63,7 +63,7 @@ public enum PatchingBenchmark {
                                    dVocab: Int = 50257, nCtx: Int = 1024, seed: UInt64 = 0) throws -> HookedTransformer {
         let config = ModelConfig(modelType: "gpt2", dModel: dModel, nLayers: layers, nHeads: heads, dHead: dModel / heads,
                                  dMLP: dMLP, dVocab: dVocab, nCtx: nCtx, actFn: "gelu_new", normalization: .layerNormPre)
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         func normal(_ shape: [Int], _ std: Float) -> Tensor {
             Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in rng.normal() * std })
         }
@@ -84,7 +84,7 @@ public enum PatchingBenchmark {
     /// Prompts as the Python side makes them: `seq` random ids, the corrupted prompt differing at
     /// position 3 and at the final position.
     public static func prompts(seq: Int = 20, dVocab: Int = 50257, seed: UInt64 = 1) -> (clean: [Int], corrupt: [Int]) {
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let clean = (0..<seq).map { _ in Int(rng.next() % UInt64(dVocab)) }
         var corrupt = clean
         for p in [min(3, seq - 1), seq - 1] { corrupt[p] = (clean[p] + 1) % dVocab }
@@ -92,17 +92,8 @@ public enum PatchingBenchmark {
     }
 }
 
-/// SplitMix64 with Box–Muller normals (reproducible random weights for benchmarks).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Box–Muller normals from the core's `SplitMix64` (reproducible random weights for benchmarks).
+extension SplitMix64 {
     mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
     mutating func normal() -> Float {
         let u = max(uniform(), 1e-300), v = uniform()
