@@ -60,4 +60,29 @@ public struct RotaryTables: Sendable {
             }
         }
     }
+
+    /// The transpose of `apply` (the rotation's gradient): rotates `x [batch, pos, heads, d_head]`
+    /// back, in place — `dx_i = dy_i·cos_i + dy_{i+half}·sin_{i+half}` (first half),
+    /// `dy_i·cos_i − dy_{i−half}·sin_{i−half}` (second half).
+    public func applyTransposed(_ x: inout Tensor, positions: [[Int]]) {
+        let (B, P, H, E) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let rd = rotaryDim, half = rotaryDim / 2
+        guard rd > 0 else { return }
+        var tmp = [Float](repeating: 0, count: rd)
+        x.data.withUnsafeMutableBufferPointer { xs in
+            for b in 0..<B {
+                for p in 0..<P {
+                    let row = positions[b][p] * rd
+                    for h in 0..<H {
+                        let base = ((b * P + p) * H + h) * E
+                        for i in 0..<rd { tmp[i] = xs[base + i] }
+                        for i in 0..<rd {
+                            let other = i < half ? tmp[i + half] * sin[row + i + half] : -tmp[i - half] * sin[row + i - half]
+                            xs[base + i] = tmp[i] * cos[row + i] + other
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -39,6 +39,26 @@ public enum Activation: String, Sendable {
         }
     }
 
+    /// The derivative `d apply(x) / dx` (for gradients through the MLP).
+    @inlinable public func derivative(_ x: Float) -> Float {
+        switch self {
+        case .gelu:
+            // Φ(x) + x·φ(x)
+            let cdf = 0.5 * (1 + erff(x / 2.0.squareRoot().asFloat))
+            return cdf + x * expf(-0.5 * x * x) * 0.3989422804014327
+        case .geluNew, .geluPytorchTanh, .geluFast:
+            // 0.5·(1 + tanh u) + 0.5·x·(1 − tanh² u)·du/dx, u = √(2/π)·(x + 0.044715·x³)
+            let c: Float = 0.7978845608028654
+            let t = tanhf(c * (x + 0.044715 * x * x * x))
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+        case .relu:
+            return x > 0 ? 1 : 0
+        case .silu:
+            let s = 1 / (1 + expf(-x))
+            return s + x * s * (1 - s)
+        }
+    }
+
     /// Applies the activation in place.
     public func apply(_ buf: UnsafeMutableBufferPointer<Float>) {
         guard let base = buf.baseAddress else { return }
