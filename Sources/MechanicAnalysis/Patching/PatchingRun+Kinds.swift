@@ -7,22 +7,26 @@ extension PatchingRun {
                     engine: PatchEngine = .fast) throws -> PatchingResult {
         let c = model.config
         try kind.checkSupported(c)
-        let values: Tensor
-        if let parts = kind.components {
-            let H = c.nHeads
-            let stacked = try parts.map { part -> Tensor in
-                var t = try run(part, engine: engine).values
-                if part == .attnHeadPatternByPos { t = t.permuted([0, 2, 1]) }   // [layer, head, pos] -> [layer, pos, head]
-                if t.shape.last != H, kind != .blockEvery { t = Self.padLastAxis(t, to: H) }  // k, v of grouped-query models
-                return t
-            }
-            values = Tensor.stack(stacked)
-        } else {
-            let sites = kind.sites(c, positions: positions, neuronPositions: neuronPositions)
+        let values = try stackComponents(kind) { part in
+            let sites = part.sites(c, positions: positions, neuronPositions: neuronPositions)
             let metric = try evaluate(sites.map(\.site), engine: engine)
-            values = Tensor(shape: kind.shape(c, positions: positions), data: metric.map { Float($0) })
+            return Tensor(shape: part.shape(c, positions: positions), data: metric.map { Float($0) })
         }
         return result(kind.rawValue, axes: kind.axes(), values: values)
+    }
+
+    /// `body(kind)` for a single kind; for an `_every` kind, its parts stacked as TransformerLens
+    /// stacks them (the by-position pattern moved to `[layer, pos, head]`, grouped-query k/v
+    /// zero-padded to `n_heads`).
+    func stackComponents(_ kind: ActPatchKind, _ body: (ActPatchKind) throws -> Tensor) throws -> Tensor {
+        guard let parts = kind.components else { return try body(kind) }
+        let H = model.config.nHeads
+        return Tensor.stack(try parts.map { part -> Tensor in
+            var t = try body(part)
+            if part == .attnHeadPatternByPos { t = t.permuted([0, 2, 1]) }   // [layer, head, pos] -> [layer, pos, head]
+            if t.shape.last != H, kind != .blockEvery { t = Self.padLastAxis(t, to: H) }  // k, v of grouped-query models
+            return t
+        })
     }
 
     /// A result with this run's clean/corrupted metrics.

@@ -1,0 +1,142 @@
+import Foundation
+import Mechanic
+
+/// How attribution patching estimates a patch's effect.
+public enum AttributionMethod: String, Sendable, CaseIterable {
+    /// Linear (Nanda 2023; AtP, Kramár et al. 2024): `(source − target activation) · d metric / d activation`
+    /// at the target run, summed over the patched elements and averaged over the pairs.
+    case atp
+    /// AtP*: as `.atp`, except that query and key patches recompute the patched head's attention
+    /// pattern exactly and linearise from the pattern on (`Σ (pattern' − pattern) · d metric / d pattern`),
+    /// which fixes the estimate where the softmax saturates.
+    case atpStar = "atp*"
+}
+
+/// One component of an attribution sweep, re-run exactly.
+public struct AttributionCheck: Sendable {
+    /// The single kind the component belongs to (a part of an `_every` kind) and its index in
+    /// that kind's result shape.
+    public let kind: ActPatchKind
+    public let index: [Int]
+    public let site: PatchSite
+    /// Estimated and exact change of the metric (patched − target run).
+    public let estimate: Double
+    public let exact: Double
+}
+
+/// Attribution patching of one kind: an estimate for every component from one forward and one
+/// backward pass, in the shape (and axis order) of `get_act_patch_<kind>`.
+public struct AttributionResult: Sendable {
+    public let act: String
+    public let axes: [String]
+    public let method: AttributionMethod
+    public let metric: PatchingMetric
+    /// Estimated change of the metric when each component alone is patched.
+    public let estimates: Tensor
+    /// The metric of the run patched into (corrupted for patching, clean for ablations).
+    public let targetMetric: Double
+    public let cleanMetric: Double
+    public let corruptMetric: Double
+    /// The components with the largest |estimate|, each patched exactly, largest first.
+    public let checks: [AttributionCheck]
+}
+
+extension PatchingRun {
+    /// The target run's forward and the backward of the metric: `d metric / d activation` for
+    /// every hook point (`HookedTransformer.gradients`).
+    public func metricGradients() throws -> Gradients {
+        try model.gradients(target) { try context.gradient($0) }
+    }
+
+    /// The metric of the run patched into (what every patch's effect is measured from).
+    public var targetMetric: Double {
+        if case .denoise = mode { return context.corruptMetric }
+        return context.cleanMetric
+    }
+
+    /// Attribution patching of every component of `kind` at once, plus the exact patching
+    /// effect of the `topK` components with the largest estimated effect.
+    public func attribution(_ kind: ActPatchKind, method: AttributionMethod = .atpStar,
+                            neuronPositions: ActPatchKind.NeuronPositions = .all, topK: Int = 10,
+                            engine: PatchEngine = .fast, gradients: Gradients? = nil) throws -> AttributionResult {
+        let c = model.config
+        try kind.checkSupported(c)
+        let g = try gradients ?? metricGradients()
+        var candidates: [(kind: ActPatchKind, index: Int, site: PatchSite, estimate: Double)] = []
+        let values = try stackComponents(kind) { part in
+            let sites = part.sites(c, positions: positions, neuronPositions: neuronPositions)
+            let est = try estimates(sites.map(\.site), method: method, gradients: g)
+            for (s, e) in zip(sites, est) { candidates.append((part, s.index, s.site, e)) }
+            return Tensor(shape: part.shape(c, positions: positions), data: est.map { Float($0) })
+        }
+        let top = Array(candidates.sorted { abs($0.estimate) > abs($1.estimate) }.prefix(max(topK, 0)))
+        let exact = try evaluate(top.map(\.site), engine: engine)
+        let checks = zip(top, exact).map { t, value in
+            AttributionCheck(kind: t.kind, index: Self.unflatten(t.index, shape: t.kind.shape(c, positions: positions)),
+                             site: t.site, estimate: t.estimate, exact: value - targetMetric)
+        }
+        return AttributionResult(act: kind.rawValue, axes: kind.axes(), method: method, metric: context.metric,
+                                 estimates: values, targetMetric: targetMetric, cleanMetric: context.cleanMetric,
+                                 corruptMetric: context.corruptMetric, checks: checks)
+    }
+
+    /// Estimated metric change of each site patched alone.
+    public func estimates(_ sites: [PatchSite], method: AttributionMethod = .atpStar, gradients g: Gradients) throws -> [Double] {
+        var out = [Double](repeating: 0, count: sites.count)
+        var byHook: [String: [Int]] = [:]
+        for (i, s) in sites.enumerated() { byHook[s.hook, default: []].append(i) }
+        for (hook, idx) in byHook {
+            let kind = String(hook.split(separator: ".").last ?? "")
+            if method == .atpStar, kind == "hook_q" || kind == "hook_k" {
+                let recompute = try AttentionRecompute(run: self, layer: sites[idx[0]].layer, gradients: g)
+                for i in idx { out[i] = try recompute.effect(of: sites[i], keys: kind == "hook_k") }
+                continue
+            }
+            let targetAct = try targetActivation(hook)                   // [pairs, ...]
+            let source = try sourceActivation(hook)                       // [pairs | 1, ...] or nil (zeros)
+            let grad = try gradient(hook, g)                              // [pairs, ...]
+            let rowShape = Array(targetAct.shape.dropFirst())
+            let per = rowShape.reduce(1, *)
+            let srcRows = source?.shape[0] ?? 1
+            for i in idx {
+                var sum = 0.0
+                for range in try sites[i].selection.ranges(shape: rowShape) {
+                    for n in 0..<pairs.count {
+                        let (t, s) = (n * per, (srcRows == 1 ? 0 : n) * per)
+                        for e in range {
+                            let delta = (source?.data[s + e] ?? 0) - targetAct.data[t + e]
+                            sum += Double(delta) * Double(grad.data[t + e])
+                        }
+                    }
+                }
+                out[i] = sum
+            }
+        }
+        return out
+    }
+
+    /// The gradient of a hook point; `hook_result` (not part of the default forward) is
+    /// `d attn_out` for every head, since `attn_out = Σ_h result_h + b_O`.
+    private func gradient(_ hook: String, _ g: Gradients) throws -> Tensor {
+        if let t = g.gradients[hook] { return t }
+        guard hook.hasSuffix("attn.hook_result"), let layer = Int(hook.split(separator: ".")[1]) else {
+            throw MechanicError.invalidArgument("attribution patching: no gradient for '\(hook)'")
+        }
+        let d = try g.gradients.require(actName("attn_out", layer: layer))   // [pairs, pos, d_model]
+        let (N, P, D, H) = (d.shape[0], d.shape[1], d.shape[2], model.config.nHeads)
+        return Tensor(shape: [N, P, H, D]) { out in                           // [pairs, pos, head, d_model]
+            for t in 0..<(N * P) { for h in 0..<H { for m in 0..<D { out[(t * H + h) * D + m] = d.data[t * D + m] } } }
+        }
+    }
+
+    /// Flat row-major index → multi-index in `shape`.
+    static func unflatten(_ flat: Int, shape: [Int]) -> [Int] {
+        var rest = flat
+        var out = [Int](repeating: 0, count: shape.count)
+        for axis in stride(from: shape.count - 1, through: 0, by: -1) where shape[axis] > 0 {
+            out[axis] = rest % shape[axis]
+            rest /= shape[axis]
+        }
+        return out
+    }
+}
