@@ -1,6 +1,7 @@
 import Foundation
 import FixtureSupport
 import Testing
+import ReportTestSupport
 import Mechanic
 @testable import MechanicAnalysis
 
@@ -114,5 +115,31 @@ import Mechanic
         let top = try #require(est.checks.first)
         let patched = try run.evaluate([top.site])[0]
         #expect(abs(top.exact - (patched - run.cleanMetric)) < 1e-9)
+    }
+
+    /// The report: well-formed, the estimated metrics in the grid's hover titles, the checks'
+    /// numbers in the table; the JSON carries the same numbers.
+    @Test func reportAndJSONCarryTheNumbers() throws {
+        let run = try Self.run("gpt2-tiny", processed: true)
+        let r = try run.attribution(.attnHeadOutAllPos, topK: 3)
+        var report = Report(title: "AtP")
+        AttributionPatchingReport(result: r, cleanTokens: nil, pairs: 2).html(into: &report)
+        let html = report.html
+        #expect(HTMLCheck.xmlError(HTMLCheck.withoutDoctype(html)) == nil)
+        let cells = HTMLCheck.cells(html)
+        for c in r.checks {
+            #expect(cells.contains(HTMLText.format(c.estimate)) && cells.contains(HTMLText.format(c.exact)))
+        }
+        let titles = HTMLCheck.titles(html).joined(separator: "\n")
+        let first = HTMLText.format(r.estimates.data[0] + Float(r.targetMetric))
+        #expect(titles.contains(first), "the grid shows target + estimate (\(first))")
+        let json = try r.jsonObject()
+        let checks = try #require(json["checks"] as? [[String: Any]])
+        #expect(checks.count == 3)
+        #expect((checks[0]["estimate"] as? Double) == r.checks[0].estimate)
+        #expect((checks[0]["index"] as? [Int]) == r.checks[0].index)
+        #expect((json["method"] as? String) == "atp*")
+        let rows = try #require(json["estimates"] as? [[Double]])
+        #expect(rows.count == run.model.config.nLayers && rows[0][0] == Double(r.estimates.data[0]))
     }
 }

@@ -26,7 +26,7 @@ public struct AttributionCheck: Sendable {
 
 /// Attribution patching of one kind: an estimate for every component from one forward and one
 /// backward pass, in the shape (and axis order) of `get_act_patch_<kind>`.
-public struct AttributionResult: Sendable {
+public struct AttributionPatchingResult: Sendable {
     public let act: String
     public let axes: [String]
     public let method: AttributionMethod
@@ -58,7 +58,7 @@ extension PatchingRun {
     /// effect of the `topK` components with the largest estimated effect.
     public func attribution(_ kind: ActPatchKind, method: AttributionMethod = .atpStar,
                             neuronPositions: ActPatchKind.NeuronPositions = .all, topK: Int = 10,
-                            engine: PatchEngine = .fast, gradients: Gradients? = nil) throws -> AttributionResult {
+                            engine: PatchEngine = .fast, gradients: Gradients? = nil) throws -> AttributionPatchingResult {
         let c = model.config
         try kind.checkSupported(c)
         let g = try gradients ?? metricGradients()
@@ -75,7 +75,7 @@ extension PatchingRun {
             AttributionCheck(kind: t.kind, index: Self.unflatten(t.index, shape: t.kind.shape(c, positions: positions)),
                              site: t.site, estimate: t.estimate, exact: value - targetMetric)
         }
-        return AttributionResult(act: kind.rawValue, axes: kind.axes(), method: method, metric: context.metric,
+        return AttributionPatchingResult(act: kind.rawValue, axes: kind.axes(), method: method, metric: context.metric,
                                  estimates: values, targetMetric: targetMetric, cleanMetric: context.cleanMetric,
                                  corruptMetric: context.corruptMetric, checks: checks)
     }

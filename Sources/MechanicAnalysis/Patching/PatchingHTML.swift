@@ -82,6 +82,13 @@ extension PatchingReport: HTMLReportable {
             ["clean logit difference", HTMLText.format(r.cleanLogitDiff)], ["corrupted logit difference", HTMLText.format(r.corruptLogitDiff)],
         ] + (senders.map { [["senders", $0.joined(separator: ", ")]] } ?? []) + (receivers.map { [["receivers", $0.joined(separator: ", ")]] } ?? []),
                      caption: "The runs")
+        grids(into: &report)
+    }
+
+    /// The result's grids: one per part of an `_every` kind, else one.
+    func grids(into report: inout Report) {
+        let r = result
+        let metricName = r.metric.rawValue.replacingOccurrences(of: "_", with: " ")
         let scale = colorScale()
         if let parts = Self.components(r.act), r.values.rank >= 3 {
             let inner = Array(r.values.shape.dropFirst()), size = inner.reduce(1, *)
