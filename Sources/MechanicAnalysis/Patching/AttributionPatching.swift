@@ -80,6 +80,27 @@ extension PatchingRun {
                                  corruptMetric: context.corruptMetric, checks: checks)
     }
 
+    /// Attribution patching of several kinds from one gradient pass, with the activations they
+    /// need cached in one clean and one corrupted forward.
+    public func attribution(_ kinds: [ActPatchKind], method: AttributionMethod = .atpStar,
+                            neuronPositions: ActPatchKind.NeuronPositions = .all, topK: Int = 10,
+                            engine: PatchEngine = .fast) throws -> [AttributionPatchingResult] {
+        let c = model.config
+        for kind in kinds { try kind.checkSupported(c) }
+        let rotary = c.positionalEmbedding == .rotary
+        var names: [String] = []
+        for kind in kinds {
+            for part in kind.components ?? [kind] {
+                var acts = [part.act]
+                if method == .atpStar, part.act == "q" || part.act == "k" { acts = [rotary ? "rot_q" : "q", rotary ? "rot_k" : "k", "pattern"] }
+                for l in 0..<c.nLayers { names += acts.map { actName($0, layer: l) } }
+            }
+        }
+        try ensure(names)
+        let g = try metricGradients()
+        return try kinds.map { try attribution($0, method: method, neuronPositions: neuronPositions, topK: topK, engine: engine, gradients: g) }
+    }
+
     /// Estimated metric change of each site patched alone.
     public func estimates(_ sites: [PatchSite], method: AttributionMethod = .atpStar, gradients g: Gradients) throws -> [Double] {
         var out = [Double](repeating: 0, count: sites.count)

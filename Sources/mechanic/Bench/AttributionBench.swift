@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Mechanic
+import MechanicAnalysis
+
+/// Attribution patching (AtP) on a GPT-2-small-shaped random checkpoint: the clean and corrupted
+/// runs, one forward and one backward of the metric, and the estimates of `resid_pre`,
+/// `attn_head_out_all_pos` and `block_every`; beside it the exact fast-engine sweep of
+/// `resid_pre` for scale. `scripts/bench/atp.sh` runs TransformerLens's attribution-patching
+/// recipe (its demo notebook's: a cached clean run, a corrupted run with backward hooks) on the
+/// same checkpoint and prompts, in the same run.
+struct AttributionBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "atp",
+        abstract: "Time attribution patching (resid_pre, attn_head_out_all_pos, block_every) on a GPT-2-small-shaped random model.")
+
+    @Option(help: "Where to write (or reuse) the random checkpoint.")
+    var dir = "/tmp/mechanic-bench/gpt2-random"
+    @Option(help: "Prompt pairs.")
+    var pairs = 10
+    @Option(help: "Tokens per prompt.")
+    var seq = 15
+    @Option(help: "Repeats (the median is reported).")
+    var repeats = 3
+    @Option(help: "Write the prompt pairs here (JSON) for the TransformerLens side.")
+    var writeInputs: String?
+
+    func run() throws {
+        let url = URL(fileURLWithPath: dir)
+        if !FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) {
+            warn("writing a random GPT-2-small-shaped checkpoint to \(dir) …")
+            try RandomCheckpoint.gpt2(at: url)
+        }
+        let model = try HookedTransformer.load(url)
+        var rng = SplitMix64(seed: 11)
+        let V = UInt64(model.config.dVocab)
+        let list = (0..<pairs).map { _ -> PatchingPair in
+            let clean = (0..<seq).map { _ in Int(rng.next() % V) }
+            var corrupt = clean
+            for p in [seq / 3, seq - 1] { corrupt[p] = Int(rng.next() % V) }
+            return PatchingPair(clean: clean, corrupt: corrupt, answer: Int(rng.next() % V), wrong: Int(rng.next() % V))
+        }
+        if let writeInputs {
+            let object: [String: Any] = ["clean": list.map(\.clean), "corrupt": list.map(\.corrupt),
+                                         "answer": list.map(\.answer), "wrong": list.map(\.wrong)]
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: writeInputs))
+        }
+        func median(_ body: () throws -> Void) rethrows -> Double {
+            try body()   // warm-up
+            var times: [Double] = []
+            for _ in 0..<max(repeats, 1) {
+                let t = Date()
+                try body()
+                times.append(Date().timeIntervalSince(t))
+            }
+            return times.sorted()[times.count / 2]
+        }
+        var checksum = 0.0
+        let atp = try median {
+            let run = try PatchingRun(model: model, pairs: list)
+            for r in try run.attribution([.residPre, .attnHeadOutAllPos, .blockEvery], method: .atp, topK: 0) {
+                checksum += Double(r.estimates.data.first ?? 0)
+            }
+        }
+        let gradientsOnly = try median {
+            let run = try PatchingRun(model: model, pairs: list)
+            _ = try run.metricGradients()
+        }
+        let exact = try median {
+            let run = try PatchingRun(model: model, pairs: list)
+            _ = try run.run(.residPre)
+        }
+        try printJSON(["atp_s": atp, "gradients_s": gradientsOnly, "exact_resid_pre_s": exact, "pairs": pairs, "seq": seq,
+                       "checksum": checksum])
+    }
+}
