@@ -49,7 +49,7 @@ public enum Activation: String, Sendable {
         case .geluNew, .geluPytorchTanh, .geluFast:
             // 0.5·(1 + tanh u) + 0.5·x·(1 − tanh² u)·du/dx, u = √(2/π)·(x + 0.044715·x³)
             let c: Float = 0.7978845608028654
-            let t = tanhf(c * (x + 0.044715 * x * x * x))
+            let t = 1 - 2 / (expf(2 * c * (x + 0.044715 * x * x * x)) + 1)   // tanh, one expf
             return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
         case .relu:
             return x > 0 ? 1 : 0
@@ -71,6 +71,12 @@ public enum Activation: String, Sendable {
 
 extension Double {
     @inlinable var asFloat: Float { Float(self) }
+}
+
+/// A read-only pointer handed to parallel workers.
+public struct ConstPointer: @unchecked Sendable {
+    public let raw: UnsafePointer<Float>
+    public init(_ raw: UnsafePointer<Float>) { self.raw = raw }
 }
 
 /// A pointer handed to parallel workers that write disjoint ranges.

@@ -18,6 +18,6 @@ last = lambda f: json.loads([l for l in open(f) if l.strip().startswith("{")][-1
 m = last("/tmp/mechanic-bench/atp-mechanic.json"); t = last("/tmp/mechanic-bench/atp-tl.json")
 print(f"attribution patching, {m['pairs']} pairs x {m['seq']} tokens (resid_pre, attn_head_out_all_pos, block_every)")
 print(f"  Mechanic {m['atp_s']:.3f}s   TransformerLens {t['atp_s']:.3f}s   TL / Mechanic {t['atp_s']/m['atp_s']:.2f}x")
-print(f"  Mechanic: forward+backward alone {m['gradients_s']:.3f}s; exact resid_pre sweep (fast engine) {m['exact_resid_pre_s']:.3f}s "
+print(f"  Mechanic: setup (clean and corrupted runs) {m['setup_s']:.3f}s, metric forward+backward {m['forward_backward_s']:.3f}s, one forward {m['forward_s']:.3f}s; exact resid_pre sweep (fast engine) {m['exact_resid_pre_s']:.3f}s "
       f"= {m['exact_resid_pre_s']/m['atp_s']:.1f}x the AtP time")
 PY

@@ -54,10 +54,8 @@ extension HookedTransformer {
         if let W_gate = w.W_gate {
             let preLinear = try cache.require(n.preLinear)
             var dPreLinear = dPost
-            for i in 0..<dPost.count {
-                let a = pre.data[i]
-                dPre.data[i] = dPost.data[i] * preLinear.data[i] * act.derivative(a)
-                dPreLinear.data[i] = dPost.data[i] * act.apply(a)
+            Self.elementwise(pre, preLinear, dPost, into: &dPre, &dPreLinear) { a, lin, g in
+                (g * lin * act.derivative(a), g * act.apply(a))
             }
             grads[n.pre] = dPre
             grads[n.preLinear] = dPreLinear
@@ -65,9 +63,32 @@ extension HookedTransformer {
             dX.add(matmul(dPreLinear, W_in, transB: true))
             return dX
         }
-        for i in 0..<dPost.count { dPre.data[i] = dPost.data[i] * act.derivative(pre.data[i]) }
+        var unused = Tensor(zeros: [0])
+        Self.elementwise(pre, pre, dPost, into: &dPre, &unused) { a, _, g in (g * act.derivative(a), 0) }
         grads[n.pre] = dPre
         return matmul(dPre, W_in, transB: true)              // [batch, pos, d_model]
+    }
+
+    /// `(out1[i], out2[i]) = f(a[i], b[i], c[i])` over all elements, in parallel chunks; `out2`
+    /// is written only when it has the same count (pass an empty tensor to skip it).
+    static func elementwise(_ a: Tensor, _ b: Tensor, _ c: Tensor, into out1: inout Tensor, _ out2: inout Tensor,
+                            _ f: @escaping @Sendable (Float, Float, Float) -> (Float, Float)) {
+        let n = a.count
+        let second = out2.count == n
+        a.data.withUnsafeBufferPointer { ap in b.data.withUnsafeBufferPointer { bp in c.data.withUnsafeBufferPointer { cp in
+            out1.data.withUnsafeMutableBufferPointer { o1 in out2.data.withUnsafeMutableBufferPointer { o2 in
+                guard let ab = ap.baseAddress, let bb = bp.baseAddress, let cb = cp.baseAddress, let p1 = o1.baseAddress else { return }
+                let (x, y, z) = (ConstPointer(ab), ConstPointer(bb), ConstPointer(cb))
+                let (w1, w2) = (UncheckedPointer(p1), o2.baseAddress.map(UncheckedPointer.init))
+                Parallel.chunks(n, grain: 16384) { r in
+                    for i in r {
+                        let (u, v) = f(x.raw[i], y.raw[i], z.raw[i])
+                        w1.raw[i] = u
+                        if second, let w2 { w2.raw[i] = v }
+                    }
+                }
+            }}
+        }}}
     }
 
     /// Reverse mode through a norm of this model's kind (`Norm.swift`): `x` is the norm's input,

@@ -22,6 +22,8 @@ struct AttributionBench: ParsableCommand {
     var seq = 15
     @Option(help: "Repeats (the median is reported).")
     var repeats = 3
+    @Flag(help: "Skip the exact resid_pre sweep (profiling the attribution alone).")
+    var skipExact = false
     @Option(help: "Write the prompt pairs here (JSON) for the TransformerLens side.")
     var writeInputs: String?
 
@@ -62,15 +64,18 @@ struct AttributionBench: ParsableCommand {
                 checksum += Double(r.estimates.data.first ?? 0)
             }
         }
-        let gradientsOnly = try median {
-            let run = try PatchingRun(model: model, pairs: list)
-            _ = try run.metricGradients()
-        }
-        let exact = try median {
+        let gradientsRun = try PatchingRun(model: model, pairs: list)
+        let gradientsOnly = try median { _ = try gradientsRun.metricGradients() }
+        let setup = try median { _ = try PatchingRun(model: model, pairs: list) }
+        let tokens = try TokenBatch(ids: list.map(\.corrupt))
+        let forward = try median { _ = try model.forward(tokens, options: ForwardOptions(logits: .last)) }
+        let forwardCache = try median { _ = try model.forward(tokens, options: ForwardOptions(cache: .all, logits: .last)) }
+        let exact = skipExact ? 0 : try median {
             let run = try PatchingRun(model: model, pairs: list)
             _ = try run.run(.residPre)
         }
-        try printJSON(["atp_s": atp, "gradients_s": gradientsOnly, "exact_resid_pre_s": exact, "pairs": pairs, "seq": seq,
+        try printJSON(["atp_s": atp, "forward_backward_s": gradientsOnly, "exact_resid_pre_s": exact, "setup_s": setup,
+                       "forward_s": forward, "forward_cache_s": forwardCache, "pairs": pairs, "seq": seq,
                        "checksum": checksum])
     }
 }
