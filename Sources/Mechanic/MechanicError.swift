@@ -17,6 +17,9 @@ public enum MechanicError: Error, CustomStringConvertible, Equatable {
     case tokenNotFound(token: String, inPrompt: [String])
     case invalidArgument(String)
     case memoryEstimate(bytes: Int, available: Int, hint: String)
+    /// Long work stopped because its `CancellationToken` was cancelled (Ctrl-C), after `done` of
+    /// `total` units (`unit`, e.g. "patches").
+    case cancelled(done: Int, total: Int, unit: String)
 
     public var description: String {
         switch self {
@@ -53,6 +56,8 @@ public enum MechanicError: Error, CustomStringConvertible, Equatable {
         case let .memoryEstimate(bytes, available, hint):
             return String(format: "the cache would need about %.1f GB but only %.1f GB of memory is available; %@",
                           Double(bytes) / 1e9, Double(available) / 1e9, hint)
+        case let .cancelled(done, total, unit):
+            return "interrupted after \(done) of \(total) \(unit)"
         }
     }
 }

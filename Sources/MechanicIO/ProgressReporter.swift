@@ -5,8 +5,9 @@ import Darwin
 #endif
 import Foundation
 
-/// Where download progress goes. On a terminal (`isInteractive`) a bar is redrawn in place about
-/// ten times a second; otherwise (a log, a pipe, CI) only one final line per file is written.
+/// Where progress goes (downloads, `ProgressLine`). On a terminal (`isInteractive`) a bar is
+/// redrawn in place; otherwise (a log, a pipe, CI) downloads write one final line per file and
+/// progress lines write nothing.
 public struct ProgressReporter: Sendable {
     public let isInteractive: Bool
     public let write: @Sendable (String) -> Void
@@ -70,10 +71,8 @@ final class TransferProgress: @unchecked Sendable {
             return "\(label)  \(TransferProgress.size(bytes))  \(speed)"
         }
         let fraction = min(1, Double(bytes) / Double(total))
-        let width = 24
-        let filled = Int(fraction * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        return "\(label)  [\(bar)] \(Int(fraction * 100))%  \(TransferProgress.size(bytes)) / \(TransferProgress.size(total))  \(speed)"
+        let bar = ProgressBar(width: 24, style: .hashes).bar(fraction)
+        return "\(label)  \(bar) \(Int(fraction * 100))%  \(TransferProgress.size(bytes)) / \(TransferProgress.size(total))  \(speed)"
     }
 
     /// Decimal units, as the hub shows sizes: `665 B`, `12.3 kB`, `548.1 MB`, `13.5 GB`.

@@ -62,6 +62,9 @@ struct DiffCommand: ParsableCommand {
     @Option(name: .long, help: "The wrong token id for --verify.")
     var wrongId: Int?
 
+    @Flag(name: .long, help: "No progress bar on stderr during --verify (there is none either when stderr is not a terminal).")
+    var quiet = false
+
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
@@ -93,8 +96,13 @@ struct DiffCommand: ParsableCommand {
             texts = (ta, tb)
         }
         let wrongToken: Int? = try wrongId ?? wrong.map { try m.toSingleToken($0) }
-        let report = try ActivationDiff.run(model: m, a: a, b: b, texts: texts, position: pos.map { .index($0) } ?? .final,
-                                            top: top, rankBy: rankBy, verify: verify, answer: answer.id(for: m), wrong: wrongToken)
+        let answerId = try answer.id(for: m)
+        func diff(_ progress: WorkProgress?) throws -> ActivationDiffReport {
+            try ActivationDiff.run(model: m, a: a, b: b, texts: texts, position: pos.map { .index($0) } ?? .final,
+                                   top: top, rankBy: rankBy, verify: verify, answer: answerId, wrong: wrongToken, progress: progress)
+        }
+        // --verify patches: a progress bar, and Ctrl-C stops before anything is written.
+        let report = verify > 0 ? try Interruptible.run(unit: "patches", quiet: quiet, diff) : try diff(nil)
         var meta = reportMeta(m, processed: !model.noProcessing)
         for (name, side, given) in [("A", a, texts?.a), ("B", b, texts?.b)] {
             meta.append((name, given.map { $0.map(\.debugDescription).joined(separator: ", ") }

@@ -103,11 +103,11 @@ struct NeuronsCommand: ParsableCommand {
         let bos = noBos || !m.config.defaultPrependBOS ? nil : (m.tokenizer?.bosTokenId ?? m.tokenizer?.eosTokenId)
         let options = NeuronSearchOptions(topK: top, order: lowest ? .lowest : .highest, chunkLength: chunk, batchSize: batch,
                                           bos: bos, contextBefore: ctx[0], contextAfter: ctx[1], maxDocuments: maxDocs, maxTokens: maxTokens)
-        let bar = noProgress ? nil : StderrProgress()
+        let bar = ProgressLine(enabled: !noProgress)
         let result = try m.topActivatingExamples(probe, corpus: &reader, options: options, progress: { p in
-            bar?.update(fraction: p.fraction, note: "\(ProgressBar.grouped(p.documents)) docs  \(ProgressBar.grouped(p.tokens)) tokens")
+            bar.update(fraction: p.fraction, note: "\(ProgressBar.grouped(p.documents)) docs  \(ProgressBar.grouped(p.tokens)) tokens")
         })
-        bar?.finish(note: "\(ProgressBar.grouped(result.documents)) docs  \(ProgressBar.grouped(result.tokens)) tokens")
+        bar.finish(note: "\(ProgressBar.grouped(result.documents)) docs  \(ProgressBar.grouped(result.tokens)) tokens")
         if json {
             try printJSON(Self.json(result))
         } else {

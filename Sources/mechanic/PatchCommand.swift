@@ -58,6 +58,11 @@ struct PatchCommand: ParsableCommand {
     @Flag(name: .long, help: "Path patching: freeze MLP outputs too, so only direct head-to-receiver paths count.")
     var freezeMlps = false
 
+    @Option(name: .long, help: "Prompt pairs per batch: pairs stream through in batches whose caches are freed after each, so memory does not grow with the dataset; results equal one run over all pairs.")
+    var pairBatch = 32
+    @Flag(name: .long, help: "No progress bar on stderr (there is none either when stderr is not a terminal).")
+    var quiet = false
+
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
@@ -84,29 +89,31 @@ struct PatchCommand: ParsableCommand {
         if let ablate, AblationMode(rawValue: ablate) == nil { throw ValidationError("--ablate \(ablate): expected zero, mean or resample") }
         guard ActPatchKind.NeuronPositions(rawValue: neuronPositions) != nil else { throw ValidationError("--neuron-positions: all or final") }
         guard PatchEngine(rawValue: engine) != nil else { throw ValidationError("--engine: fast, batched or naive") }
+        guard pairBatch >= 1 else { throw ValidationError("--pair-batch \(pairBatch): give at least 1 pair per batch") }
     }
 
     func run() throws {
         let m = try model.load()
         let pairs = try loadPairs(m)
         let mode: PatchingMode = ablate.flatMap(AblationMode.init(rawValue:)).map { .ablate($0) } ?? .denoise
-        let patching = try PatchingRun(model: m, pairs: pairs, metric: PatchingMetric(rawValue: metric) ?? .logitDiff, mode: mode)
-        let result: PatchingResult
         var extra: [String: Any] = [:]
-        if let receiversText = pathReceivers {
-            let receivers = try parseReceivers(receiversText)
-            extra["receivers"] = receivers.map(\.description)
-            if let sendersText = pathSenders {
-                let senders = try parseHeads(sendersText, option: "--path-senders")
-                extra["senders"] = senders.map(\.description)
-                result = try patching.pathPatchResult(senders: senders, receivers: receivers, freezeMLPs: freezeMlps)
-            } else {
-                result = try patching.pathPatchEachHead(receivers: receivers, freezeMLPs: freezeMlps)
+        let receivers = try pathReceivers.map(parseReceivers)
+        let senders = try pathSenders.map { try parseHeads($0, option: "--path-senders") }
+        if let receivers { extra["receivers"] = receivers.map(\.description) }
+        if let senders { extra["senders"] = senders.map(\.description) }
+        let kind = ActPatchKind(rawValue: act ?? "")
+        // Outputs are written only after the sweep: Ctrl-C leaves nothing behind.
+        let result = try Interruptible.run(unit: "patches", quiet: quiet) { progress -> PatchingResult in
+            let sweep = try PatchingSweep(model: m, pairs: pairs, metric: PatchingMetric(rawValue: metric) ?? .logitDiff, mode: mode,
+                                          pairBatchSize: pairBatch)
+            sweep.progress = progress
+            if let receivers {
+                if let senders { return try sweep.pathPatchResult(senders: senders, receivers: receivers, freezeMLPs: freezeMlps) }
+                return try sweep.pathPatchEachHead(receivers: receivers, freezeMLPs: freezeMlps)
             }
-        } else {
-            guard let kind = ActPatchKind(rawValue: act ?? "") else { throw MechanicError.invalidArgument("--act is missing or unknown") }
-            result = try patching.run(kind, neuronPositions: ActPatchKind.NeuronPositions(rawValue: neuronPositions) ?? .all,
-                                      engine: PatchEngine(rawValue: engine) ?? .fast)
+            guard let kind else { throw MechanicError.invalidArgument("--act is missing or unknown") }
+            return try sweep.run(kind, neuronPositions: ActPatchKind.NeuronPositions(rawValue: neuronPositions) ?? .all,
+                                 engine: PatchEngine(rawValue: engine) ?? .fast)
         }
         try report.write(title: result.act.hasPrefix("path") ? "Path patching" : "Activation patching: \(result.act)",
                          meta: reportMeta(m, processed: !model.noProcessing) + reportInputs(pairs, model: m, mode: mode), [

@@ -14,7 +14,8 @@ public enum ActivationDiff {
     /// Compares `a` with `b` (one or more token sequences each; several = their mean) at `position`.
     /// `verify` > 0 patches that many top-ranked components from A into B (pairwise; the sets
     /// must then have equal sizes) and reports the fraction of `logit[answer] − logit[wrong]` each
-    /// restores (answer/wrong default to A's and B's top predictions).
+    /// restores (answer/wrong default to A's and B's top predictions); `progress` counts those
+    /// patches and stops them when cancelled.
     ///
     /// Unembedding (documented choice): the difference is centered for LayerNorm models, divided
     /// by A's cached `ln_final.hook_scale` at the aligned position (averaged over set A) and
@@ -22,7 +23,8 @@ public enum ActivationDiff {
     /// `apply_ln` semantics under which `(a − b)`'s logit effect is linear and exact.
     public static func run(model: HookedTransformer, a: [[Int]], b: [[Int]], texts: (a: [String], b: [String])? = nil,
                            position: DiffPosition = .final, top: Int = 10, rankBy: DiffRanking = .relativeNorm,
-                           verify: Int = 0, answer: Int? = nil, wrong: Int? = nil) throws -> ActivationDiffReport {
+                           verify: Int = 0, answer: Int? = nil, wrong: Int? = nil,
+                           progress: WorkProgress? = nil) throws -> ActivationDiffReport {
         guard !a.isEmpty, !b.isEmpty else { throw MechanicError.emptyInput("diff needs at least one prompt on each side") }
         for seq in a + b where seq.isEmpty { throw MechanicError.emptyInput("diff: a prompt has no tokens") }
         let posA = try a.map { try resolve(position, $0.count) }
@@ -72,7 +74,7 @@ public enum ActivationDiff {
         if verify > 0 {
             let targets = components.filter { DiffVerify.patchable($0) }.prefix(verify)
             verification = try DiffVerify.run(model: model, a: a, b: b, posA: posA, posB: posB, components: Array(targets),
-                                              answer: answer, wrong: wrong, warnings: &warnings)
+                                              answer: answer, wrong: wrong, warnings: &warnings, progress: progress)
         }
         let sideA = DiffSide(texts: texts?.a, tokens: a, strTokens: a.map(model.pieceStrings), positions: posA)
         let sideB = DiffSide(texts: texts?.b, tokens: b, strTokens: b.map(model.pieceStrings), positions: posB)

@@ -8,7 +8,7 @@ enum DiffVerify {
     static func patchable(_ c: DiffComponent) -> Bool { c.kind != "pattern" && c.kind != "attn_scores" && c.norm > 0 }
 
     static func run(model: HookedTransformer, a: [[Int]], b: [[Int]], posA: [Int], posB: [Int], components: [DiffComponent],
-                    answer: Int?, wrong: Int?, warnings: inout [String]) throws -> DiffVerification {
+                    answer: Int?, wrong: Int?, warnings: inout [String], progress: WorkProgress? = nil) throws -> DiffVerification {
         guard a.count == b.count else {
             throw MechanicError.invalidArgument("--verify patches prompt pairs: give as many A prompts (\(a.count)) as B prompts (\(b.count))")
         }
@@ -34,21 +34,26 @@ enum DiffVerify {
         let metricB = logitsB.map(metric).reduce(0, +) / Float(b.count)
 
         var results: [DiffPatchResult] = []
-        for comp in components {
-            var total: Float = 0
-            for i in a.indices {
-                let source = try cleanCaches[i].require(comp.hook)
-                let hook = Hook(comp.hook) { t, _ in
-                    let (src, dst) = span(t.shape, head: comp.head, posA: posA[i], posB: posB[i])
-                    for k in 0..<src.count { t.data[dst.lowerBound + k] = source.data[src.lowerBound + k] }
+        // One patch per component, over every pair; the progress counts them and stops them when cancelled.
+        func patchAll() throws {
+            for comp in components {
+                var total: Float = 0
+                for i in a.indices {
+                    let source = try cleanCaches[i].require(comp.hook)
+                    let hook = Hook(comp.hook) { t, _ in
+                        let (src, dst) = span(t.shape, head: comp.head, posA: posA[i], posB: posB[i])
+                        for k in 0..<src.count { t.data[dst.lowerBound + k] = source.data[src.lowerBound + k] }
+                    }
+                    let logits = try model.forward(TokenBatch(b[i]), options: ForwardOptions(hooks: [hook])).logits ?? Tensor(zeros: [0])
+                    total += metric(row(logits, posB[i]))
+                    try progress?.advance(1)
                 }
-                let logits = try model.forward(TokenBatch(b[i]), options: ForwardOptions(hooks: [hook])).logits ?? Tensor(zeros: [0])
-                total += metric(row(logits, posB[i]))
+                let patched = total / Float(a.count)
+                results.append(DiffPatchResult(label: comp.label, hook: comp.hook, patchedMetric: patched,
+                                               fractionRestored: LogitDifference.normalized(patched, clean: metricA, corrupt: metricB)))
             }
-            let patched = total / Float(a.count)
-            results.append(DiffPatchResult(label: comp.label, hook: comp.hook, patchedMetric: patched,
-                                           fractionRestored: LogitDifference.normalized(patched, clean: metricA, corrupt: metricB)))
         }
+        if let progress { try progress.run(total: components.count, scale: a.count, patchAll) } else { try patchAll() }
         return DiffVerification(answerId: ans, answerToken: model.pieceString(ans), wrongId: wr, wrongToken: model.pieceString(wr),
                                 metricA: metricA, metricB: metricB, results: results)
     }

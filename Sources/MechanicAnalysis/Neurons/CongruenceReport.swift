@@ -1,4 +1,5 @@
 import Foundation
+import MechanicIO
 
 extension CongruenceResult: HTMLReportable {
     public func html(into report: inout Report) {

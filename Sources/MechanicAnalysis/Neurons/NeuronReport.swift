@@ -1,4 +1,5 @@
 import Foundation
+import MechanicIO
 
 extension NeuronSearchResult: HTMLReportable {
     /// The focus tokens of the examples with how often each occurs and its best value.

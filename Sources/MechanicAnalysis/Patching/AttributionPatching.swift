@@ -67,7 +67,7 @@ extension PatchingRun {
             let sites = part.sites(c, positions: positions, neuronPositions: neuronPositions)
             let est = try estimates(sites.map(\.site), method: method, gradients: g)
             for (s, e) in zip(sites, est) { candidates.append((part, s.index, s.site, e)) }
-            return Tensor(shape: part.shape(c, positions: positions), data: est.map { Float($0) })
+            return est
         }
         let top = Array(candidates.sorted { abs($0.estimate) > abs($1.estimate) }.prefix(max(topK, 0)))
         let exact = try evaluate(top.map(\.site), engine: engine)
@@ -76,7 +76,7 @@ extension PatchingRun {
                              site: t.site, estimate: t.estimate, exact: value - targetMetric)
         }
         return AttributionPatchingResult(act: kind.rawValue, axes: kind.axes(), method: method, metric: context.metric,
-                                 estimates: values, targetMetric: targetMetric, cleanMetric: context.cleanMetric,
+                                 estimates: Tensor(shape: kind.shape(c, positions: positions), data: values.map { Float($0) }), targetMetric: targetMetric, cleanMetric: context.cleanMetric,
                                  corruptMetric: context.corruptMetric, checks: checks)
     }
 

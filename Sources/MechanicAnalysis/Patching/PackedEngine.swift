@@ -37,6 +37,7 @@ extension PatchingRun {
         for row in rows {
             if tokens + (P - row.start) > maxBatchTokens, !chunk.isEmpty {
                 try packedPass(chunk, kind: kind, act: act, stage: stage, keyKind: keyKind, into: &sums)
+                try advance(rows: chunk.count)
                 chunk = []
                 tokens = 0
             }
@@ -44,6 +45,7 @@ extension PatchingRun {
             tokens += P - row.start
         }
         if !chunk.isEmpty { try packedPass(chunk, kind: kind, act: act, stage: stage, keyKind: keyKind, into: &sums) }
+        try advance(rows: chunk.count)   // progress; stops here when cancelled
         return sums.map { context.finish($0 / Double(N)) }
     }
 

@@ -18,6 +18,10 @@ public enum PatchEngine: String, Sendable, CaseIterable { case fast, batched, na
 extension PatchingRun {
     /// The metric after each site is patched alone, in the order given.
     public func evaluate(_ sites: [PatchSite], engine: PatchEngine = .fast) throws -> [Double] {
+        try sweep(patches: sites.count) { try evaluateSites(sites, engine: engine) }
+    }
+
+    private func evaluateSites(_ sites: [PatchSite], engine: PatchEngine) throws -> [Double] {
         var out = [Double](repeating: 0, count: sites.count)
         if engine == .fast {
             // Group by hook kind (any layer); kinds the packed engine handles go there.
@@ -51,7 +55,11 @@ extension PatchingRun {
             let layer = sites[idx[0]].layer
             let values = try engine == .batched
                 ? batchedGroup(hook: hook, layer: layer, selections: idx.map { sites[$0].selection })
-                : idx.map { try naive([sites[$0]]) }
+                : idx.map { i in
+                    let value = try naive([sites[i]])
+                    try advance(patches: 1)
+                    return value
+                }
             for (k, i) in idx.enumerated() { out[i] = values[k] }
         }
         return out
@@ -59,6 +67,14 @@ extension PatchingRun {
 
     /// The metric with every site patched at once (one forward from the lowest layer).
     public func evaluate(together sites: [PatchSite]) throws -> Double {
+        try sweep(patches: 1) {
+            let value = try evaluateTogether(sites)
+            try advance(patches: 1)
+            return value
+        }
+    }
+
+    private func evaluateTogether(_ sites: [PatchSite]) throws -> Double {
         guard let start = sites.map(\.layer).min() else { return context.finish(rawTargetMean()) }
         let N = pairs.count
         let base = try targetActivation(actName("resid_pre", layer: start))
@@ -120,6 +136,7 @@ extension PatchingRun {
             }
             out += context.variants(logits ?? Tensor(zeros: [0]), count: C)
             start += C
+            try advance(patches: C)
         }
         return out
     }

@@ -31,9 +31,14 @@ struct MetricContext {
     /// The metric of the clean and of the corrupted run, in the metric's own units.
     private(set) var cleanMetric: Double = 0
     private(set) var corruptMetric: Double = 0
+    /// The clean and corrupted logit differences `finish` normalises by (these pairs' own, or
+    /// those of every pair of a streamed sweep).
+    private var normalization: (clean: Double, corrupt: Double) = (0, 0)
 
-    /// `clean`/`corrupt`: final-position logits, `[pairs, d_vocab]` flattened.
-    init(metric: PatchingMetric, answers: [Int], wrongs: [Int], clean: [Float], corrupt: [Float], dVocab: Int) throws {
+    /// `clean`/`corrupt`: final-position logits, `[pairs, d_vocab]` flattened. `normalization`
+    /// replaces the pairs' own clean and corrupted logit differences in `finish`.
+    init(metric: PatchingMetric, answers: [Int], wrongs: [Int], clean: [Float], corrupt: [Float], dVocab: Int,
+         normalization: (clean: Double, corrupt: Double)? = nil) throws {
         self.metric = metric
         self.answers = answers
         self.wrongs = wrongs
@@ -50,11 +55,9 @@ struct MetricContext {
         cleanLogitDiff = ld.mean(clean, dVocab: dVocab)
         corruptLogitDiff = ld.mean(corrupt, dVocab: dVocab)
         if metric == .normalizedLogitDiff {
-            guard cleanLogitDiff != corruptLogitDiff else {
-                throw MechanicError.invalidArgument("the clean and corrupted runs have the same logit difference (\(cleanLogitDiff)), so the normalised logit difference is undefined; use --metric logit_diff")
-            }
-            cleanMetric = 1
-            corruptMetric = 0
+            self.normalization = try normalization ?? Self.checkNormalizable(clean: cleanLogitDiff, corrupt: corruptLogitDiff)
+            cleanMetric = finish(cleanLogitDiff)
+            corruptMetric = finish(corruptLogitDiff)
         } else {
             cleanMetric = mean(clean, dVocab: dVocab)
             corruptMetric = mean(corrupt, dVocab: dVocab)
@@ -110,7 +113,15 @@ struct MetricContext {
 
     /// Turns a mean raw value into the metric (normalising the logit difference).
     func finish(_ mean: Double) -> Double {
-        metric == .normalizedLogitDiff ? (mean - corruptLogitDiff) / (cleanLogitDiff - corruptLogitDiff) : mean
+        metric == .normalizedLogitDiff ? (mean - normalization.corrupt) / (normalization.clean - normalization.corrupt) : mean
+    }
+
+    /// The normalised logit difference needs different clean and corrupted logit differences.
+    static func checkNormalizable(clean: Double, corrupt: Double) throws -> (clean: Double, corrupt: Double) {
+        guard clean != corrupt else {
+            throw MechanicError.invalidArgument("the clean and corrupted runs have the same logit difference (\(clean)), so the normalised logit difference is undefined; use --metric logit_diff")
+        }
+        return (clean, corrupt)
     }
 
     /// Metric values of consecutive variants in `logits` (`[variants · pairs, d_vocab]`, the

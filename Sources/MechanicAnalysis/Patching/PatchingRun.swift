@@ -28,26 +28,43 @@ public final class PatchingRun {
     private var corruptCache: [String: Tensor] = [:]
     private var meanCache: [String: Tensor] = [:]
 
+    /// Progress (patches done) and cancellation: every sweep of this run reports to it between
+    /// chunks of work and stops there, throwing `MechanicError.cancelled`, once it is cancelled.
+    public var progress: WorkProgress?
+
     /// Runs the clean and corrupted prompts once (final-position logits) for the metric.
-    public init(model: HookedTransformer, pairs: [PatchingPair], metric: PatchingMetric = .logitDiff,
-                mode: PatchingMode = .denoise) throws {
-        guard let first = pairs.first else { throw MechanicError.emptyInput("activation patching needs at least one prompt pair") }
-        for (i, p) in pairs.enumerated() { try p.validate(index: pairs.count > 1 ? i : nil) }
-        let lengths = Set(pairs.map(\.clean.count))
-        guard lengths.count == 1 else {
-            throw MechanicError.invalidArgument("the prompt pairs have different lengths (\(lengths.sorted().map(String.init).joined(separator: ", ")) tokens); patching results are indexed by position, so every pair must have the same number of tokens")
-        }
+    public convenience init(model: HookedTransformer, pairs: [PatchingPair], metric: PatchingMetric = .logitDiff,
+                            mode: PatchingMode = .denoise) throws {
+        try self.init(model: model, pairs: pairs, metric: metric, mode: mode, normalization: nil)
+    }
+
+    /// `normalization`: the clean and corrupted logit differences the normalised metric uses
+    /// instead of this run's own (a batch of a streamed sweep normalises by every pair's).
+    init(model: HookedTransformer, pairs: [PatchingPair], metric: PatchingMetric, mode: PatchingMode,
+         normalization: (clean: Double, corrupt: Double)?) throws {
         self.model = model
         self.pairs = pairs
         self.mode = mode
-        positions = first.clean.count
+        positions = try Self.validate(pairs)
         clean = try TokenBatch(ids: pairs.map(\.clean))
         corrupt = try TokenBatch(ids: pairs.map(\.corrupt))
         let options = ForwardOptions(logits: .last)
         let cleanLogits = try model.forward(clean, options: options).logits ?? Tensor(zeros: [0])
         let corruptLogits = try model.forward(corrupt, options: options).logits ?? Tensor(zeros: [0])
         context = try MetricContext(metric: metric, answers: pairs.map(\.answer), wrongs: pairs.map(\.wrong),
-                                    clean: cleanLogits.data, corrupt: corruptLogits.data, dVocab: model.config.dVocab)
+                                    clean: cleanLogits.data, corrupt: corruptLogits.data, dVocab: model.config.dVocab,
+                                    normalization: normalization)
+    }
+
+    /// Checks that there are pairs, each valid, all of one length; returns that length.
+    static func validate(_ pairs: [PatchingPair]) throws -> Int {
+        guard let first = pairs.first else { throw MechanicError.emptyInput("activation patching needs at least one prompt pair") }
+        for (i, p) in pairs.enumerated() { try p.validate(index: pairs.count > 1 ? i : nil) }
+        let lengths = Set(pairs.map(\.clean.count))
+        guard lengths.count == 1 else {
+            throw MechanicError.invalidArgument("the prompt pairs have different lengths (\(lengths.sorted().map(String.init).joined(separator: ", ")) tokens); patching results are indexed by position, so every pair must have the same number of tokens")
+        }
+        return first.clean.count
     }
 
     /// Convenience for one pair of token-id prompts.
@@ -115,9 +132,7 @@ public final class PatchingRun {
             if let m = meanCache[name] { return m }
             let m: Tensor
             if let prompts = meanPrompts {
-                guard !prompts.isEmpty, prompts.allSatisfy({ $0.count == positions }) else {
-                    throw MechanicError.invalidArgument("mean ablation: the mean prompts must be \(positions) tokens long like the run's prompts (got lengths \(prompts.map(\.count)))")
-                }
+                try Self.checkMeanPrompts(prompts, positions: positions)
                 let r = try model.forward(TokenBatch(ids: prompts), options: ForwardOptions(cache: .names([name]), logits: .none))
                 m = Self.meanOverBatch([try r.cache.require(name)])
             } else {
@@ -126,6 +141,19 @@ public final class PatchingRun {
             }
             meanCache[name] = m
             return m
+        }
+    }
+
+    /// Mean activations computed elsewhere (over every prompt of a streamed sweep), used by
+    /// `.ablate(.mean)` instead of this run's own.
+    func presetMeans(_ means: [String: Tensor]) {
+        for (name, mean) in means { meanCache[name] = mean }
+    }
+
+    /// The prompts `.ablate(.mean)` averages over must be as long as the run's.
+    static func checkMeanPrompts(_ prompts: [[Int]], positions: Int) throws {
+        guard !prompts.isEmpty, prompts.allSatisfy({ $0.count == positions }) else {
+            throw MechanicError.invalidArgument("mean ablation: the mean prompts must be \(positions) tokens long like the run's prompts (got lengths \(prompts.map(\.count)))")
         }
     }
 

@@ -64,6 +64,10 @@ extension PatchingRun {
 
     /// One metric value per sender set; the sets are batched along the batch axis.
     public func pathPatch(senderSets: [[HeadIndex]], receivers rawReceivers: [PathReceiver], freezeMLPs: Bool = false) throws -> [Double] {
+        try sweep(patches: senderSets.count) { try pathPatchSets(senderSets, receivers: rawReceivers, freezeMLPs: freezeMLPs) }
+    }
+
+    private func pathPatchSets(_ senderSets: [[HeadIndex]], receivers rawReceivers: [PathReceiver], freezeMLPs: Bool) throws -> [Double] {
         let c = model.config
         let receivers = rawReceivers.filter { $0 != .logits }
         for s in senderSets.flatMap({ $0 }) where !(0..<c.nLayers).contains(s.layer) || !(0..<c.nHeads).contains(s.head) {
@@ -96,6 +100,7 @@ extension PatchingRun {
                 let values = try pathChunk(chunk.map { senderSets[$0] }, start: start, receivers: receivers, freezeMLPs: freezeMLPs)
                 for (k, idx) in chunk.enumerated() { out[idx] = values[k] }
                 i += chunk.count
+                try advance(patches: chunk.count)
             }
         }
         return out
