@@ -142,4 +142,24 @@ import Mechanic
         let rows = try #require(json["estimates"] as? [[Double]])
         #expect(rows.count == run.model.config.nLayers && rows[0][0] == Double(r.estimates.data[0]))
     }
+
+    /// Streamed in batches of pairs, attribution gives the all-pairs estimates and checks.
+    @Test(arguments: [(PatchingMetric.logitDiff, PatchingMode.denoise), (.normalizedLogitDiff, .denoise),
+                      (.logitDiff, .ablate(.mean)), (.kl, .ablate(.resample))])
+    func streamedEqualsAllPairs(_ metric: PatchingMetric, _ mode: PatchingMode) throws {
+        let model = try PatchingFixtures.model("llama-tiny")
+        var rng = SplitMix64(seed: 9)
+        let pairs = PatchingRandomCellsTests.randomPairs(&rng, count: 7, length: 6, vocab: 60)
+        let all = try PatchingRun(model: model, pairs: pairs, metric: metric, mode: mode)
+        let sweep = try PatchingSweep(model: model, pairs: pairs, metric: metric, mode: mode, pairBatchSize: 3)
+        #expect(sweep.batchCount == 3)
+        for kind in [ActPatchKind.residPre, .attnHeadKByPos, .attnHeadAllPosEvery] {
+            let a = try all.attribution(kind, method: .atpStar, topK: 4)
+            let b = try sweep.attribution(kind, method: .atpStar, topK: 4)
+            if let bad = patchingMismatch("\(metric) \(mode) \(kind.rawValue)", b.estimates, a.estimates) { Issue.record("\(bad)") }
+            #expect(abs(a.targetMetric - b.targetMetric) < 1e-5)
+            #expect(a.checks.map(\.site) == b.checks.map(\.site))
+            for (x, y) in zip(a.checks, b.checks) { #expect(abs(x.exact - y.exact) <= 1e-4 * max(1, abs(x.exact))) }
+        }
+    }
 }

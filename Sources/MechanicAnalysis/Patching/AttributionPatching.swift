@@ -59,25 +59,53 @@ extension PatchingRun {
     public func attribution(_ kind: ActPatchKind, method: AttributionMethod = .atpStar,
                             neuronPositions: ActPatchKind.NeuronPositions = .all, topK: Int = 10,
                             engine: PatchEngine = .fast, gradients: Gradients? = nil) throws -> AttributionPatchingResult {
-        let c = model.config
-        try kind.checkSupported(c)
+        try kind.checkSupported(model.config)
         let g = try gradients ?? metricGradients()
-        var candidates: [(kind: ActPatchKind, index: Int, site: PatchSite, estimate: Double)] = []
-        let values = try stackComponents(kind) { part in
-            let sites = part.sites(c, positions: positions, neuronPositions: neuronPositions)
-            let est = try estimates(sites.map(\.site), method: method, gradients: g)
-            for (s, e) in zip(sites, est) { candidates.append((part, s.index, s.site, e)) }
-            return est
+        let raw = try rawEstimates(kind, method: method, neuronPositions: neuronPositions, gradients: g)
+        return try Self.attributionResult(kind, method: method, raw: raw, model: model, positions: positions,
+                                          neuronPositions: neuronPositions, topK: topK, metric: context.metric,
+                                          target: targetMetric, clean: context.cleanMetric, corrupt: context.corruptMetric) {
+            try evaluate($0, engine: engine)
         }
-        let top = Array(candidates.sorted { abs($0.estimate) > abs($1.estimate) }.prefix(max(topK, 0)))
-        let exact = try evaluate(top.map(\.site), engine: engine)
-        let checks = zip(top, exact).map { t, value in
-            AttributionCheck(kind: t.kind, index: Self.unflatten(t.index, shape: t.kind.shape(c, positions: positions)),
-                             site: t.site, estimate: t.estimate, exact: value - targetMetric)
+    }
+
+    /// The components of a kind in estimate order: each part of an `_every` kind, its sites in order.
+    static func attributionSites(_ kind: ActPatchKind, _ c: ModelConfig, positions: Int,
+                                 neuronPositions: ActPatchKind.NeuronPositions) -> [(kind: ActPatchKind, index: Int, site: PatchSite)] {
+        (kind.components ?? [kind]).flatMap { part in
+            part.sites(c, positions: positions, neuronPositions: neuronPositions).map { (part, $0.index, $0.site) }
         }
-        return AttributionPatchingResult(act: kind.rawValue, axes: kind.axes(), method: method, metric: context.metric,
-                                 estimates: Tensor(shape: kind.shape(c, positions: positions), data: values.map { Float($0) }), targetMetric: targetMetric, cleanMetric: context.cleanMetric,
-                                 corruptMetric: context.corruptMetric, checks: checks)
+    }
+
+    /// Estimates of every component of `kind`, in `attributionSites` order (unstacked).
+    func rawEstimates(_ kind: ActPatchKind, method: AttributionMethod, neuronPositions: ActPatchKind.NeuronPositions,
+                      gradients g: Gradients) throws -> [Double] {
+        try estimates(Self.attributionSites(kind, model.config, positions: positions, neuronPositions: neuronPositions).map(\.site),
+                      method: method, gradients: g)
+    }
+
+    /// Stacks raw estimates into the kind's shape and checks the top components exactly.
+    static func attributionResult(_ kind: ActPatchKind, method: AttributionMethod, raw: [Double], model: HookedTransformer, positions: Int,
+                                  neuronPositions: ActPatchKind.NeuronPositions, topK: Int, metric: PatchingMetric,
+                                  target: Double, clean: Double, corrupt: Double,
+                                  exact: ([PatchSite]) throws -> [Double]) throws -> AttributionPatchingResult {
+        let c = model.config
+        let sites = attributionSites(kind, c, positions: positions, neuronPositions: neuronPositions)
+        var offset = 0
+        let stacked = try stackComponents(kind, config: c, positions: positions) { part in
+            let n = part.sites(c, positions: positions, neuronPositions: neuronPositions).count
+            defer { offset += n }
+            return Array(raw[offset..<(offset + n)])
+        }
+        let order = raw.indices.sorted { abs(raw[$0]) > abs(raw[$1]) }.prefix(max(topK, 0))
+        let values = try exact(order.map { sites[$0].site })
+        let checks = zip(order, values).map { i, value in
+            AttributionCheck(kind: sites[i].kind, index: unflatten(sites[i].index, shape: sites[i].kind.shape(c, positions: positions)),
+                             site: sites[i].site, estimate: raw[i], exact: value - target)
+        }
+        return AttributionPatchingResult(act: kind.rawValue, axes: kind.axes(), method: method, metric: metric,
+                                         estimates: Tensor(shape: kind.shape(c, positions: positions), data: stacked.map { Float($0) }),
+                                         targetMetric: target, cleanMetric: clean, corruptMetric: corrupt, checks: checks)
     }
 
     /// Attribution patching of several kinds from one gradient pass, with the activations they

@@ -33,7 +33,7 @@ struct MetricContext {
     private(set) var corruptMetric: Double = 0
     /// The clean and corrupted logit differences `finish` normalises by (these pairs' own, or
     /// those of every pair of a streamed sweep).
-    private var normalization: (clean: Double, corrupt: Double) = (0, 0)
+    private(set) var normalization: (clean: Double, corrupt: Double) = (0, 0)
 
     /// `clean`/`corrupt`: final-position logits, `[pairs, d_vocab]` flattened. `normalization`
     /// replaces the pairs' own clean and corrupted logit differences in `finish`.

@@ -7,7 +7,7 @@ extension MetricContext {
     ///
     /// Per pair: logit difference `e_a − e_w`; probability `p_a · (e_a − p)`; loss `p − e_a`;
     /// KL(p_clean ‖ softmax(z)) `softmax(z) − p_clean`; all divided by the number of pairs, and by
-    /// `clean − corrupted` logit difference for the normalised metric.
+    /// the clean − corrupted logit difference the normalised metric uses (every pair's, in a sweep).
     func gradient(_ logits: Tensor) throws -> Tensor {
         let N = answers.count
         let V = logits.shape.last ?? 0
@@ -15,7 +15,7 @@ extension MetricContext {
             throw MechanicError.invalidArgument("metric gradient: expected \(N) final-position logit rows, got shape \(logits.shape)")
         }
         var scale = 1 / Double(N)
-        if metric == .normalizedLogitDiff { scale /= cleanLogitDiff - corruptLogitDiff }
+        if metric == .normalizedLogitDiff { scale /= normalization.clean - normalization.corrupt }
         var g = [Float](repeating: 0, count: N * V)
         logits.data.withUnsafeBufferPointer { p in
             guard let base = p.baseAddress else { return }

@@ -26,8 +26,12 @@ extension PatchingRun {
     /// TransformerLens stacks them (the by-position pattern moved to `[layer, pos, head]`,
     /// grouped-query k/v zero-padded to `n_heads`). Values are row-major in each part's shape.
     func stackComponents(_ kind: ActPatchKind, _ body: (ActPatchKind) throws -> [Double]) throws -> [Double] {
+        try Self.stackComponents(kind, config: model.config, positions: positions, body)
+    }
+
+    static func stackComponents(_ kind: ActPatchKind, config c: ModelConfig, positions: Int,
+                                _ body: (ActPatchKind) throws -> [Double]) throws -> [Double] {
         guard let parts = kind.components else { return try body(kind) }
-        let c = model.config
         var stacked: [Double] = []
         for part in parts {
             var v = try body(part)

@@ -30,9 +30,9 @@ public final class PatchingSweep {
     public var progress: WorkProgress? { didSet { single?.progress = progress } }
 
     /// The run of all pairs when they fit in one batch.
-    private let single: PatchingRun?
+    let single: PatchingRun?
     /// Clean and corrupted mean logit differences of every pair (normalised metric, several batches).
-    private let normalization: (clean: Double, corrupt: Double)?
+    let normalization: (clean: Double, corrupt: Double)?
 
     /// Checks the pairs; with the normalised logit difference and several batches, runs the
     /// clean and corrupted prompts once (final-position logits) for the normalisation.
@@ -117,7 +117,7 @@ public final class PatchingSweep {
     /// Runs `body` on a `PatchingRun` of each batch and averages its values (means over the
     /// batch's pairs) weighted by the batch sizes. `meanHooks`: the hook points whose means a
     /// mean ablation needs.
-    private func combine(patches: Int, meanHooks: Set<String>, _ body: (PatchingRun) throws -> [Double]) throws -> (values: [Double], summary: Summary) {
+    func combine(patches: Int, meanHooks: Set<String>, _ body: (PatchingRun) throws -> [Double]) throws -> (values: [Double], summary: Summary) {
         func work() throws -> (values: [Double], summary: Summary) {
             let means = mode == .ablate(.mean) ? try globalMeans(meanHooks) : [:]
             var sums: [Double] = []
@@ -205,7 +205,7 @@ public final class PatchingSweep {
 }
 
 /// The clean and corrupted metrics of a sweep, combined over its batches.
-private struct Summary {
+struct Summary {
     var metric: PatchingMetric
     var cleanMetric = 0.0, corruptMetric = 0.0, cleanLogitDiff = 0.0, corruptLogitDiff = 0.0
 
