@@ -58,6 +58,11 @@ struct PatchCommand: ParsableCommand {
     @Flag(name: .long, help: "Path patching: freeze MLP outputs too, so only direct head-to-receiver paths count.")
     var freezeMlps = false
 
+    @Option(name: .long, help: "Attribution patching instead of exact patching: atp (linear estimate from one forward and one backward) or atp* (query/key patches recompute the attention pattern exactly). Estimates every component of --act at once.")
+    var attribution: String?
+    @Option(name: .long, help: "With --attribution: patch this many components with the largest estimates exactly and show both.")
+    var topK = 10
+
     @Option(name: .long, help: "Prompt pairs per batch: pairs stream through in batches whose caches are freed after each, so memory does not grow with the dataset; results equal one run over all pairs.")
     var pairBatch = 32
     @Flag(name: .long, help: "No progress bar on stderr (there is none either when stderr is not a terminal).")
@@ -89,6 +94,11 @@ struct PatchCommand: ParsableCommand {
         if let ablate, AblationMode(rawValue: ablate) == nil { throw ValidationError("--ablate \(ablate): expected zero, mean or resample") }
         guard ActPatchKind.NeuronPositions(rawValue: neuronPositions) != nil else { throw ValidationError("--neuron-positions: all or final") }
         guard PatchEngine(rawValue: engine) != nil else { throw ValidationError("--engine: fast, batched or naive") }
+        if let attribution {
+            guard AttributionMethod(rawValue: attribution) != nil else { throw ValidationError("--attribution \(attribution): expected atp or atp*") }
+            guard act != nil else { throw ValidationError("--attribution estimates the components of an --act family; give --act") }
+            guard topK >= 0 else { throw ValidationError("--top-k \(topK): give 0 or more") }
+        }
         guard pairBatch >= 1 else { throw ValidationError("--pair-batch \(pairBatch): give at least 1 pair per batch") }
     }
 
@@ -102,6 +112,9 @@ struct PatchCommand: ParsableCommand {
         if let receivers { extra["receivers"] = receivers.map(\.description) }
         if let senders { extra["senders"] = senders.map(\.description) }
         let kind = ActPatchKind(rawValue: act ?? "")
+        if let method = attribution.flatMap(AttributionMethod.init(rawValue:)), let kind {
+            return try runAttribution(m, pairs: pairs, mode: mode, kind: kind, method: method)
+        }
         // Outputs are written only after the sweep: Ctrl-C leaves nothing behind.
         let result = try Interruptible.run(unit: "patches", quiet: quiet) { progress -> PatchingResult in
             let sweep = try PatchingSweep(model: m, pairs: pairs, metric: PatchingMetric(rawValue: metric) ?? .logitDiff, mode: mode,

@@ -37,6 +37,9 @@ public struct AttributionPatchingResult: Sendable {
     public let targetMetric: Double
     public let cleanMetric: Double
     public let corruptMetric: Double
+    /// Mean logit differences of the clean and corrupted runs, whatever the metric.
+    public let cleanLogitDiff: Double
+    public let corruptLogitDiff: Double
     /// The components with the largest |estimate|, each patched exactly, largest first.
     public let checks: [AttributionCheck]
 }
@@ -63,8 +66,8 @@ extension PatchingRun {
         let g = try gradients ?? metricGradients()
         let raw = try rawEstimates(kind, method: method, neuronPositions: neuronPositions, gradients: g)
         return try Self.attributionResult(kind, method: method, raw: raw, model: model, positions: positions,
-                                          neuronPositions: neuronPositions, topK: topK, metric: context.metric,
-                                          target: targetMetric, clean: context.cleanMetric, corrupt: context.corruptMetric) {
+                                          neuronPositions: neuronPositions, topK: topK, metric: context.metric, target: targetMetric,
+                                          runs: [context.cleanMetric, context.corruptMetric, context.cleanLogitDiff, context.corruptLogitDiff]) {
             try evaluate($0, engine: engine)
         }
     }
@@ -84,10 +87,11 @@ extension PatchingRun {
                       method: method, gradients: g)
     }
 
-    /// Stacks raw estimates into the kind's shape and checks the top components exactly.
+    /// Stacks raw estimates into the kind's shape and checks the top components exactly. `runs`:
+    /// the clean and corrupted metrics, then the clean and corrupted logit differences.
     static func attributionResult(_ kind: ActPatchKind, method: AttributionMethod, raw: [Double], model: HookedTransformer, positions: Int,
                                   neuronPositions: ActPatchKind.NeuronPositions, topK: Int, metric: PatchingMetric,
-                                  target: Double, clean: Double, corrupt: Double,
+                                  target: Double, runs: [Double],
                                   exact: ([PatchSite]) throws -> [Double]) throws -> AttributionPatchingResult {
         let c = model.config
         let sites = attributionSites(kind, c, positions: positions, neuronPositions: neuronPositions)
@@ -105,7 +109,8 @@ extension PatchingRun {
         }
         return AttributionPatchingResult(act: kind.rawValue, axes: kind.axes(), method: method, metric: metric,
                                          estimates: Tensor(shape: kind.shape(c, positions: positions), data: stacked.map { Float($0) }),
-                                         targetMetric: target, cleanMetric: clean, corruptMetric: corrupt, checks: checks)
+                                         targetMetric: target, cleanMetric: runs[0], corruptMetric: runs[1],
+                                         cleanLogitDiff: runs[2], corruptLogitDiff: runs[3], checks: checks)
     }
 
     /// Attribution patching of several kinds from one gradient pass, with the activations they

@@ -21,12 +21,12 @@ public struct AttributionPatchingReport: Sendable {
     }
 
     /// The estimates as a patching result: target-run metric + estimated change.
-    var asPatching: PatchingResult {
+    public var asPatching: PatchingResult {
         let r = result
         var values = r.estimates
         for i in 0..<values.count { values.data[i] += Float(r.targetMetric) }
         return PatchingResult(act: r.act, axes: r.axes, values: values, metric: r.metric, cleanMetric: r.cleanMetric,
-                              corruptMetric: r.corruptMetric, cleanLogitDiff: .nan, corruptLogitDiff: .nan)
+                              corruptMetric: r.corruptMetric, cleanLogitDiff: r.cleanLogitDiff, corruptLogitDiff: r.corruptLogitDiff)
     }
 }
 
@@ -59,7 +59,7 @@ extension AttributionPatchingReport: HTMLReportable {
     }
 
     /// `attn_head_out_all_pos L3H7`, `resid_pre L2 pos 5`, `mlp_neuron L1N40`.
-    func label(_ c: AttributionCheck) -> String {
+    public func label(_ c: AttributionCheck) -> String {
         let names = c.kind.axes()
         var parts: [String] = []
         for (axis, i) in zip(names, c.index) {
@@ -77,7 +77,7 @@ extension AttributionPatchingReport: HTMLReportable {
 
 extension AttributionPatchingResult {
     /// `{"act", "axes", "shape", "method", "metric", "estimates" (nested, the change of the metric),
-    /// "target_metric", "clean_metric", "corrupt_metric", "checks": [{"kind", "index", "hook",
+    /// "target_metric", "clean_metric", "corrupt_metric", "clean_logit_diff", "corrupt_logit_diff", "checks": [{"kind", "index", "hook",
     /// "estimate", "exact"}]}`.
     public func jsonObject() throws -> [String: Any] {
         if let bad = estimates.data.first(where: { !$0.isFinite }) {
@@ -87,6 +87,7 @@ extension AttributionPatchingResult {
             "act": act, "axes": axes, "shape": estimates.shape, "method": method.rawValue, "metric": metric.rawValue,
             "estimates": PatchingResult.nested(estimates), "target_metric": targetMetric,
             "clean_metric": cleanMetric, "corrupt_metric": corruptMetric,
+            "clean_logit_diff": cleanLogitDiff, "corrupt_logit_diff": corruptLogitDiff,
             "checks": checks.map { ["kind": $0.kind.rawValue, "index": $0.index, "hook": $0.site.hook,
                                     "estimate": $0.estimate, "exact": $0.exact] as [String: Any] },
         ]

@@ -25,7 +25,7 @@ extension PatchingSweep {
         let target = mode == .denoise ? summary.corruptMetric : summary.cleanMetric
         return try PatchingRun.attributionResult(kind, method: method, raw: raw, model: model, positions: positions,
                                                  neuronPositions: neuronPositions, topK: topK, metric: metric, target: target,
-                                                 clean: summary.cleanMetric, corrupt: summary.corruptMetric) {
+                                                 runs: [summary.cleanMetric, summary.corruptMetric, summary.cleanLogitDiff, summary.corruptLogitDiff]) {
             try evaluate($0, engine: engine)
         }
     }
