@@ -153,6 +153,30 @@ import Testing
         lensExpectClose(early.results[0].fractionRestored ?? .nan, 1, scale: 1, "\(name) resid_pre 0 fraction")
     }
 
+    /// `--verify` runs on the patching engine when prompts share a length and the components sit
+    /// at the final position; the numbers equal one forward of B per component and pair.
+    @Test(arguments: cases)
+    func verifyOnTheEngineEqualsOneForwardPerPatch(name: String, processed: Bool) throws {
+        let m = try LensFixtures.load(name, processed: processed)
+        let p = try prompts(name)
+        var other = p.clean
+        other[other.count - 1] = p.clean[other.count - 1] == 7 ? 8 : 7
+        let r = try ActivationDiff.run(model: m, a: [p.clean, other], b: [p.corrupt, p.corrupt], top: 1000)
+        let components = r.components.filter(DiffVerify.patchable)
+        #expect(components.count > 10)
+        #expect(components.contains { $0.head != nil } && components.contains { $0.layer == nil })
+        let P = p.clean.count
+        let args = (a: [p.clean, other], b: [p.corrupt, p.corrupt], pos: [P - 1, P - 1])
+        let engine = try DiffVerify.patchedMetrics(model: m, a: args.a, b: args.b, posA: args.pos, posB: args.pos, components: components,
+                                                   answer: 5, wrong: 9, progress: nil)
+        let forwards = try DiffVerify.patchedMetrics(model: m, a: args.a, b: args.b, posA: args.pos, posB: args.pos, components: components,
+                                                     answer: 5, wrong: 9, progress: nil, forceForwards: true)
+        let scale = forwards.map(abs).max() ?? 1
+        for (c, (x, y)) in zip(components, zip(engine, forwards)) {
+            #expect(abs(x - y) <= 1e-5 + 1e-4 * scale, "\(name) \(c.label): engine \(x) vs forwards \(y)")
+        }
+    }
+
     @Test func patchSpansAddressOnePositionOrHead() {
         let (a, b) = DiffVerify.span([1, 5, 4, 8], head: 2, posA: 1, posB: 3)
         #expect(a == (32 + 16)..<(32 + 24) && b == (96 + 16)..<(96 + 24))

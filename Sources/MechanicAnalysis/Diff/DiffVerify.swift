@@ -14,12 +14,9 @@ enum DiffVerify {
         }
         let V = model.config.dVocab
         func row(_ logits: Tensor, _ p: Int) -> LogitRow { LogitRow(Array(logits.data[(p * V)..<((p + 1) * V)])) }
-        let hooks = Array(Set(components.map(\.hook)))
-        var cleanCaches: [ActivationCache] = [], logitsA: [LogitRow] = [], logitsB: [LogitRow] = []
+        var logitsA: [LogitRow] = [], logitsB: [LogitRow] = []
         for i in a.indices {
-            let (la, cache) = try model.runWithCache(TokenBatch(a[i]), names: .names(hooks))
-            cleanCaches.append(cache)
-            logitsA.append(row(la, posA[i]))
+            logitsA.append(row(try model.runWithHooks(TokenBatch(a[i]), hooks: []), posA[i]))
             logitsB.append(row(try model.runWithHooks(TokenBatch(b[i]), hooks: []), posB[i]))
         }
         let ans = answer ?? logitsA[0].topIDs(1, largest: true)[0]
@@ -33,29 +30,67 @@ enum DiffVerify {
         let metricA = logitsA.map(metric).reduce(0, +) / Float(a.count)
         let metricB = logitsB.map(metric).reduce(0, +) / Float(b.count)
 
-        var results: [DiffPatchResult] = []
+        let patched = try patchedMetrics(model: model, a: a, b: b, posA: posA, posB: posB, components: components,
+                                         answer: ans, wrong: wr, progress: progress)
+        let results = zip(components, patched).map { comp, value in
+            DiffPatchResult(label: comp.label, hook: comp.hook, patchedMetric: value,
+                            fractionRestored: LogitDifference.normalized(value, clean: metricA, corrupt: metricB))
+        }
+        return DiffVerification(answerId: ans, answerToken: model.pieceString(ans), wrongId: wr, wrongToken: model.pieceString(wr),
+                                metricA: metricA, metricB: metricB, results: results)
+    }
+
+    /// The mean logit difference of B with each component patched from A. When every prompt has
+    /// one length and the components sit at the final position (where the metric is read), this
+    /// is a `PatchingRun` on the patching engine (A = clean, B = corrupted); otherwise one
+    /// forward of B per component and pair.
+    static func patchedMetrics(model: HookedTransformer, a: [[Int]], b: [[Int]], posA: [Int], posB: [Int], components: [DiffComponent],
+                               answer: Int, wrong: Int, progress: WorkProgress?, forceForwards: Bool = false) throws -> [Float] {
+        let lengths = Set(a.map(\.count) + b.map(\.count))
+        let final = (lengths.first ?? 0) - 1
+        let engine = !forceForwards && lengths.count == 1 && a.indices.allSatisfy { posA[$0] == final && posB[$0] == final }
+        if engine {
+            let pairs = a.indices.map { PatchingPair(clean: a[$0], corrupt: b[$0], answer: answer, wrong: wrong) }
+            let run = try PatchingRun(model: model, pairs: pairs, metric: .logitDiff)
+            run.progress = progress
+            let sites = components.map { c in
+                PatchSite(hook: c.hook, layer: c.layer ?? 0, selection: c.head.map { .positionHead(pos: final, head: $0) } ?? .position(final))
+            }
+            // Hooks outside the blocks (embeddings, ln_final) need the whole forward: the naive engine.
+            let inBlocks = components.indices.filter { components[$0].layer != nil }
+            let outside = components.indices.filter { components[$0].layer == nil }
+            var out = [Float](repeating: 0, count: components.count)
+            func work() throws {
+                for (group, engine) in [(inBlocks, PatchEngine.fast), (outside, .naive)] where !group.isEmpty {
+                    for (i, v) in zip(group, try run.evaluate(group.map { sites[$0] }, engine: engine)) { out[i] = Float(v) }
+                }
+            }
+            if let progress { try progress.run(total: components.count, scale: a.count, work) } else { try work() }
+            return out
+        }
+        let V = model.config.dVocab
+        let hooks = Array(Set(components.map(\.hook)))
+        let caches = try a.map { try model.runWithCache(TokenBatch($0), names: .names(hooks)).cache }
+        var results: [Float] = []
         // One patch per component, over every pair; the progress counts them and stops them when cancelled.
         func patchAll() throws {
             for comp in components {
                 var total: Float = 0
                 for i in a.indices {
-                    let source = try cleanCaches[i].require(comp.hook)
+                    let source = try caches[i].require(comp.hook)
                     let hook = Hook(comp.hook) { t, _ in
                         let (src, dst) = span(t.shape, head: comp.head, posA: posA[i], posB: posB[i])
                         for k in 0..<src.count { t.data[dst.lowerBound + k] = source.data[src.lowerBound + k] }
                     }
                     let logits = try model.forward(TokenBatch(b[i]), options: ForwardOptions(hooks: [hook])).logits ?? Tensor(zeros: [0])
-                    total += metric(row(logits, posB[i]))
+                    total += logits.data[posB[i] * V + answer] - logits.data[posB[i] * V + wrong]
                     try progress?.advance(1)
                 }
-                let patched = total / Float(a.count)
-                results.append(DiffPatchResult(label: comp.label, hook: comp.hook, patchedMetric: patched,
-                                               fractionRestored: LogitDifference.normalized(patched, clean: metricA, corrupt: metricB)))
+                results.append(total / Float(a.count))
             }
         }
         if let progress { try progress.run(total: components.count, scale: a.count, patchAll) } else { try patchAll() }
-        return DiffVerification(answerId: ans, answerToken: model.pieceString(ans), wrongId: wr, wrongToken: model.pieceString(wr),
-                                metricA: metricA, metricB: metricB, results: results)
+        return results
     }
 
     /// Flat ranges of the activation at A's and B's positions in `[1, pos, ...]` tensors (one
