@@ -48,7 +48,9 @@ extension PatchingRun {
     /// The target run's forward and the backward of the metric: `d metric / d activation` for
     /// every hook point (`HookedTransformer.gradients`).
     public func metricGradients() throws -> Gradients {
-        try model.gradients(target) { try context.gradient($0) }
+        let g = try model.gradients(target) { try context.gradient($0) }
+        presetTarget(g.activations)
+        return g
     }
 
     /// The metric of the run patched into (what every patch's effect is measured from).
@@ -129,8 +131,8 @@ extension PatchingRun {
                 for l in 0..<c.nLayers { names += acts.map { actName($0, layer: l) } }
             }
         }
-        try ensure(names)
         let g = try metricGradients()
+        try ensure(names)
         return try kinds.map { try attribution($0, method: method, neuronPositions: neuronPositions, topK: topK, engine: engine, gradients: g) }
     }
 

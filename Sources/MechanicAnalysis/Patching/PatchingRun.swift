@@ -86,15 +86,24 @@ public final class PatchingRun {
 
     /// Caches, in the clean and corrupted runs, the activations of every name not yet cached.
     func ensure(_ names: [String]) throws {
-        let missing = names.filter { cleanCache[$0] == nil || corruptCache[$0] == nil }
-        guard !missing.isEmpty else { return }
-        let unique = Array(Set(missing)).sorted()
         for (batch, isClean) in [(clean, true), (corrupt, false)] {
-            let r = try model.forward(batch, options: ForwardOptions(cache: .names(unique), logits: .none))
-            for n in unique {
+            let missing = Array(Set(names.filter { (isClean ? cleanCache[$0] : corruptCache[$0]) == nil })).sorted()
+            guard !missing.isEmpty else { continue }
+            let r = try model.forward(batch, options: ForwardOptions(cache: .names(missing), logits: .none))
+            for n in missing {
                 let t = try r.cache.require(n)
                 if isClean { cleanCache[n] = t } else { corruptCache[n] = t }
             }
+        }
+    }
+
+    /// Takes the target run's activations from a forward made elsewhere on the same prompts
+    /// (the gradient pass of attribution patching), so that they are not computed again.
+    func presetTarget(_ cache: ActivationCache) {
+        if case .denoise = mode {
+            for (n, t) in cache.activations where corruptCache[n] == nil { corruptCache[n] = t }
+        } else {
+            for (n, t) in cache.activations where cleanCache[n] == nil { cleanCache[n] = t }
         }
     }
 
