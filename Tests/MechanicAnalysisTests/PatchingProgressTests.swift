@@ -68,6 +68,21 @@ import Mechanic
         }
     }
 
+    /// `diff --verify` counts its patches (one per component, over every prompt pair) and stops when cancelled.
+    @Test func diffVerifyCountsItsPatches() throws {
+        let model = try PatchingFixtures.model("gpt2-tiny")
+        let pairs = Array(try Self.pairs().prefix(2))
+        let r = Recorder()
+        let report = try ActivationDiff.run(model: model, a: pairs.map(\.clean), b: pairs.map(\.corrupt), verify: 4, progress: r.progress)
+        #expect(report.verification?.results.count == 4)
+        r.checkComplete(total: 4, "diff --verify")
+        let cancelled = Recorder()
+        cancelled.cancelAt = 2
+        #expect(throws: MechanicError.cancelled(done: 2, total: 4, unit: "patches")) {
+            try ActivationDiff.run(model: model, a: pairs.map(\.clean), b: pairs.map(\.corrupt), verify: 4, progress: cancelled.progress)
+        }
+    }
+
     @Test func aCancelledRunDoesNoWork() throws {
         let run = try PatchingRun(model: try PatchingFixtures.model("gpt2-tiny"), pairs: try Self.pairs())
         let r = Recorder()
