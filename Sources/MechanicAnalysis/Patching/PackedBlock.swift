@@ -36,7 +36,38 @@ struct PackedEntry {
     func apply(_ kind: String, _ t: inout Tensor) throws {
         if kind == hookKind, let patch { try patch(&t) }
     }
+
+    /// The target's activation `kind` (packed), which the engine must have preset.
+    func require(_ kind: String) throws -> Tensor {
+        guard let t = preset[kind] else { throw MechanicError.invalidArgument("packed patching: no preset \(kind)") }
+        return t
+    }
 }
+
+/// The q, k, v projections of each layer as one `[d_model, n·d_head]` matrix apiece (from
+/// TransformerLens's `[n, d_model, d_head]`), built on first use and kept for the whole sweep.
+final class PackedWeights {
+    struct Projections {
+        let q: Tensor, k: Tensor, v: Tensor      // [d_model, n·d_head]
+        let bq: Tensor, bk: Tensor, bv: Tensor   // [n·d_head]
+    }
+
+    private var layers: [Int: Projections] = [:]
+
+    func projections(_ l: Int, _ w: BlockWeights, _ c: ModelConfig) -> Projections {
+        if let p = layers[l] { return p }
+        func cat(_ W: Tensor, _ n: Int) -> Tensor {
+            W.permuted([1, 0, 2]).reshaped([c.dModel, n * c.dHead])   // [n, d_model, d_head] -> [d_model, n·d_head]
+        }
+        let (H, K, E) = (c.nHeads, c.nKeyValueHeads, c.dHead)
+        let p = Projections(q: cat(w.W_Q, H), k: cat(w.W_K, K), v: cat(w.W_V, K),
+                            bq: w.b_Q.reshaped([H * E]), bk: w.b_K.reshaped([K * E]), bv: w.b_V.reshaped([K * E]))
+        layers[l] = p
+        return p
+    }
+}
+
+
 
 /// One transformer block over packed rows, each attending to the target run's keys and values
 /// at the positions before its start (`prefixKeys`/`prefixValues`: `[pairs, P, kv_heads, d_head]`,
@@ -44,86 +75,55 @@ struct PackedEntry {
 struct PackedBlock {
     let model: HookedTransformer
     let rotary: PackedRotary?
+    let weights = PackedWeights()
 
     /// resid_pre `[tokens, d_model]` → resid_post, from `entry.stage` on (earlier stages' values
     /// come from `entry.preset`).
     func run(_ l: Int, _ layout: PackedLayout, residPre input: Tensor, entry: PackedEntry,
              prefixKeys: Tensor, prefixValues: Tensor) throws -> Tensor {
         let c = model.config, w = model.weights.blocks[l]
-        let (T, H, K, E, D) = (layout.tokens, c.nHeads, c.nKeyValueHeads, c.dHead, c.dModel)
+        let (T, H, D) = (layout.tokens, c.nHeads, c.dModel)
         let stage = entry.stage
-        func preset(_ kind: String) throws -> Tensor {
-            guard let t = entry.preset[kind] else { throw MechanicError.invalidArgument("packed patching: no preset \(kind)") }
-            return t
-        }
         var residPre = input
         try entry.apply("hook_resid_pre", &residPre)
         if stage == .residPost {
-            var post = try preset("hook_resid_post")
+            var post = try entry.require("hook_resid_post")
             try entry.apply("hook_resid_post", &post)
             return post
         }
 
-        var attnOut = Tensor(zeros: [T, D])
-        if stage <= .result {
-            var z = Tensor(zeros: [T, H, E])
-            if stage <= .pattern {
-                var pattern: Tensor
-                var values: Tensor   // per row [P, kv, d_head], rows concatenated
-                if stage <= .qkv {
-                    var q: Tensor, k: Tensor, v: Tensor
-                    if stage == .residPre {
-                        let x = PackedMath.norm(residPre, c, weight: w.ln1W, bias: w.ln1B)   // [tokens, d_model]
-                        (q, k, v) = project(x, w, c)
-                    } else {
-                        (q, k, v) = (try preset("hook_q"), try preset("hook_k"), try preset("hook_v"))
-                    }
-                    try entry.apply("hook_q", &q)
-                    try entry.apply("hook_k", &k)
-                    try entry.apply("hook_v", &v)
-                    rotary?.apply(&q, positions: layout.tokenPositions)
-                    rotary?.apply(&k, positions: layout.tokenPositions)
-                    let keys = fullRows(layout, suffix: k, prefix: prefixKeys)
-                    values = fullRows(layout, suffix: v, prefix: prefixValues)
-                    pattern = scores(layout, q: q, keys: keys, layer: l)
-                } else {
-                    pattern = try preset("hook_pattern")
-                    values = fullRows(layout, suffix: Tensor(zeros: [0, K, E]), prefix: prefixValues, whole: true)
+        var attnOut: Tensor
+        switch stage {
+        case .residPre:
+            attnOut = attention(l, layout, residPre: residPre, prefixKeys: prefixKeys, prefixValues: prefixValues)
+        case .qkv, .pattern, .z:
+            attnOut = try headLocalAttention(l, layout, entry: entry, prefixKeys: prefixKeys, prefixValues: prefixValues)
+        case .result:
+            var result = try entry.require("hook_result")   // [tokens, head, d_model]
+            try entry.apply("hook_result", &result)
+            attnOut = Tensor(zeros: [T, D])
+            attnOut.data.withUnsafeMutableBufferPointer { o in
+                for t in 0..<T {
+                    for m in 0..<D { o[t * D + m] = w.b_O.data[m] }
+                    for h in 0..<H { for m in 0..<D { o[t * D + m] += result.data[(t * H + h) * D + m] } }
                 }
-                try entry.apply("hook_pattern", &pattern)
-                z = mix(layout, pattern: pattern, values: values)
-            } else if stage == .z {
-                z = try preset("hook_z")
             }
-            if stage <= .z { try entry.apply("hook_z", &z) }
-            if stage == .result || entry.hookKind == "hook_result" {
-                var result = stage == .result ? try preset("hook_result") : perHead(z, w, c)   // [tokens, head, d_model]
-                try entry.apply("hook_result", &result)
-                attnOut.data.withUnsafeMutableBufferPointer { o in
-                    for t in 0..<T {
-                        for m in 0..<D { o[t * D + m] = w.b_O.data[m] }
-                        for h in 0..<H { for m in 0..<D { o[t * D + m] += result.data[(t * H + h) * D + m] } }
-                    }
-                }
-            } else {
-                attnOut = z.reshaped([T, H * E]).linear(w.W_O.reshaped([H * E, D]), bias: w.b_O)   // [tokens, d_model]
-            }
-        } else if stage == .attnOut {
-            attnOut = try preset("hook_attn_out")
-        } else {
-            attnOut = entry.preset["hook_attn_out"] ?? attnOut
+        case .attnOut:
+            attnOut = try entry.require("hook_attn_out")
+        default:
+            attnOut = entry.preset["hook_attn_out"] ?? Tensor(zeros: [T, D])
         }
         if stage <= .attnOut { try entry.apply("hook_attn_out", &attnOut) }
 
         if c.attnOnly { return residPre + attnOut }
         var residMid = residPre
         if !c.parallelAttnMLP {
-            residMid = stage <= .attnOut ? residPre + attnOut : try preset("hook_resid_mid")
+            residMid = stage <= .attnOut ? residPre + attnOut : try entry.require("hook_resid_mid")
             if stage <= .residMid { try entry.apply("hook_resid_mid", &residMid) }
         }
         var mlpOut: Tensor
         if stage == .post {
-            var post = try preset("hook_post")
+            var post = try entry.require("hook_post")
             try entry.apply("hook_post", &post)
             mlpOut = post.linear(w.W_out ?? Tensor(zeros: [c.dMLP, D]), bias: w.b_out)   // [tokens, d_model]
         } else if stage < .post {
@@ -134,7 +134,7 @@ struct PackedBlock {
             }
             if let failure { throw failure }
         } else {
-            mlpOut = try preset("hook_mlp_out")
+            mlpOut = try entry.require("hook_mlp_out")
         }
         try entry.apply("hook_mlp_out", &mlpOut)
         var post = c.parallelAttnMLP ? residPre + attnOut : residMid
@@ -143,20 +143,39 @@ struct PackedBlock {
         return post
     }
 
+    /// The attention output `[tokens, d_model]` of rows whose input changed (entering at
+    /// resid_pre, or running since an earlier layer): every head at every token.
+    func attention(_ l: Int, _ layout: PackedLayout, residPre: Tensor, prefixKeys: Tensor, prefixValues: Tensor) -> Tensor {
+        let c = model.config, w = model.weights.blocks[l]
+        let (T, H, E, D) = (layout.tokens, c.nHeads, c.dHead, c.dModel)
+        var (q, k, v) = project(PackedMath.norm(residPre, c, weight: w.ln1W, bias: w.ln1B), layer: l)
+        rotary?.apply(&q, positions: layout.tokenPositions)
+        rotary?.apply(&k, positions: layout.tokenPositions)
+        let keys = fullRows(layout, suffix: k, prefix: prefixKeys)
+        let values = fullRows(layout, suffix: v, prefix: prefixValues)
+        var z = Tensor(zeros: [T, H, E])
+        mix(layout, pattern: scores(layout, q: q, keys: keys, layer: l), values: values, into: &z)
+        return z.reshaped([T, H * E]).linear(w.W_O.reshaped([H * E, D]), bias: w.b_O)   // [tokens, d_model]
+    }
+
     /// The last block for rows that entered earlier, computed only where the metric reads it:
     /// keys and values at every token, everything else at each row's final token →
     /// resid_post `[rows, d_model]` of the final tokens.
     func runFinal(_ l: Int, _ layout: PackedLayout, residPre x: Tensor, prefixKeys: Tensor, prefixValues: Tensor) -> Tensor {
         let c = model.config, w = model.weights.blocks[l]
-        let (R, H, E, D, P) = (layout.rows.count, c.nHeads, c.dHead, c.dModel, layout.positions)
-        var (q, k, v) = project(PackedMath.norm(x, c, weight: w.ln1W, bias: w.ln1B), w, c)
-        rotary?.apply(&q, positions: layout.tokenPositions)
+        let (R, H, K, E, D, P) = (layout.rows.count, c.nHeads, c.nKeyValueHeads, c.dHead, c.dModel, layout.positions)
+        let p = weights.projections(l, w, c)
+        let xn = PackedMath.norm(x, c, weight: w.ln1W, bias: w.ln1B)                             // [tokens, d_model]
+        var k = xn.linear(p.k, bias: p.bk).reshaped([layout.tokens, K, E])                       // [tokens, kv, d_head]
+        let v = xn.linear(p.v, bias: p.bv).reshaped([layout.tokens, K, E])                       // [tokens, kv, d_head]
+        var q = layout.lastTokens(xn).linear(p.q, bias: p.bq).reshaped([R, H, E])                // [rows, head, d_head]
+        rotary?.apply(&q, positions: [Int](repeating: P - 1, count: R))
         rotary?.apply(&k, positions: layout.tokenPositions)
         let keys = fullRows(layout, suffix: k, prefix: prefixKeys)
         let values = fullRows(layout, suffix: v, prefix: prefixValues)
         let last = PackedLayout(layout.rows.map { var r = $0; r.start = P - 1; return r }, positions: P)
-        let qLast = layout.lastTokens(q.reshaped([layout.tokens, H * E])).reshaped([R, H, E])   // [rows, head, d_head]
-        let z = mix(last, pattern: scores(last, q: qLast, keys: keys, layer: l), values: values)
+        var z = Tensor(zeros: [R, H, E])
+        mix(last, pattern: scores(last, q: q, keys: keys, layer: l), values: values, into: &z)
         let attnOut = z.reshaped([R, H * E]).linear(w.W_O.reshaped([H * E, D]), bias: w.b_O)    // [rows, d_model]
         let residPre = layout.lastTokens(x)                                                      // [rows, d_model]
         if c.attnOnly { return residPre + attnOut }
@@ -167,14 +186,14 @@ struct PackedBlock {
         return post
     }
 
-    /// q `[tokens, head, d_head]`, k and v `[tokens, kv_head, d_head]` from the normalised input.
-    func project(_ x: Tensor, _ w: BlockWeights, _ c: ModelConfig) -> (Tensor, Tensor, Tensor) {
-        func heads(_ W: Tensor, _ b: Tensor, _ n: Int) -> Tensor {
-            // W [n, d_model, d_head] → [d_model, n·d_head] so that one GEMM projects every head.
-            let Wcat = W.permuted([1, 0, 2]).reshaped([c.dModel, n * c.dHead])
-            return x.linear(Wcat, bias: b.reshaped([n * c.dHead])).reshaped([x.shape[0], n, c.dHead])
-        }
-        return (heads(w.W_Q, w.b_Q, c.nHeads), heads(w.W_K, w.b_K, c.nKeyValueHeads), heads(w.W_V, w.b_V, c.nKeyValueHeads))
+    /// q `[tokens, head, d_head]`, k and v `[tokens, kv_head, d_head]` from the normalised input
+    /// `x [tokens, d_model]`: one matrix product per projection.
+    func project(_ x: Tensor, layer l: Int) -> (Tensor, Tensor, Tensor) {
+        let c = model.config, T = x.shape[0]
+        let p = weights.projections(l, model.weights.blocks[l], c)
+        return (x.linear(p.q, bias: p.bq).reshaped([T, c.nHeads, c.dHead]),          // [tokens, head, d_head]
+                x.linear(p.k, bias: p.bk).reshaped([T, c.nKeyValueHeads, c.dHead]),   // [tokens, kv, d_head]
+                x.linear(p.v, bias: p.bv).reshaped([T, c.nKeyValueHeads, c.dHead]))   // [tokens, kv, d_head]
     }
 
     /// Per row `[P, kv, d_head]`: the target's prefix `0..<start` then the row's own suffix
@@ -182,22 +201,26 @@ struct PackedBlock {
     func fullRows(_ layout: PackedLayout, suffix: Tensor, prefix: Tensor, whole: Bool = false) -> Tensor {
         let P = layout.positions
         let per = prefix.count / max(prefix.shape[0] * P, 1)   // kv · d_head
-        var data = [Float]()
-        data.reserveCapacity(layout.rows.count * P * per)
-        for (r, row) in layout.rows.enumerated() {
-            let base = row.pair * P * per
-            if whole {
-                data += prefix.data[base..<(base + P * per)]
-            } else {
-                data += prefix.data[base..<(base + row.start * per)]
-                data += suffix.data[(layout.offsets[r] * per)..<((layout.offsets[r] + layout.length(r)) * per)]
+        return Tensor(shape: [layout.rows.count * P * per]) { out in
+            prefix.data.withUnsafeBufferPointer { pp in
+                suffix.data.withUnsafeBufferPointer { sp in
+                    guard let o = out.baseAddress, let pb = pp.baseAddress else { return }
+                    for (r, row) in layout.rows.enumerated() {
+                        let dst = o + r * P * per, src = pb + row.pair * P * per
+                        let own = whole ? 0 : P - row.start
+                        dst.initialize(from: src, count: (P - own) * per)
+                        if own > 0, let sb = sp.baseAddress {
+                            (dst + (P - own) * per).initialize(from: sb + layout.offsets[r] * per, count: own * per)
+                        }
+                    }
+                }
             }
         }
-        return Tensor(shape: [layout.rows.count * P * per], data: data)
     }
 
-    /// Softmax of causal scores, per row `[head, length, P]` (query positions start..<P).
-    func scores(_ layout: PackedLayout, q: Tensor, keys: Tensor, layer l: Int) -> Tensor {
+    /// Softmax of causal scores, per row `[head, length, P]` (query positions start..<P); with
+    /// `heads` (`[rows · n_heads]`) only the heads marked true are computed, the others stay zero.
+    func scores(_ layout: PackedLayout, q: Tensor, keys: Tensor, layer l: Int, heads: [Bool]? = nil) -> Tensor {
         let c = model.config
         let (H, K, E, P) = (c.nHeads, c.nKeyValueHeads, c.dHead, layout.positions)
         var attnScale = Float(E).squareRoot()
@@ -209,14 +232,14 @@ struct PackedBlock {
                     guard let qb = qp.baseAddress, let kb = kp.baseAddress, let sb = sp.baseAddress else { return }
                     for (r, row) in layout.rows.enumerated() {
                         let len = layout.length(r), base = layout.patternOffset(r, heads: H)
-                        for h in 0..<H {
+                        for h in 0..<H where heads?[r * H + h] ?? true {
                             let s = sb + base + h * len * P
                             sgemm(transB: true, m: len, n: P, k: E, alpha: 1 / attnScale,
                                   a: qb + layout.offsets[r] * H * E + h * E, lda: H * E,
                                   b: kb + r * P * K * E + (h / c.groupSize) * E, ldb: K * E, c: s, ldc: P)
                             for i in 0..<len { for j in (row.start + i + 1)..<P { s[i * P + j] = -.infinity } }
+                            Rows.softmax(s, rows: len, n: P)
                         }
-                        Rows.softmax(sb + base, rows: H * len, n: P)
                     }
                 }
             }
@@ -224,18 +247,18 @@ struct PackedBlock {
         return out
     }
 
-    /// `z[t, h] = Σ_j pattern[h, t, j] · v[j, h / group]` per row → `[tokens, head, d_head]`.
-    func mix(_ layout: PackedLayout, pattern: Tensor, values: Tensor) -> Tensor {
+    /// `z[t, h] = Σ_j pattern[h, t, j] · v[j, h / group]` per row, written into `z [tokens, head,
+    /// d_head]` — with `heads` (`[rows · n_heads]`) only for the heads marked true.
+    func mix(_ layout: PackedLayout, pattern: Tensor, values: Tensor, heads: [Bool]? = nil, into z: inout Tensor) {
         let c = model.config
         let (H, K, E, P) = (c.nHeads, c.nKeyValueHeads, c.dHead, layout.positions)
-        var z = Tensor(zeros: [layout.tokens, H, E])
         pattern.data.withUnsafeBufferPointer { pp in
             values.data.withUnsafeBufferPointer { vp in
                 z.data.withUnsafeMutableBufferPointer { zp in
                     guard let pb = pp.baseAddress, let vb = vp.baseAddress, let zb = zp.baseAddress else { return }
                     for r in layout.rows.indices {
                         let len = layout.length(r), base = layout.patternOffset(r, heads: H)
-                        for h in 0..<H {
+                        for h in 0..<H where heads?[r * H + h] ?? true {
                             sgemm(m: len, n: E, k: P, a: pb + base + h * len * P, lda: P,
                                   b: vb + r * P * K * E + (h / c.groupSize) * E, ldb: K * E,
                                   c: zb + layout.offsets[r] * H * E + h * E, ldc: H * E)
@@ -244,23 +267,5 @@ struct PackedBlock {
                 }
             }
         }
-        return z
-    }
-
-    /// `result[t, h] = z[t, h] · W_O[h]` → `[tokens, head, d_model]`.
-    func perHead(_ z: Tensor, _ w: BlockWeights, _ c: ModelConfig) -> Tensor {
-        let (T, H, E, D) = (z.shape[0], c.nHeads, c.dHead, c.dModel)
-        var result = Tensor(zeros: [T, H, D])
-        z.data.withUnsafeBufferPointer { zp in
-            w.W_O.data.withUnsafeBufferPointer { op in
-                result.data.withUnsafeMutableBufferPointer { rp in
-                    guard let zb = zp.baseAddress, let ob = op.baseAddress, let rb = rp.baseAddress else { return }
-                    for h in 0..<H {
-                        linear(rows: T, k: E, n: D, x: zb + h * E, lda: H * E, w: ob + h * E * D, ldw: D, bias: nil, out: rb + h * D, ldc: H * D)
-                    }
-                }
-            }
-        }
-        return result
     }
 }

@@ -9,7 +9,8 @@ import Mechanic
 /// values of that block come from the target's cache); rows of different lengths are packed
 /// token after token, so the per-token work of every layer (norms, projections, MLP) is one
 /// matrix product over all live rows, and the weights of a layer are read once per pass;
-/// logits are computed only at the final position.
+/// logits are computed only at the final position (only the answer and wrong columns for the
+/// logit difference). Head-level patches recompute only the heads they touch (`PackedHeads.swift`).
 extension PatchingRun {
     /// Metric values of the sites (all of one hook kind `kind`, e.g. `hook_z`), in order.
     func packedGroup(kind: String, stage: PackedStage, sites: [PatchSite]) throws -> [Double] {
@@ -32,11 +33,12 @@ extension PatchingRun {
         }
         rows.sort { ($0.layer, $0.variant, $0.pair) < ($1.layer, $1.variant, $1.pair) }
         var sums = [Double](repeating: 0, count: sites.count)
+        let block = PackedBlock(model: model, rotary: PackedRotary(c))   // one per sweep: it keeps the layers' projections
         var chunk: [PackedRow] = []
         var tokens = 0
         for row in rows {
             if tokens + (P - row.start) > maxBatchTokens, !chunk.isEmpty {
-                try packedPass(chunk, kind: kind, act: act, stage: stage, keyKind: keyKind, into: &sums)
+                try packedPass(chunk, block: block, kind: kind, act: act, stage: stage, keyKind: keyKind, into: &sums)
                 try advance(rows: chunk.count)
                 chunk = []
                 tokens = 0
@@ -44,7 +46,7 @@ extension PatchingRun {
             chunk.append(row)
             tokens += P - row.start
         }
-        if !chunk.isEmpty { try packedPass(chunk, kind: kind, act: act, stage: stage, keyKind: keyKind, into: &sums) }
+        if !chunk.isEmpty { try packedPass(chunk, block: block, kind: kind, act: act, stage: stage, keyKind: keyKind, into: &sums) }
         try advance(rows: chunk.count)   // progress; stops here when cancelled
         return sums.map { context.finish($0 / Double(N)) }
     }
@@ -55,9 +57,9 @@ extension PatchingRun {
         let before = c.parallelAttnMLP ? "attn_out" : "resid_mid"
         switch stage {
         case .residPre: return []
-        case .qkv: return ["q", "k", "v"]
-        case .pattern: return ["pattern"]
-        case .z: return ["z"]
+        case .qkv: return ["q", "k", "v", "z", "attn_out"]   // z and attn_out: the heads a patch does not touch
+        case .pattern: return ["pattern", "z", "attn_out"]
+        case .z: return ["z", "attn_out"]
         case .result: return ["result"]
         case .attnOut: return ["attn_out"]
         case .residMid: return ["resid_mid"]
@@ -68,10 +70,9 @@ extension PatchingRun {
     }
 
     /// One pass over the layers for `rows` (sorted by layer); adds each row's raw metric to `sums[variant]`.
-    private func packedPass(_ rows: [PackedRow], kind: String, act: String, stage: PackedStage, keyKind: String,
+    private func packedPass(_ rows: [PackedRow], block: PackedBlock, kind: String, act: String, stage: PackedStage, keyKind: String,
                             into sums: inout [Double]) throws {
         let c = model.config
-        let block = PackedBlock(model: model, rotary: PackedRotary(c))
         var active = PackedLayout([], positions: positions)
         var x = Tensor(zeros: [0, c.dModel])
         var finals = Tensor(zeros: [0, c.dModel])   // resid_post at the final token of rows done early
@@ -120,11 +121,33 @@ extension PatchingRun {
         // Final norm and unembedding at each row's final position.
         let resid = concatRows(finals, active.rows.isEmpty ? Tensor(zeros: [0, c.dModel]) : active.lastTokens(x))   // [rows, d_model]
         let last = PackedMath.norm(resid, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB)
-        let logits = last.linear(model.weights.W_U, bias: model.weights.b_U)   // [rows, d_vocab]
-        let V = c.dVocab
-        logits.data.withUnsafeBufferPointer { p in
-            guard let base = p.baseAddress else { return }
-            for (r, row) in (finalRows + active.rows).enumerated() { sums[row.variant] += context.raw(base + r * V, dVocab: V, pair: row.pair) }
+        score(last, rows: finalRows + active.rows, into: &sums)
+    }
+
+    /// Adds the raw metric of each row's final normalised residual (`last [rows, d_model]`) to
+    /// `sums[variant]`. The logit difference reads only the answer and wrong columns of W_U.
+    private func score(_ last: Tensor, rows: [PackedRow], into sums: inout [Double]) {
+        let (D, V) = (model.config.dModel, model.config.dVocab)
+        let W_U = model.weights.W_U, b_U = model.weights.b_U   // [d_model, d_vocab], [d_vocab]
+        guard context.metric == .logitDiff || context.metric == .normalizedLogitDiff else {
+            let logits = last.linear(W_U, bias: b_U)   // [rows, d_vocab]
+            logits.data.withUnsafeBufferPointer { p in
+                guard let base = p.baseAddress else { return }
+                for (r, row) in rows.enumerated() { sums[row.variant] += context.raw(base + r * V, dVocab: V, pair: row.pair) }
+            }
+            return
+        }
+        let ids = Array(Set(context.answers + context.wrongs)).sorted()
+        var column: [Int: Int] = [:]
+        for (j, id) in ids.enumerated() { column[id] = j }
+        let n = ids.count
+        var W = [Float](repeating: 0, count: D * n)   // [d_model, ids]: the columns of W_U the metric reads
+        for m in 0..<D { for (j, id) in ids.enumerated() { W[m * n + j] = W_U.data[m * V + id] } }
+        let bias = Tensor(shape: [n], data: ids.map { b_U.count == V ? b_U.data[$0] : 0 })
+        let logits = last.linear(Tensor(shape: [D, n], data: W), bias: bias)   // [rows, ids]
+        for (r, row) in rows.enumerated() {
+            guard let a = column[context.answers[row.pair]], let w = column[context.wrongs[row.pair]] else { continue }
+            sums[row.variant] += Double(logits.data[r * n + a]) - Double(logits.data[r * n + w])
         }
     }
 }

@@ -1,51 +1,93 @@
 import Foundation
 import Mechanic
 
-/// Timings of the patching engine on the work `scripts/bench/patching_bench.py` gives
-/// TransformerLens: `get_act_patch_resid_pre` and `get_act_patch_attn_head_out_all_pos`.
+/// The work `mechanic bench patch` times (and `scripts/bench/patch_bench.py` gives
+/// TransformerLens on the same ids and weights): patching sweeps over prompt pairs with the
+/// mean logit difference as the metric.
 public enum PatchingBenchmark {
-    /// Seconds per call (mean over `repeats`): `resid_pre`, `attn_head_out_all_pos` (fast
-    /// engine), `setup` (the clean/corrupted runs and caches), `forward` (one plain forward of
-    /// the corrupted prompt, for scale) and, with `naive`, the same two kinds through the naive
-    /// engine (one full forward per patch, as TransformerLens does) as `*_naive`. Each key also
-    /// has a `*_cpu` twin: the process's CPU seconds (user + system), steadier than wall time on
-    /// a shared machine.
-    public static func run(model: HookedTransformer, clean: [Int], corrupt: [Int], answer: Int = 11, wrong: Int = 12,
-                           repeats: Int = 1, naive: Bool = false) throws -> [String: Double] {
-        var out: [String: Double] = [:]
-        func time(_ key: String, _ body: () throws -> Void) rethrows {
-            let n = Double(max(repeats, 1))
-            let (start, cpu) = (DispatchTime.now().uptimeNanoseconds, cpuSeconds())
-            for _ in 0..<max(repeats, 1) { try body() }
-            out[key] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / n
-            out[key + "_cpu"] = (cpuSeconds() - cpu) / n
-        }
-        try time("forward") { _ = try model.forward(TokenBatch(corrupt)) }
-        var run: PatchingRun?
-        try time("setup") {
-            let r = try PatchingRun(model: model, clean: clean, corrupt: corrupt, answer: answer, wrong: wrong)
-            try r.ensure((0..<model.config.nLayers).flatMap { [actName("resid_pre", layer: $0), actName("z", layer: $0)] })
-            run = r
-        }
-        guard let run else { return out }
-        for kind in [ActPatchKind.residPre, .attnHeadOutAllPos] {
-            try time(kind.rawValue) { _ = try run.run(kind, engine: .fast) }
-            if naive { try time(kind.rawValue + "_naive") { _ = try run.run(kind, engine: .naive) } }
-        }
-        return out
+    /// The sweeps of issue 6: resid_pre by layer × position, attention head output by layer ×
+    /// head (all positions), and `block_every` (resid_pre, attn_out, mlp_out by layer × position).
+    public static let defaultSweeps: [ActPatchKind] = [.residPre, .attnHeadOutAllPos, .blockEvery]
+
+    /// One timed sweep.
+    public struct Sweep: Sendable {
+        public var kind: ActPatchKind
+        /// Wall and CPU (user + system, whole process) seconds of the sweep alone (mean over repeats).
+        public var seconds: Double
+        public var cpuSeconds: Double
+        /// The grid, in TransformerLens's axis order.
+        public var grid: Tensor
+        /// Multiply-adds the engine cannot avoid for this sweep (`PatchFloor`).
+        public var multiplyAdds: Double
     }
 
-    /// The whole benchmark as `scripts/bench/patching_bench.py` runs it: a GPT-2-small-shaped
-    /// random model, prompts of `seq` tokens, BLAS limited to `threads` threads.
-    public static func gpt2SmallShaped(seq: Int = 20, threads: Int = 2, repeats: Int = 1, naive: Bool = false) throws -> [String: Double] {
-        blasSetThreads(threads)
-        let model = try randomModel()
-        let (clean, corrupt) = prompts(seq: seq)
-        return try run(model: model, clean: clean, corrupt: corrupt, repeats: repeats, naive: naive)
+    /// Setup (the clean and corrupted runs with every cache the sweeps read) and the sweeps.
+    public struct Report: Sendable {
+        public var setupSeconds: Double
+        public var setupCPUSeconds: Double
+        public var sweeps: [Sweep]
+    }
+
+    /// Deterministic prompt pairs of `seq` random ids: the corrupted prompt differs from the
+    /// clean one at position 3 and at the final position; answer and wrong ids are random and
+    /// distinct, fixed per pair.
+    public static func pairs(count: Int = 10, seq: Int = 15, dVocab: Int = 50257, seed: UInt64 = 1) -> [PatchingPair] {
+        var rng = SplitMix64(seed: seed)
+        let V = UInt64(max(dVocab, 2))
+        func id() -> Int { Int(rng.next() % V) }
+        return (0..<count).map { _ in
+            let clean = (0..<seq).map { _ in id() }
+            var corrupt = clean
+            var changed: [Int] = []
+            for p in [min(3, seq - 1), seq - 1] where p >= 0 && !changed.contains(p) {
+                corrupt[p] = (clean[p] + 1 + Int(rng.next() % (V - 1))) % Int(V)   // any other id
+                changed.append(p)
+            }
+            let answer = id()
+            let wrong = (answer + 1 + Int(rng.next() % (V - 1))) % Int(V)
+            return PatchingPair(clean: clean, corrupt: corrupt, answer: answer, wrong: wrong)
+        }
+    }
+
+    /// Times the setup once and then each sweep (the same `PatchingRun`, so the sweeps find the
+    /// caches ready — the setup is reported separately, as TransformerLens's clean cache is
+    /// computed before its timed call).
+    public static func run(model: HookedTransformer, pairs: [PatchingPair], sweeps: [ActPatchKind] = defaultSweeps,
+                           engine: PatchEngine = .fast, repeats: Int = 1) throws -> Report {
+        let n = max(repeats, 1)
+        func time(_ body: () throws -> Void) rethrows -> (Double, Double) {
+            let (start, cpu) = (DispatchTime.now().uptimeNanoseconds, cpuSeconds())
+            for _ in 0..<n { try body() }
+            return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(n), (cpuSeconds() - cpu) / Double(n))
+        }
+        var run: PatchingRun?
+        let (setup, setupCPU) = try time {
+            let r = try PatchingRun(model: model, pairs: pairs)
+            try r.ensure(setupNames(model.config))
+            run = r
+        }
+        guard let run else { return Report(setupSeconds: setup, setupCPUSeconds: setupCPU, sweeps: []) }
+        var out: [Sweep] = []
+        for kind in sweeps {
+            var grid = Tensor(zeros: [0])
+            let (s, cpu) = try time { grid = try run.run(kind, engine: engine).values }
+            let floor = PatchFloor.multiplyAdds(kind, model.config, positions: run.positions, pairs: pairs.count, metric: run.metric)
+            out.append(Sweep(kind: kind, seconds: s, cpuSeconds: cpu, grid: grid, multiplyAdds: floor))
+        }
+        return Report(setupSeconds: setup, setupCPUSeconds: setupCPU, sweeps: out)
+    }
+
+    /// Every activation the default sweeps read from the clean and corrupted runs, at every layer.
+    static func setupNames(_ c: ModelConfig) -> [String] {
+        let keys = c.positionalEmbedding == .rotary ? "rot_k" : "k"
+        var kinds = ["resid_pre", keys, "v", "z", "attn_out", "mlp_out"]
+        if !c.parallelAttnMLP && !c.attnOnly { kinds.append("resid_mid") }
+        if c.attnOnly { kinds.removeAll { $0 == "mlp_out" } }
+        return (0..<c.nLayers).flatMap { l in kinds.map { actName($0, layer: l) } }
     }
 
     /// User + system CPU seconds of this process so far.
-    static func cpuSeconds() -> Double {
+    public static func cpuSeconds() -> Double {
         var usage = rusage()
         #if canImport(Glibc)
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
@@ -55,44 +97,9 @@ public enum PatchingBenchmark {
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
-
-    /// A GPT-2-small-shaped model with random weights (what the Python side builds with
-    /// `HookedTransformerConfig(n_layers=12, d_model=768, n_heads=12, d_head=64, d_mlp=3072,
-    /// d_vocab=50257, n_ctx=1024, act_fn="gelu_new", normalization_type="LNPre")`).
-    public static func randomModel(layers: Int = 12, dModel: Int = 768, heads: Int = 12, dMLP: Int = 3072,
-                                   dVocab: Int = 50257, nCtx: Int = 1024, seed: UInt64 = 0) throws -> HookedTransformer {
-        let config = ModelConfig(modelType: "gpt2", dModel: dModel, nLayers: layers, nHeads: heads, dHead: dModel / heads,
-                                 dMLP: dMLP, dVocab: dVocab, nCtx: nCtx, actFn: "gelu_new", normalization: .layerNormPre)
-        var rng = SplitMix64(seed: seed)
-        func normal(_ shape: [Int], _ std: Float) -> Tensor {
-            Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in rng.normal() * std })
-        }
-        let (D, H, E, M) = (dModel, heads, dModel / heads, dMLP)
-        let blocks = (0..<layers).map { _ in
-            BlockWeights(ln1W: nil, ln1B: nil,
-                         W_Q: normal([H, D, E], 0.02), W_K: normal([H, D, E], 0.02), W_V: normal([H, D, E], 0.02),
-                         b_Q: Tensor(zeros: [H, E]), b_K: Tensor(zeros: [H, E]), b_V: Tensor(zeros: [H, E]),
-                         W_O: normal([H, E, D], 0.02), b_O: Tensor(zeros: [D]), ln2W: nil, ln2B: nil,
-                         W_in: normal([D, M], 0.02), W_gate: nil, b_in: Tensor(zeros: [M]),
-                         W_out: normal([M, D], 0.02), b_out: Tensor(zeros: [D]))
-        }
-        let weights = ModelWeights(W_E: normal([dVocab, D], 0.02), W_pos: normal([nCtx, D], 0.02), blocks: blocks,
-                                   lnFinalW: nil, lnFinalB: nil, W_U: normal([D, dVocab], 0.02), b_U: Tensor(zeros: [dVocab]))
-        return try HookedTransformer(config: config, weights: weights, source: "<random gpt2-small-shaped>")
-    }
-
-    /// Prompts as the Python side makes them: `seq` random ids, the corrupted prompt differing at
-    /// position 3 and at the final position.
-    public static func prompts(seq: Int = 20, dVocab: Int = 50257, seed: UInt64 = 1) -> (clean: [Int], corrupt: [Int]) {
-        var rng = SplitMix64(seed: seed)
-        let clean = (0..<seq).map { _ in Int(rng.next() % UInt64(dVocab)) }
-        var corrupt = clean
-        for p in [min(3, seq - 1), seq - 1] { corrupt[p] = (clean[p] + 1) % dVocab }
-        return (clean, corrupt)
-    }
 }
 
-/// Box–Muller normals from the core's `SplitMix64` (reproducible random weights for benchmarks).
+/// Box–Muller normals from the core's `SplitMix64` (reproducible random weights for tests).
 extension SplitMix64 {
     mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
     mutating func normal() -> Float {

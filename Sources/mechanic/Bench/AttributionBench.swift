@@ -34,14 +34,7 @@ struct AttributionBench: ParsableCommand {
             try RandomCheckpoint.gpt2(at: url)
         }
         let model = try HookedTransformer.load(url)
-        var rng = SplitMix64(seed: 11)
-        let V = UInt64(model.config.dVocab)
-        let list = (0..<pairs).map { _ -> PatchingPair in
-            let clean = (0..<seq).map { _ in Int(rng.next() % V) }
-            var corrupt = clean
-            for p in [seq / 3, seq - 1] { corrupt[p] = Int(rng.next() % V) }
-            return PatchingPair(clean: clean, corrupt: corrupt, answer: Int(rng.next() % V), wrong: Int(rng.next() % V))
-        }
+        let list = PatchingBenchmark.pairs(count: pairs, seq: seq, dVocab: model.config.dVocab)   // `bench patch`'s pairs
         if let writeInputs {
             let object: [String: Any] = ["clean": list.map(\.clean), "corrupt": list.map(\.corrupt),
                                          "answer": list.map(\.answer), "wrong": list.map(\.wrong)]

@@ -42,12 +42,12 @@ struct ForwardBench: ParsableCommand {
             }
             return times.sorted()[times.count / 2]
         }
-        let rateBefore = sgemmRate()
+        let rateBefore = measuredSgemmRate()
         let small = try batch(1, 16), large = try batch(8, 64)
         let tSmall = try median { _ = try model.forward(small) }
         let tLarge = try median { _ = try model.forward(large) }
         let tCache = try median { _ = try model.runWithCache(large, names: .all) }
-        let rate = max(rateBefore, sgemmRate())  // best of before/after: the machine is shared
+        let rate = max(rateBefore, measuredSgemmRate())  // best of before/after: the machine is shared
         let flops = forwardFLOPs(c, batch: 8, pos: 64)
         let result: [String: Any] = [
             "load_s": loadSeconds,
@@ -71,27 +71,5 @@ struct ForwardBench: ParsableCommand {
         let n = Double(batch * pos), d = Double(c.dModel), m = Double(c.dMLP), v = Double(c.dVocab)
         let perLayer = 2 * n * d * 3 * d + 2 * n * d * d + 2 * 2 * n * d * m + 2 * 2 * Double(batch) * Double(pos * pos) * d
         return Double(c.nLayers) * perLayer + 2 * n * d * v
-    }
-
-    /// The machine's sgemm rate on a forward-like shape (512×768 · 768×3072), FLOP/s.
-    func sgemmRate() -> Double {
-        let (m, k, n) = (512, 768, 3072)
-        let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
-        var c = [Float](repeating: 0, count: m * n)
-        var best = Double.infinity
-        for _ in 0..<16 {
-            let t = Date()
-            a.withUnsafeBufferPointer { ap in
-                b.withUnsafeBufferPointer { bp in
-                    c.withUnsafeMutableBufferPointer { cp in
-                        if let x = ap.baseAddress, let y = bp.baseAddress, let z = cp.baseAddress {
-                            sgemm(m: m, n: n, k: k, a: x, b: y, c: z)
-                        }
-                    }
-                }
-            }
-            best = min(best, Date().timeIntervalSince(t))
-        }
-        return 2 * Double(m * n * k) / best
     }
 }

@@ -77,12 +77,13 @@ struct PatchScaleBench: ParsableCommand {
     func measure(_ n: Int) throws -> [String: Any] {
         blasSetThreads(threads)
         guard let kind = ActPatchKind(rawValue: act) else { throw MechanicError.invalidArgument("--act \(act) is unknown") }
-        let model = try PatchingBenchmark.randomModel()
-        // Pair i: random tokens, the corrupted prompt differing at position 3 and at the end.
-        let pairs = (0..<n).map { i in
-            let (clean, corrupt) = PatchingBenchmark.prompts(seq: seq, dVocab: model.config.dVocab, seed: UInt64(i + 1))
-            return PatchingPair(clean: clean, corrupt: corrupt, answer: 11, wrong: 12)
+        let url = URL(fileURLWithPath: "/tmp/mechanic-bench/gpt2-random")
+        if !FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) {
+            try RandomCheckpoint.gpt2(at: url)
         }
+        let model = try HookedTransformer.load(url)
+        // Random tokens, the corrupted prompt differing at position 3 and at the end (`bench patch`'s pairs).
+        let pairs = PatchingBenchmark.pairs(count: n, seq: seq, dVocab: model.config.dVocab)
         let before = ProcessUsage.now()
         let start = Date()
         let result = try Interruptible.run(unit: "patches", quiet: false) { progress -> PatchingResult in

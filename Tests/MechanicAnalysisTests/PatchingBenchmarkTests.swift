@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+import Mechanic
+@testable import MechanicAnalysis
+
+/// `mechanic bench patch`'s pieces: the prompt pairs both sides run, the floor's multiply-add
+/// count, and the timed sweeps' grids (nothing here asserts a speed).
+@Suite struct PatchingBenchmarkTests {
+    @Test func pairsAreDeterministicAndDifferAtTwoPositions() {
+        let pairs = PatchingBenchmark.pairs(count: 4, seq: 6, dVocab: 100)
+        #expect(pairs == PatchingBenchmark.pairs(count: 4, seq: 6, dVocab: 100))
+        #expect(pairs != PatchingBenchmark.pairs(count: 4, seq: 6, dVocab: 100, seed: 2))
+        #expect(pairs.count == 4)
+        for p in pairs {
+            #expect(p.clean.count == 6 && p.corrupt.count == 6)
+            #expect((0..<6).filter { p.clean[$0] != p.corrupt[$0] } == [3, 5])
+            #expect(p.answer != p.wrong)
+            #expect((p.clean + p.corrupt + [p.answer, p.wrong]).allSatisfy { (0..<100).contains($0) })
+        }
+        #expect(Set(pairs.map(\.clean)).count == 4)
+    }
+
+    /// A model small enough to count by hand: per token q 64, k+v 128, o 64, MLP 256 multiply-adds.
+    static let config = ModelConfig(modelType: "gpt2", dModel: 8, nLayers: 3, nHeads: 2, dHead: 4, dMLP: 16, dVocab: 50,
+                                    nCtx: 16, normalization: .layerNormPre)
+
+    @Test func floorRowsCountedByHand() {
+        let c = Self.config
+        // resid_pre at layer 1, position 2 of 4: layer 1 at positions 2, 3 (2 · 512, plus scores and
+        // mixing over 3 + 4 keys: 2 · 7 · 8), then the last layer: k, v at both positions (2 · 128),
+        // the final query (64), its scores and mixing over 4 keys (2 · 4 · 8), o (64) and MLP (256).
+        #expect(PatchFloor.row(PatchSite("resid_pre", layer: 1, .position(2)), kind: .residPre, c, positions: 4) == 1136 + 704)
+        // z of head 1 at layer 0, every position: the rank-4 update of o (4 · 4 · 8) and the MLP
+        // (4 · 256) at the 4 positions; layer 1 in full (4 · 512 + 2 · 10 · 8); the last layer
+        // (4 · 128 + 64 + 64 + 64 + 256).
+        #expect(PatchFloor.row(PatchSite("z", layer: 0, .head(1)), kind: .attnHeadOutAllPos, c, positions: 4) == 1152 + 2208 + 960)
+        // mlp_out at the last layer needs nothing in the blocks; attn_out at the last layer only
+        // the MLP of the final position, and nothing at an earlier position.
+        #expect(PatchFloor.row(PatchSite("mlp_out", layer: 2, .position(1)), kind: .mlpOut, c, positions: 4) == 0)
+        #expect(PatchFloor.row(PatchSite("attn_out", layer: 2, .position(3)), kind: .attnOut, c, positions: 4) == 256)
+        #expect(PatchFloor.row(PatchSite("attn_out", layer: 2, .position(1)), kind: .attnOut, c, positions: 4) == 0)
+    }
+
+    @Test func floorOfASweepAddsTheUnembedding() {
+        var c = Self.config
+        c.nLayers = 1
+        // Every resid_pre patch enters the last layer: (4 − p) · 128 + 448 for p = 0..<4 → 3072,
+        // plus the unembedding per patch: 2 columns (8 · 2) for the logit difference, 8 · 50 for KL.
+        #expect(PatchFloor.multiplyAdds(.residPre, c, positions: 4, pairs: 2, metric: .logitDiff) == 2 * (3072 + 4 * 16))
+        #expect(PatchFloor.multiplyAdds(.residPre, c, positions: 4, pairs: 2, metric: .kl) == 2 * (3072 + 4 * 400))
+        let every = PatchFloor.multiplyAdds(.blockEvery, c, positions: 4, pairs: 1, metric: .logitDiff)
+        let parts = [ActPatchKind.residPre, .attnOut, .mlpOut].map { PatchFloor.multiplyAdds($0, c, positions: 4, pairs: 1, metric: .logitDiff) }
+        #expect(every == parts.reduce(0, +))
+    }
+
+    @Test func benchmarkGridsAreTheSweeps() throws {
+        let model = try PatchingFixtures.model("gpt2-tiny")
+        let pairs = PatchingBenchmark.pairs(count: 2, seq: 5, dVocab: model.config.dVocab)
+        let report = try PatchingBenchmark.run(model: model, pairs: pairs, sweeps: [.residPre, .attnHeadOutAllPos])
+        let run = try PatchingRun(model: model, pairs: pairs)
+        #expect(report.sweeps.map(\.kind) == [.residPre, .attnHeadOutAllPos])
+        for s in report.sweeps {
+            let naive = try run.run(s.kind, engine: .naive).values
+            #expect(s.grid.shape == naive.shape)
+            #expect(patchingMismatch(s.kind.rawValue, s.grid, naive) == nil)
+            #expect(s.multiplyAdds == PatchFloor.multiplyAdds(s.kind, model.config, positions: 5, pairs: 2, metric: .logitDiff))
+            #expect(s.seconds >= 0 && s.multiplyAdds > 0)
+        }
+    }
+
+    /// Head patches over several heads at once (unions) go through the rank-d_head updates of
+    /// each touched head; grouped-query k/v heads touch their whole group.
+    @Test func headUnionsMatchTheNaiveEngine() throws {
+        let model = try PatchingFixtures.model("llama-tiny")   // 6 query heads, 2 key/value heads, rotary
+        let p = try PatchingFixtures.pair("llama-tiny")
+        let run = try PatchingRun(model: model, pairs: [p, PatchingPair(clean: p.corrupt, corrupt: p.clean, answer: p.wrong, wrong: p.answer)])
+        let sites = [
+            PatchSite("z", layer: 0, .union([.head(0), .positionHead(pos: 2, head: 3)])),
+            PatchSite("q", layer: 1, .union([.head(5), .positionHead(pos: 7, head: 1)])),
+            PatchSite("k", layer: 0, .union([.positionHead(pos: 4, head: 0), .head(1)])),
+            PatchSite("v", layer: 1, .positionHead(pos: 6, head: 1)),
+            PatchSite("pattern", layer: 0, .union([.patternHead(1), .patternDest(head: 4, dest: 3)])),
+            PatchSite("z", layer: 1, .all),
+        ]
+        let fast = try run.evaluate(sites, engine: .fast)
+        let naive = try run.evaluate(sites, engine: .naive)
+        for (i, (a, b)) in zip(fast, naive).enumerated() {
+            #expect(abs(a - b) <= 1e-5 + 1e-4 * abs(b), "site \(i): fast \(a) naive \(b)")
+        }
+        #expect(Set(naive.map { Float($0) }).count > 3)   // the patches do different things
+    }
+}
