@@ -38,11 +38,14 @@ public struct RotaryTables: Sendable {
     }
 
     /// Rotates `x [batch, pos, heads, d_head]` in place; `positions[b][p]` is each token's position.
-    public func apply(_ x: inout Tensor, positions: [[Int]]) {
+    /// `transposed` rotates back (the rotation's transpose, its gradient): the sine changes sign,
+    /// since the frequencies repeat across the two halves.
+    public func apply(_ x: inout Tensor, positions: [[Int]], transposed: Bool = false) {
         let (B, P, H, E) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let rd = rotaryDim, half = rotaryDim / 2
         guard rd > 0 else { return }
         var tmp = [Float](repeating: 0, count: rd)
+        let direction: Float = transposed ? -1 : 1
         x.data.withUnsafeMutableBufferPointer { xs in
             for b in 0..<B {
                 for p in 0..<P {
@@ -53,32 +56,7 @@ public struct RotaryTables: Sendable {
                         for i in 0..<rd { tmp[i] = xs[base + i] }
                         for i in 0..<rd {
                             let flip = i < half ? -tmp[i + half] : tmp[i - half]
-                            xs[base + i] = tmp[i] * cos[cosRow + i] + flip * sin[sinRow + i]
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The transpose of `apply` (the rotation's gradient): rotates `x [batch, pos, heads, d_head]`
-    /// back, in place — `dx_i = dy_i·cos_i + dy_{i+half}·sin_{i+half}` (first half),
-    /// `dy_i·cos_i − dy_{i−half}·sin_{i−half}` (second half).
-    public func applyTransposed(_ x: inout Tensor, positions: [[Int]]) {
-        let (B, P, H, E) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let rd = rotaryDim, half = rotaryDim / 2
-        guard rd > 0 else { return }
-        var tmp = [Float](repeating: 0, count: rd)
-        x.data.withUnsafeMutableBufferPointer { xs in
-            for b in 0..<B {
-                for p in 0..<P {
-                    let row = positions[b][p] * rd
-                    for h in 0..<H {
-                        let base = ((b * P + p) * H + h) * E
-                        for i in 0..<rd { tmp[i] = xs[base + i] }
-                        for i in 0..<rd {
-                            let other = i < half ? tmp[i + half] * sin[row + i + half] : -tmp[i - half] * sin[row + i - half]
-                            xs[base + i] = tmp[i] * cos[row + i] + other
+                            xs[base + i] = tmp[i] * cos[cosRow + i] + direction * flip * sin[sinRow + i]
                         }
                     }
                 }

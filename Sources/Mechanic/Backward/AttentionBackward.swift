@@ -74,8 +74,8 @@ extension HookedTransformer {
         if let rotary {
             grads[n.rotQ] = dq
             grads[n.rotK] = dk
-            rotary.applyTransposed(&dq, positions: positions)
-            rotary.applyTransposed(&dk, positions: positions)
+            rotary.apply(&dq, positions: positions, transposed: true)
+            rotary.apply(&dk, positions: positions, transposed: true)
         }
         grads[n.q] = dq
         grads[n.k] = dk

@@ -28,11 +28,7 @@ struct AttributionBench: ParsableCommand {
     var writeInputs: String?
 
     func run() throws {
-        let url = URL(fileURLWithPath: dir)
-        if !FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) {
-            warn("writing a random GPT-2-small-shaped checkpoint to \(dir) …")
-            try RandomCheckpoint.gpt2(at: url)
-        }
+        let url = try RandomCheckpoint.gpt2Directory(dir)
         let model = try HookedTransformer.load(url)
         let list = PatchingBenchmark.pairs(count: pairs, seq: seq, dVocab: model.config.dVocab)   // `bench patch`'s pairs
         if let writeInputs {

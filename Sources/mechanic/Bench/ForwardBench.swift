@@ -19,11 +19,7 @@ struct ForwardBench: ParsableCommand {
     var json = false
 
     func run() throws {
-        let url = URL(fileURLWithPath: dir)
-        if !FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) {
-            warn("writing a random GPT-2-small-shaped checkpoint to \(dir) …")
-            try RandomCheckpoint.gpt2(at: url)
-        }
+        let url = try RandomCheckpoint.gpt2Directory(dir)
         let loadStart = Date()
         let model = try HookedTransformer.load(url)
         let loadSeconds = Date().timeIntervalSince(loadStart)

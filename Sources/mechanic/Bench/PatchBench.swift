@@ -56,11 +56,7 @@ struct PatchBench: ParsableCommand {
             return k
         }
         blasSetThreads(threads)
-        let url = URL(fileURLWithPath: dir)
-        if !FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) {
-            warn("writing a random GPT-2-small-shaped checkpoint to \(dir) …")
-            try RandomCheckpoint.gpt2(at: url)
-        }
+        let url = try RandomCheckpoint.gpt2Directory(dir)
         let model = try HookedTransformer.load(url)
         guard seq <= model.config.nCtx else { throw ValidationError("--seq \(seq) exceeds the model's context (\(model.config.nCtx))") }
         let prompts = PatchingBenchmark.pairs(count: pairs, seq: seq, dVocab: model.config.dVocab)

@@ -77,10 +77,7 @@ struct PatchScaleBench: ParsableCommand {
     func measure(_ n: Int) throws -> [String: Any] {
         blasSetThreads(threads)
         guard let kind = ActPatchKind(rawValue: act) else { throw MechanicError.invalidArgument("--act \(act) is unknown") }
-        let url = URL(fileURLWithPath: "/tmp/mechanic-bench/gpt2-random")
-        if !FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) {
-            try RandomCheckpoint.gpt2(at: url)
-        }
+        let url = try RandomCheckpoint.gpt2Directory("/tmp/mechanic-bench/gpt2-random")
         let model = try HookedTransformer.load(url)
         // Random tokens, the corrupted prompt differing at position 3 and at the end (`bench patch`'s pairs).
         let pairs = PatchingBenchmark.pairs(count: n, seq: seq, dVocab: model.config.dVocab)

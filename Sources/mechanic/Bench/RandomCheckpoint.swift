@@ -3,6 +3,16 @@ import Mechanic
 
 /// Writes checkpoints of random weights with the project's own safetensors writer, for benchmarks.
 enum RandomCheckpoint {
+    /// The GPT-2-small-shaped random checkpoint in `dir` (written first when missing), as the URL.
+    static func gpt2Directory(_ dir: String) throws -> URL {
+        let url = URL(fileURLWithPath: dir)
+        if !FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) {
+            warn("writing a random GPT-2-small-shaped checkpoint to \(dir) …")
+            try gpt2(at: url)
+        }
+        return url
+    }
+
     /// A GPT-2-shaped Hugging Face directory (config.json + model.safetensors), N(0, 0.02) weights.
     static func gpt2(at dir: URL, layers: Int = 12, dModel: Int = 768, heads: Int = 12, vocab: Int = 50257,
                      nCtx: Int = 1024, seed: UInt64 = 1) throws {
