@@ -14,12 +14,10 @@ struct AttributionBench: ParsableCommand {
         commandName: "atp",
         abstract: "Time attribution patching (resid_pre, attn_head_out_all_pos, block_every) on a GPT-2-small-shaped random model.")
 
-    @Option(help: "Where to write (or reuse) the random checkpoint.")
-    var dir = "/tmp/mechanic-bench/gpt2-random"
-    @Option(help: "Prompt pairs.")
-    var pairs = 10
-    @Option(help: "Tokens per prompt.")
-    var seq = 15
+    @OptionGroup var setup: BenchPairOptions
+    var dir: String { setup.dir }
+    var pairs: Int { setup.pairs }
+    var seq: Int { setup.seq }
     @Option(help: "Repeats (the median is reported).")
     var repeats = 3
     @Flag(help: "Skip the exact resid_pre sweep (profiling the attribution alone).")

@@ -15,14 +15,10 @@ struct PatchBench: ParsableCommand {
         abstract: "Time resid_pre, attn_head_out_all_pos and block_every patching sweeps on a GPT-2-small-shaped random model.",
         aliases: ["patching"])
 
-    @Option(help: "Where to write (or reuse) the random checkpoint.")
-    var dir = "/tmp/mechanic-bench/gpt2-random"
-
-    @Option(help: "Prompt pairs.")
-    var pairs = 10
-
-    @Option(help: "Tokens per prompt.")
-    var seq = 15
+    @OptionGroup var setup: BenchPairOptions
+    var dir: String { setup.dir }
+    var pairs: Int { setup.pairs }
+    var seq: Int { setup.seq }
 
     @Option(help: "Comma-separated sweeps (get_act_patch_* suffixes).")
     var sweeps = PatchingBenchmark.defaultSweeps.map(\.rawValue).joined(separator: ",")

@@ -1,7 +1,20 @@
+import ArgumentParser
 import Foundation
 import Mechanic
 
 /// Writes checkpoints of random weights with the project's own safetensors writer, for benchmarks.
+/// The model and prompt pairs of the patching benchmarks (`bench patch`, `bench atp`).
+struct BenchPairOptions: ParsableArguments {
+    @Option(help: "Where to write (or reuse) the random checkpoint.")
+    var dir = "/tmp/mechanic-bench/gpt2-random"
+
+    @Option(help: "Prompt pairs.")
+    var pairs = 10
+
+    @Option(help: "Tokens per prompt.")
+    var seq = 15
+}
+
 enum RandomCheckpoint {
     /// The GPT-2-small-shaped random checkpoint in `dir` (written first when missing), as the URL.
     static func gpt2Directory(_ dir: String) throws -> URL {
