@@ -121,26 +121,58 @@ struct PackedBlock {
             residMid = stage <= .attnOut ? residPre + attnOut : try entry.require("hook_resid_mid")
             if stage <= .residMid { try entry.apply("hook_resid_mid", &residMid) }
         }
+        // The MLP, recomputed only at the tokens whose input the patch changed; elsewhere it is
+        // the target's (a parallel block's MLP reads resid_pre, unchanged after entry).
         var mlpOut: Tensor
-        if stage == .post {
-            var post = try entry.require("hook_post")
+        if stage == .residPre {
+            mlpOut = PackedMath.mlp(PackedMath.norm(residMid, c, weight: w.ln2W, bias: w.ln2B), w, c) { _ in }
+        } else if stage == .post {
+            let target = try entry.require("hook_post")
+            var post = target
             try entry.apply("hook_post", &post)
-            mlpOut = post.linear(w.W_out ?? Tensor(zeros: [c.dMLP, D]), bias: w.b_out)   // [tokens, d_model]
-        } else if stage < .post {
-            let x2 = PackedMath.norm(residMid, c, weight: w.ln2W, bias: w.ln2B)
-            var failure: Error?
-            mlpOut = PackedMath.mlp(x2, w, c) { post in
-                do { try entry.apply("hook_post", &post) } catch { failure = error }
-            }
-            if let failure { throw failure }
+            mlpOut = try entry.require("hook_mlp_out")
+            let W_out = w.W_out ?? Tensor(zeros: [c.dMLP, D])
+            recompute(changedRows(post, target), of: post, into: &mlpOut) { $0.linear(W_out, bias: w.b_out) }   // [n, d_model]
         } else {
             mlpOut = try entry.require("hook_mlp_out")
+            if stage < .post, !c.parallelAttnMLP {
+                recompute(changedRows(residMid, try entry.require("hook_resid_mid")), of: residMid, into: &mlpOut) {
+                    PackedMath.mlp(PackedMath.norm($0, c, weight: w.ln2W, bias: w.ln2B), w, c) { _ in }   // [n, d_model]
+                }
+            }
         }
         try entry.apply("hook_mlp_out", &mlpOut)
         var post = c.parallelAttnMLP ? residPre + attnOut : residMid
         post.add(mlpOut)
         try entry.apply("hook_resid_post", &post)
         return post
+    }
+
+    /// The tokens (rows of `[tokens, n]` tensors) where `a` differs from `b`.
+    func changedRows(_ a: Tensor, _ b: Tensor) -> [Int] {
+        let n = a.shape.last ?? 1
+        let T = n == 0 ? 0 : a.count / n
+        return a.data.withUnsafeBufferPointer { ap in
+            b.data.withUnsafeBufferPointer { bp in
+                (0..<T).filter { t in (t * n..<(t + 1) * n).contains { ap[$0] != bp[$0] } }
+            }
+        }
+    }
+
+    /// `out[t] = f(x)[t]` at the listed tokens `t` only: `f` runs once, on those rows of `x`
+    /// gathered (`[n, width]` → `[n, d_out]`), and its rows are scattered back into `out [tokens, d_out]`.
+    func recompute(_ rows: [Int], of x: Tensor, into out: inout Tensor, _ f: (Tensor) -> Tensor) {
+        guard !rows.isEmpty else { return }
+        let T = out.shape[0]
+        if rows.count == T { out = f(x); return }
+        let (wIn, wOut) = (x.count / max(x.shape[0], 1), out.count / max(T, 1))
+        var gathered = [Float]()
+        gathered.reserveCapacity(rows.count * wIn)
+        for t in rows { gathered += x.data[(t * wIn)..<((t + 1) * wIn)] }
+        let y = f(Tensor(shape: [rows.count, wIn], data: gathered))   // [n, d_out]
+        out.data.withUnsafeMutableBufferPointer { o in
+            for (i, t) in rows.enumerated() { for m in 0..<wOut { o[t * wOut + m] = y.data[i * wOut + m] } }
+        }
     }
 
     /// The attention output `[tokens, d_model]` of rows whose input changed (entering at

@@ -51,19 +51,22 @@ extension PatchingRun {
         return sums.map { context.finish($0 / Double(N)) }
     }
 
-    /// Target activations a row entering at `stage` takes instead of computing them.
+    /// Target activations a row entering at `stage` takes instead of computing them: the
+    /// values before the patched hook point, z and attn_out for the heads a head patch does not
+    /// touch, resid_mid and mlp_out for the tokens whose MLP input the patch does not change.
     private func presetKinds(_ stage: PackedStage) -> [String] {
         let c = model.config
         let before = c.parallelAttnMLP ? "attn_out" : "resid_mid"
+        let mlp = c.attnOnly ? [] : ["mlp_out"] + (c.parallelAttnMLP ? [] : ["resid_mid"])
         switch stage {
         case .residPre: return []
-        case .qkv: return ["q", "k", "v", "z", "attn_out"]   // z and attn_out: the heads a patch does not touch
-        case .pattern: return ["pattern", "z", "attn_out"]
-        case .z: return ["z", "attn_out"]
-        case .result: return ["result"]
-        case .attnOut: return ["attn_out"]
-        case .residMid: return ["resid_mid"]
-        case .post: return ["post", before]
+        case .qkv: return ["q", "k", "v", "z", "attn_out"] + mlp
+        case .pattern: return ["pattern", "z", "attn_out"] + mlp
+        case .z: return ["z", "attn_out"] + mlp
+        case .result: return ["result"] + mlp
+        case .attnOut: return ["attn_out"] + mlp
+        case .residMid: return ["resid_mid", "mlp_out"]
+        case .post: return ["post", before, "mlp_out"]
         case .mlpOut: return ["mlp_out", before]
         case .residPost: return ["resid_post"]
         }
