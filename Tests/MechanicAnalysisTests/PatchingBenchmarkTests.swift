@@ -51,6 +51,26 @@ import Mechanic
         let every = PatchFloor.multiplyAdds(.blockEvery, c, positions: 4, pairs: 1, metric: .logitDiff)
         let parts = [ActPatchKind.residPre, .attnOut, .mlpOut].map { PatchFloor.multiplyAdds($0, c, positions: 4, pairs: 1, metric: .logitDiff) }
         #expect(every == parts.reduce(0, +))
+        // Patches that change nothing cost only their unembedding.
+        #expect(PatchFloor.multiplyAdds(.residPre, c, positions: 4, pairs: 2, metric: .logitDiff) { _ in [nil, nil] } == 2 * 4 * 16)
+        #expect(PatchFloor.multiplyAdds(.residPre, c, positions: 4, pairs: 1, metric: .logitDiff) { _ in [3] } == 4 * (128 + 448 + 16))
+    }
+
+    /// The benchmark's pairs share their first 3 tokens: patches there change nothing (the grid
+    /// holds the corrupted run's metric), and head patches start at position 3.
+    @Test func patchesStartAtTheFirstDifference() throws {
+        let model = try PatchingFixtures.model("gpt2-tiny")
+        let run = try PatchingRun(model: model, pairs: PatchingBenchmark.pairs(count: 2, seq: 6, dVocab: model.config.dVocab))
+        #expect(try run.patchStarts(PatchSite("resid_pre", layer: 1, .position(2)), isPattern: false) == [nil, nil])
+        #expect(try run.patchStarts(PatchSite("resid_pre", layer: 1, .position(4)), isPattern: false) == [4, 4])
+        #expect(try run.patchStarts(PatchSite("z", layer: 0, .head(1)), isPattern: false) == [3, 3])
+        #expect(try run.patchStarts(PatchSite("pattern", layer: 1, .patternHead(0)), isPattern: true) == [3, 3])
+        #expect(try run.patchStarts(PatchSite("resid_pre", layer: 0, .position(3)), isPattern: false) == [3, 3])
+        let grid = try run.run(.residPre).values   // [layer, pos]
+        for l in 0..<model.config.nLayers {
+            for p in 0..<3 { #expect(abs(Double(grid[l, p]) - run.corruptMetric) <= 1e-5 + 1e-4 * abs(run.corruptMetric)) }
+        }
+        #expect(abs(Double(grid[0, 3]) - run.corruptMetric) > 1e-3)
     }
 
     @Test func benchmarkGridsAreTheSweeps() throws {
@@ -63,7 +83,11 @@ import Mechanic
             let naive = try run.run(s.kind, engine: .naive).values
             #expect(s.grid.shape == naive.shape)
             #expect(patchingMismatch(s.kind.rawValue, s.grid, naive) == nil)
-            #expect(s.multiplyAdds == PatchFloor.multiplyAdds(s.kind, model.config, positions: 5, pairs: 2, metric: .logitDiff))
+            let floor = PatchFloor.multiplyAdds(s.kind, model.config, positions: 5, pairs: 2, metric: .logitDiff) {
+                (try? run.patchStarts($0, isPattern: false)) ?? []
+            }
+            #expect(s.multiplyAdds == floor)
+            #expect(floor < PatchFloor.multiplyAdds(s.kind, model.config, positions: 5, pairs: 2, metric: .logitDiff))
             #expect(s.seconds >= 0 && s.multiplyAdds > 0)
         }
     }

@@ -25,14 +25,26 @@ extension PatchingRun {
         for l in Set(sites.map(\.layer)) {
             names += [actName("resid_pre", layer: l), actName(act, layer: l)] + presetKinds(stage).map { actName($0, layer: l) }
         }
+        names.append(actName("resid_post", layer: c.nLayers - 1))   // the target's final residual, for no-op patches
         try ensure(names)
 
-        var rows: [PackedRow] = []
+        // Each (patch, pair) row starts at the first position where the patch changes a value;
+        // a patch that changes nothing leaves the target run as it is.
+        var rows: [PackedRow] = [], unchanged: [PackedRow] = []
         for (v, site) in sites.enumerated() {
-            for n in 0..<N { rows.append(PackedRow(variant: v, pair: n, layer: site.layer, start: site.selection.suffixStart, selection: site.selection)) }
+            let starts = try patchStarts(site, isPattern: kind == "hook_pattern")
+            for n in 0..<N {
+                let row = PackedRow(variant: v, pair: n, layer: site.layer, start: starts[n] ?? P - 1, selection: site.selection)
+                if starts[n] == nil { unchanged.append(row) } else { rows.append(row) }
+            }
         }
         rows.sort { ($0.layer, $0.variant, $0.pair) < ($1.layer, $1.variant, $1.pair) }
         var sums = [Double](repeating: 0, count: sites.count)
+        if !unchanged.isEmpty {
+            let final = try targetActivation(actName("resid_post", layer: c.nLayers - 1))   // [pairs, P, d_model]
+            let last = PackedLayout(unchanged, positions: P).pack(final)   // rows start at P − 1: [rows, d_model]
+            score(PackedMath.norm(last, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB), rows: unchanged, into: &sums)
+        }
         let block = PackedBlock(model: model, rotary: PackedRotary(c))   // one per sweep: it keeps the layers' projections
         var chunk: [PackedRow] = []
         var tokens = 0
@@ -129,7 +141,7 @@ extension PatchingRun {
 
     /// Adds the raw metric of each row's final normalised residual (`last [rows, d_model]`) to
     /// `sums[variant]`. The logit difference reads only the answer and wrong columns of W_U.
-    private func score(_ last: Tensor, rows: [PackedRow], into sums: inout [Double]) {
+    func score(_ last: Tensor, rows: [PackedRow], into sums: inout [Double]) {
         let (D, V) = (model.config.dModel, model.config.dVocab)
         let W_U = model.weights.W_U, b_U = model.weights.b_U   // [d_model, d_vocab], [d_vocab]
         guard context.metric == .logitDiff || context.metric == .normalizedLogitDiff else {

@@ -4,7 +4,9 @@ import Mechanic
 /// is taken: what `mechanic bench patch` divides by the measured sgemm rate to say how close the
 /// engine is to the arithmetic it still must do.
 ///
-/// Per (patch, pair) row, with the patch at layer l and its first patched position p:
+/// Per (patch, pair) row, with the patch at layer l and p the first position where it changes a
+/// value (`starts`, from the run's activations; the selection's first position when not given —
+/// a row whose patch changes nothing costs only its unembedding):
 /// - the entry layer l: only the work downstream of the patched hook point, at the positions
 ///   whose value the patch changes there, and for head patches (q, k, v, pattern, z, result)
 ///   only the touched heads' attention and their rank-`d_head` share of the output projection;
@@ -16,22 +18,24 @@ import Mechanic
 /// Norms, activations, softmax and copies are not counted (they are not multiply-adds).
 public enum PatchFloor {
     /// Multiply-adds of the sweep `kind` over `pairs` prompt pairs of `positions` tokens.
+    /// `starts(site)` gives, per pair, the first position the patch changes (nil: none).
     public static func multiplyAdds(_ kind: ActPatchKind, _ c: ModelConfig, positions P: Int, pairs N: Int,
-                                    metric: PatchingMetric) -> Double {
+                                    metric: PatchingMetric, starts: ((PatchSite) -> [Int?])? = nil) -> Double {
         if let parts = kind.components {
-            return parts.reduce(0) { $0 + multiplyAdds($1, c, positions: P, pairs: N, metric: metric) }
+            return parts.reduce(0) { $0 + multiplyAdds($1, c, positions: P, pairs: N, metric: metric, starts: starts) }
         }
         let unembed = Double(c.dModel) * Double(metric == .logitDiff || metric == .normalizedLogitDiff ? 2 : c.dVocab)
         return kind.sites(c, positions: P).reduce(0) { sum, s in
-            sum + Double(N) * (row(s.site, kind: kind, c, positions: P) + unembed)
+            let first = starts?(s.site) ?? [Int?](repeating: s.site.selection.suffixStart, count: N)
+            return sum + first.reduce(0) { $0 + unembed + ($1.map { row(s.site, kind: kind, c, positions: P, start: $0) } ?? 0) }
         }
     }
 
     /// One row's multiply-adds through the blocks.
-    static func row(_ site: PatchSite, kind: ActPatchKind, _ c: ModelConfig, positions P: Int) -> Double {
+    static func row(_ site: PatchSite, kind: ActPatchKind, _ c: ModelConfig, positions P: Int, start: Int? = nil) -> Double {
         let L = c.nLayers, l = site.layer
-        let start = site.selection.suffixStart
-        var total = entry(site, kind: kind, c, positions: P)
+        let start = start ?? site.selection.suffixStart
+        var total = entry(site, kind: kind, c, positions: P, start: start)
         if l < L - 1 {
             for _ in (l + 1)..<(L - 1) { total += fullLayer(c, positions: P, from: start) }
             total += lastLayer(c, positions: P, from: start)
@@ -62,12 +66,11 @@ public enum PatchFloor {
     }
 
     /// The entry layer, from the patched hook point on.
-    static func entry(_ site: PatchSite, kind: ActPatchKind, _ c: ModelConfig, positions P: Int) -> Double {
+    static func entry(_ site: PatchSite, kind: ActPatchKind, _ c: ModelConfig, positions P: Int, start: Int) -> Double {
         let w = perToken(c), E = Double(c.dHead)
         let last = site.layer == c.nLayers - 1
-        let start = site.selection.suffixStart
         // Positions whose value at this layer the patch changes (before the MLP).
-        var changed = site.selection.positionsTouched(P, start: start)
+        var changed = site.selection.positionsTouched(P, start: start).filter { $0 >= start }
         let stage = PackedStage(hookKind: "hook_" + kind.act) ?? .residPre
         if stage == .residPre || ((kind.act == "k" || kind.act == "v") && stage == .qkv) {
             changed = Array(start..<P)   // attention carries a changed key or input to every later query

@@ -17,7 +17,7 @@ public enum PatchingBenchmark {
         public var cpuSeconds: Double
         /// The grid, in TransformerLens's axis order.
         public var grid: Tensor
-        /// Multiply-adds the engine cannot avoid for this sweep (`PatchFloor`).
+        /// Multiply-adds the engine cannot avoid for this sweep on these prompts (`PatchFloor`).
         public var multiplyAdds: Double
     }
 
@@ -71,7 +71,11 @@ public enum PatchingBenchmark {
         for kind in sweeps {
             var grid = Tensor(zeros: [0])
             let (s, cpu) = try time { grid = try run.run(kind, engine: engine).values }
-            let floor = PatchFloor.multiplyAdds(kind, model.config, positions: run.positions, pairs: pairs.count, metric: run.metric)
+            let floor = PatchFloor.multiplyAdds(kind, model.config, positions: run.positions, pairs: pairs.count,
+                                                metric: run.metric) { site in
+                (try? run.patchStarts(site, isPattern: site.hook.hasSuffix("hook_pattern")))
+                    ?? [Int?](repeating: site.selection.suffixStart, count: pairs.count)
+            }
             out.append(Sweep(kind: kind, seconds: s, cpuSeconds: cpu, grid: grid, multiplyAdds: floor))
         }
         return Report(setupSeconds: setup, setupCPUSeconds: setupCPU, sweeps: out)
