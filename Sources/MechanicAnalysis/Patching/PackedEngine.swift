@@ -44,6 +44,7 @@ extension PatchingRun {
             let final = try targetActivation(actName("resid_post", layer: c.nLayers - 1))   // [pairs, P, d_model]
             let last = PackedLayout(unchanged, positions: P).pack(final)   // rows start at P − 1: [rows, d_model]
             score(PackedMath.norm(last, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB), rows: unchanged, into: &sums)
+            try advance(rows: unchanged.count)   // done, for the progress
         }
         let block = PackedBlock(model: model, rotary: PackedRotary(c))   // one per sweep: it keeps the layers' projections
         var chunk: [PackedRow] = []
