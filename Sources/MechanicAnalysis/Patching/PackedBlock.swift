@@ -44,9 +44,13 @@ struct PackedEntry {
     }
 }
 
-/// The q, k, v projections of each layer as one `[d_model, n·d_head]` matrix apiece (from
-/// TransformerLens's `[n, d_model, d_head]`), built on first use and kept for the whole sweep.
+/// What a sweep keeps across its passes: the q, k, v projections of each layer as one
+/// `[d_model, n·d_head]` matrix apiece (from TransformerLens's `[n, d_model, d_head]`), built on
+/// first use, and the buffer of the MLP's hidden activations (a fresh `[tokens, d_mlp]` array per
+/// block would cost page faults and zero-filling comparable to the activation function itself).
 final class PackedWeights {
+    var hidden: [Float] = []
+
     struct Projections {
         let q: Tensor, k: Tensor, v: Tensor      // [d_model, n·d_head]
         let bq: Tensor, bk: Tensor, bv: Tensor   // [n·d_head]
@@ -66,8 +70,6 @@ final class PackedWeights {
         return p
     }
 }
-
-
 
 /// One transformer block over packed rows, each attending to the target run's keys and values
 /// at the positions before its start (`prefixKeys`/`prefixValues`: `[pairs, P, kv_heads, d_head]`,
@@ -125,7 +127,7 @@ struct PackedBlock {
         // the target's (a parallel block's MLP reads resid_pre, unchanged after entry).
         var mlpOut: Tensor
         if stage == .residPre {
-            mlpOut = PackedMath.mlp(PackedMath.norm(residMid, c, weight: w.ln2W, bias: w.ln2B), w, c) { _ in }
+            mlpOut = mlp(PackedMath.norm(residMid, c, weight: w.ln2W, bias: w.ln2B), w)
         } else if stage == .post {
             let target = try entry.require("hook_post")
             var post = target
@@ -137,7 +139,7 @@ struct PackedBlock {
             mlpOut = try entry.require("hook_mlp_out")
             if stage < .post, !c.parallelAttnMLP {
                 recompute(changedRows(residMid, try entry.require("hook_resid_mid")), of: residMid, into: &mlpOut) {
-                    PackedMath.mlp(PackedMath.norm($0, c, weight: w.ln2W, bias: w.ln2B), w, c) { _ in }   // [n, d_model]
+                    mlp(PackedMath.norm($0, c, weight: w.ln2W, bias: w.ln2B), w)   // [n, d_model]
                 }
             }
         }
@@ -212,10 +214,43 @@ struct PackedBlock {
         let residPre = layout.lastTokens(x)                                                      // [rows, d_model]
         if c.attnOnly { return residPre + attnOut }
         let residMid = c.parallelAttnMLP ? residPre : residPre + attnOut
-        let mlpOut = PackedMath.mlp(PackedMath.norm(residMid, c, weight: w.ln2W, bias: w.ln2B), w, c) { _ in }
+        let mlpOut = mlp(PackedMath.norm(residMid, c, weight: w.ln2W, bias: w.ln2B), w)
         var post = c.parallelAttnMLP ? residPre + attnOut : residMid
         post.add(mlpOut)
         return post
+    }
+
+    /// The MLP of normalised `x [tokens, d_model]` → `[tokens, d_model]`, as `PackedMath.mlp`
+    /// computes it (same products in the same order), with the hidden activations in the
+    /// sweep's buffer. Gated MLPs go through `PackedMath.mlp`.
+    func mlp(_ x: Tensor, _ w: BlockWeights) -> Tensor {
+        let c = model.config
+        guard w.W_gate == nil, let W_in = w.W_in, let W_out = w.W_out else { return PackedMath.mlp(x, w, c) { _ in } }
+        let (T, D, M) = (x.shape[0], c.dModel, c.dMLP)
+        let act = Activation(rawValue: c.actFn) ?? .geluNew
+        if weights.hidden.count < T * M { weights.hidden = [Float](repeating: 0, count: T * M) }
+        var out = Tensor(zeros: [T, D])
+        let (b_in, b_out) = (w.b_in?.data ?? [], w.b_out?.data ?? [])
+        weights.hidden.withUnsafeMutableBufferPointer { hp in
+            x.data.withUnsafeBufferPointer { xp in
+                W_in.data.withUnsafeBufferPointer { ip in
+                    W_out.data.withUnsafeBufferPointer { op in
+                        b_in.withUnsafeBufferPointer { bi in
+                            b_out.withUnsafeBufferPointer { bo in
+                                out.data.withUnsafeMutableBufferPointer { outp in
+                                    guard let h = hp.baseAddress, let xb = xp.baseAddress, let wi = ip.baseAddress,
+                                          let wo = op.baseAddress, let o = outp.baseAddress else { return }
+                                    linear(rows: T, k: D, n: M, x: xb, lda: D, w: wi, ldw: M, bias: b_in.isEmpty ? nil : bi.baseAddress, out: h, ldc: M)   // [tokens, d_mlp]
+                                    act.apply(UnsafeMutableBufferPointer(start: h, count: T * M))
+                                    linear(rows: T, k: M, n: D, x: h, lda: M, w: wo, ldw: D, bias: b_out.isEmpty ? nil : bo.baseAddress, out: o, ldc: D)   // [tokens, d_model]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// q `[tokens, head, d_head]`, k and v `[tokens, kv_head, d_head]` from the normalised input

@@ -87,7 +87,7 @@ public enum PatchingBenchmark {
         var kinds = ["resid_pre", keys, "v", "z", "attn_out", "mlp_out"]
         if !c.parallelAttnMLP && !c.attnOnly { kinds.append("resid_mid") }
         if c.attnOnly { kinds.removeAll { $0 == "mlp_out" } }
-        return (0..<c.nLayers).flatMap { l in kinds.map { actName($0, layer: l) } }
+        return (0..<c.nLayers).flatMap { l in kinds.map { actName($0, layer: l) } } + [actName("resid_post", layer: c.nLayers - 1)]
     }
 
     /// User + system CPU seconds of this process so far.
