@@ -50,6 +50,7 @@ struct CongruenceCommand: ParsableCommand {
     func validate() throws {
         try requireAtLeast(1, sample, "--sample")
         try requireAtLeast(1, bins, "--bins")
+        try requireAtMost(100_000, bins, "--bins", "each series stores every bin")
     }
 
     func run() throws {

@@ -92,14 +92,6 @@ struct DatasetCommand: ParsableCommand {
             result = try PairGenerator.generate(templates, count: count, seed: seed, tokenizer: tokenizer, maxAttempts: maxAttempts)
         }
 
-        // An empty dataset is a failure, not a result: say why every candidate was dropped.
-        if result.pairs.isEmpty {
-            let r = result.report
-            let reasons = r.dropped.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-            let why = reasons.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
-            let example = reasons.first.flatMap { r.examples[$0.key] }.map { " — e.g. \($0)" } ?? ""
-            throw MechanicError.invalidArgument("no pair was kept: all \(r.attempts) candidate pairs were dropped (\(why.isEmpty ? "none checked" : why))\(example)")
-        }
         let source = input.map { "pairs from \($0)" } ?? spec.map { "templates from \($0)" } ?? "IOI (order \(order), corruption \(corruption))"
         try html.write(title: "Prompt-pair dataset", meta: [("tokenizer", dir.path), ("source", source), ("count", "\(count)"), ("seed", "\(seed)"),
                                                             ("BOS", prependBOS && !noBos ? "prepended" : "not prepended")],
@@ -111,6 +103,16 @@ struct DatasetCommand: ParsableCommand {
             report = String(decoding: data, as: UTF8.self)
         } else {
             report = result.report.summary
+        }
+        // An empty dataset is a failure, not a result: the report (and --html) still show the drops,
+        // nothing is written to --out, and the error says why every candidate was dropped.
+        if result.pairs.isEmpty {
+            if out != nil { print(report) } else { warn(report) }
+            let r = result.report
+            let reasons = r.dropped.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            let why = reasons.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+            let example = reasons.first.flatMap { r.examples[$0.key] }.map { " — e.g. \($0)" } ?? ""
+            throw MechanicError.invalidArgument("no pair was kept: all \(r.attempts) candidate pairs were dropped (\(why.isEmpty ? "none checked" : why))\(example)")
         }
         if let out {
             do { try Data(lines.utf8).write(to: URL(fileURLWithPath: out)) } catch {

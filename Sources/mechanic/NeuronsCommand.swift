@@ -74,6 +74,7 @@ struct NeuronsCommand: ParsableCommand {
 
     func validate() throws {
         try requireAtLeast(1, top, "--top")
+        try requireAtMost(1_000_000, top, "--top", "the examples are kept in memory with their context")
         try requireAtLeast(1, chunk, "--chunk")
         try requireAtLeast(1, batch, "--batch")
         try requireAtLeast(1, maxDocs, "--max-docs")

@@ -7,6 +7,12 @@ func requireAtLeast(_ minimum: Int, _ value: Int?, _ option: String) throws {
     throw MechanicError.invalidArgument("\(option) must be at least \(minimum), found \(value)")
 }
 
+/// Upper bounds of options that size an allocation up front (a heap of examples, histogram bins).
+func requireAtMost(_ maximum: Int, _ value: Int?, _ option: String, _ why: String) throws {
+    guard let value, value > maximum else { return }
+    throw MechanicError.invalidArgument("\(option) must be at most \(maximum) (\(why)), found \(value)")
+}
+
 /// The most token positions one forward of a command may hold (batch × sequence length): a
 /// float32 GPT-2-small forward at this size already needs gigabytes, so beyond it the run would
 /// exhaust memory long before it finished.

@@ -71,6 +71,9 @@ import Testing
         #expect(heads.contains("--batch and --seq-len ask for 1000000000 × 101 token positions in one forward"), "\(heads)")
         let neurons = try fails(["neurons", "--model", gpt2, "--neuron", "0:1", "--corpus", "/dev/null", "--batch", "4611686018427387904"])
         #expect(neurons.contains("more than the 65536 this command allows"), "\(neurons)")
+        #expect(try fails(["neurons", "--model", gpt2, "--neuron", "0:1", "--corpus", "/dev/null", "--top", "1000000000000"])
+            .contains("--top must be at most 1000000 (the examples are kept in memory with their context), found 1000000000000"))
+        #expect(try fails(["congruence", "--model", gpt2, "--bins", "1000000000000"]).contains("--bins must be at most 100000"))
     }
 
     @Test func cacheNamesMatchingNothingIsAnErrorWithASuggestion() throws {
