@@ -55,6 +55,20 @@ import Testing
         #expect(try fails(["demo", "--seq-len", "-5"]).contains("--seq-len must be at least 1, found -5"))
     }
 
+    @Test func parserErrorsAreOneLineWithoutTheUsage() throws {
+        for args in [["generate", "--model", gpt2, "--tokens", "1", "--seed", "-1"],
+                     ["patch", "--model", gpt2, "--clean-tokens", "1,2", "--corrupt-tokens", "1,3", "--answer-id", "1", "--wrong-id", "2",
+                      "--act", "resid_pre", "--pair-batch", "0"],
+                     ["predict", "--tokens", "1"]] {
+            let e = try fails(args)
+            #expect(e.hasPrefix("Error: ") && e.split(separator: "\n").count == 1 && !e.contains("Usage:"), "\(e)")
+        }
+        #expect(try fails(["patch", "--model", gpt2, "--clean-tokens", "1,2", "--corrupt-tokens", "1,3", "--answer-id", "1", "--wrong-id", "2",
+                           "--act", "resid_pre", "--pair-batch", "0"]) == "Error: --pair-batch 0: give at least 1 pair per batch\n")
+        let help = try CLI.run(["patch", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("USAGE: mechanic patch"))
+    }
+
     @Test func anEmptyTokenListElementIsNamedByPosition() throws {
         let e = try fails(["predict", "--model", gpt2, "--tokens", "1,,2"])
         #expect(e.contains("--tokens '1,,2': element 2 is empty"), "\(e)")
