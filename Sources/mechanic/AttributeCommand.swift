@@ -18,7 +18,7 @@ struct AttributeCommand: ParsableCommand {
     @OptionGroup var input: PromptOptions
     @OptionGroup var answer: AnswerOptions
 
-    @Option(name: .long, help: "The wrong token as text (one token): attribute logit[answer] − logit[wrong].")
+    @Option(name: .long, parsing: .unconditional, help: "The wrong token as text (one token): attribute logit[answer] − logit[wrong].")
     var wrong: String?
 
     @Option(name: .long, parsing: .unconditional, help: "The wrong token id.")

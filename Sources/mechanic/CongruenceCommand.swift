@@ -18,7 +18,7 @@ struct CongruenceCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(name: .long, help: "Comma-separated token ids.")
+    @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids.")
     var tokens: String?
 
     @Option(name: .long, help: "Comma-separated strings, each a single token.")

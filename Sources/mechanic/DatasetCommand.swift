@@ -61,6 +61,8 @@ struct DatasetCommand: ParsableCommand {
         guard IOIDataset.Order(rawValue: order) != nil else { throw ValidationError("--order must be abba, baba or both") }
         guard IOIDataset.Corruption(rawValue: corruption) != nil else { throw ValidationError("--corruption must be abc or swap") }
         try requireAtLeast(1, count, "--count")
+        try requireAtMost(1_000_000, count, "--count", "every pair is kept in memory")
+        try requireAtMost(100_000_000, maxAttempts, "--max-attempts", "beyond that a template that keeps nothing would run for hours")
         if let m = maxAttempts, m < 1 { throw ValidationError("--max-attempts must be ≥ 1") }
     }
 

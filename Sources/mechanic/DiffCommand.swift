@@ -30,10 +30,10 @@ struct DiffCommand: ParsableCommand {
     @Option(name: .customLong("b"), help: "A prompt of side B (repeat for a set).")
     var bPrompts: [String] = []
 
-    @Option(name: .customLong("a-tokens"), help: "Side A as comma-separated ids, run as given (repeatable).")
+    @Option(name: .customLong("a-tokens"), parsing: .unconditionalSingleValue, help: "Side A as comma-separated ids, run as given (repeatable).")
     var aTokens: [String] = []
 
-    @Option(name: .customLong("b-tokens"), help: "Side B as comma-separated ids (repeatable).")
+    @Option(name: .customLong("b-tokens"), parsing: .unconditionalSingleValue, help: "Side B as comma-separated ids (repeatable).")
     var bTokens: [String] = []
 
     @Flag(name: .long, help: "Do not prepend BOS to text prompts (applies to both sides).")
@@ -56,7 +56,7 @@ struct DiffCommand: ParsableCommand {
 
     @OptionGroup var answer: AnswerOptions
 
-    @Option(name: .long, help: "The wrong token for --verify (text, one token).")
+    @Option(name: .long, parsing: .unconditional, help: "The wrong token for --verify (text, one token).")
     var wrong: String?
 
     @Option(name: .long, parsing: .unconditional, help: "The wrong token id for --verify.")

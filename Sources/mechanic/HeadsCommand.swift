@@ -19,7 +19,7 @@ struct HeadsCommand: ParsableCommand {
     @Option(name: .long, help: "The prompt text (BOS prepended as model.to_tokens does).")
     var prompt: String?
 
-    @Option(name: .long, help: "Comma-separated token ids, used exactly as given.")
+    @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids, used exactly as given.")
     var tokens: String?
 
     @Flag(name: .long, help: "Do not prepend BOS to --prompt.")
@@ -55,10 +55,10 @@ struct HeadsCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "BOS token id for --induction (default: the tokenizer's; none when the model has no tokenizer).")
     var bos: Int?
 
-    @Option(name: .long, help: "Only these heads, as L:H,L:H,… (--detect, --copy-scores; the others score −1).")
+    @Option(name: .long, parsing: .unconditional, help: "Only these heads, as L:H,L:H,… (--detect, --copy-scores; the others score −1).")
     var heads: String?
 
-    @Option(name: .long, help: "Print one head's attention pattern, as LAYER:HEAD.")
+    @Option(name: .long, parsing: .unconditional, help: "Print one head's attention pattern, as LAYER:HEAD.")
     var pattern: String?
 
     @Flag(name: .long, help: "OV copy scores over the vocabulary (or over --mapping pairs).")
@@ -82,10 +82,10 @@ struct HeadsCommand: ParsableCommand {
     @Flag(name: .long, help: "Name-mover scatter: each head's direct effect on logit[answer] − logit[wrong] vs its attention to the answer.")
     var nameMovers = false
 
-    @Option(name: .long, help: "The answer token (a single token, e.g. \" Mary\").")
+    @Option(name: .long, parsing: .unconditional, help: "The answer token (a single token, e.g. \" Mary\").")
     var answer: String?
 
-    @Option(name: .long, help: "The wrong token (e.g. \" John\").")
+    @Option(name: .long, parsing: .unconditional, help: "The wrong token (e.g. \" John\").")
     var wrong: String?
 
     @Option(name: .long, parsing: .unconditional, help: "The answer token id.")

@@ -64,7 +64,7 @@ extension LensMode: ExpressibleByArgument {}
 
 /// `--answer TOKEN` / `--answer-id N`: one token, as text (must be a single token) or id.
 struct AnswerOptions: ParsableArguments {
-    @Option(name: .long, help: "The answer token as text (it must be exactly one token; mind the leading space).")
+    @Option(name: .long, parsing: .unconditional, help: "The answer token as text (it must be exactly one token; mind the leading space).")
     var answer: String?
 
     @Option(name: .long, parsing: .unconditional, help: "The answer token id.")

@@ -69,7 +69,7 @@ struct PromptOptions: ParsableArguments {
     @Option(name: .long, help: "The prompt text.")
     var prompt: String?
 
-    @Option(name: .long, help: "Comma-separated token ids, run exactly as given (no BOS added).")
+    @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids, run exactly as given (no BOS added).")
     var tokens: String?
 
     @Flag(name: .long, help: "Do not prepend the BOS token to --prompt.")

@@ -19,7 +19,7 @@ struct NeuronsCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(name: .long, help: ArgumentHelp("An MLP neuron as LAYER:INDEX (blocks.LAYER.mlp.hook_post[..., INDEX]).", valueName: "layer:index"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("An MLP neuron as LAYER:INDEX (blocks.LAYER.mlp.hook_post[..., INDEX]).", valueName: "layer:index"))
     var neuron: String?
 
     @Option(name: .long, help: "A hook point with a position axis (TransformerLens name or short name like resid_post with --layer).")
@@ -52,7 +52,7 @@ struct NeuronsCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Chunks per forward pass.")
     var batch = 8
 
-    @Option(name: .long, help: "Context tokens kept before / after each example, as BEFORE,AFTER.")
+    @Option(name: .long, parsing: .unconditional, help: "Context tokens kept before / after each example, as BEFORE,AFTER.")
     var context = "12,4"
 
     @Option(name: .long, parsing: .unconditional, help: "Stop after this many documents.")
@@ -88,8 +88,8 @@ struct NeuronsCommand: ParsableCommand {
         if let neuron {
             guard hook == nil, direction == nil, index == nil else { throw ValidationError("--neuron cannot be combined with --hook/--index/--direction") }
             let parts = neuron.split(separator: ":")
-            guard parts.count == 2, let l = Int(parts[0]), let n = Int(parts[1]) else {
-                throw ValidationError("--neuron \(neuron): expected LAYER:INDEX, e.g. 5:1234")
+            guard parts.count == 2, let l = Int(parts[0]), let n = Int(parts[1]), l >= 0, n >= 0 else {
+                throw ValidationError("--neuron \(neuron): expected LAYER:INDEX with both ≥ 0, e.g. 5:1234")
             }
             return .neuron(layer: l, index: n)
         }

@@ -18,9 +18,9 @@ struct PatchCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(name: .long, help: "Clean prompt as comma-separated token ids (run exactly as given).")
+    @Option(name: .long, parsing: .unconditional, help: "Clean prompt as comma-separated token ids (run exactly as given).")
     var cleanTokens: String?
-    @Option(name: .long, help: "Corrupted prompt as comma-separated token ids (same length as the clean one).")
+    @Option(name: .long, parsing: .unconditional, help: "Corrupted prompt as comma-separated token ids (same length as the clean one).")
     var corruptTokens: String?
     @Option(name: .long, help: "Clean prompt text (BOS prepended as TransformerLens does unless --no-bos).")
     var clean: String?
@@ -35,9 +35,9 @@ struct PatchCommand: ParsableCommand {
     var answerId: Int?
     @Option(name: .long, parsing: .unconditional, help: "Token id the corrupted run predicts instead.")
     var wrongId: Int?
-    @Option(name: .long, help: "Answer text (exactly one token, e.g. \" Paris\").")
+    @Option(name: .long, parsing: .unconditional, help: "Answer text (exactly one token, e.g. \" Paris\").")
     var answer: String?
-    @Option(name: .long, help: "Wrong-answer text (exactly one token).")
+    @Option(name: .long, parsing: .unconditional, help: "Wrong-answer text (exactly one token).")
     var wrong: String?
 
     @Option(name: .long, help: "Patching family (suffix of a TransformerLens get_act_patch_* function).")

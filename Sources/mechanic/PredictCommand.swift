@@ -22,10 +22,10 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "How many tokens to list.")
     var top = 10
 
-    @Option(name: .long, help: "Score this answer after the prompt (test_prompt); several tokens are scored one by one.")
+    @Option(name: .long, parsing: .unconditional, help: "Score this answer after the prompt (test_prompt); several tokens are scored one by one.")
     var answer: String?
 
-    @Option(name: .long, help: "Answer token ids to score after the prompt (comma-separated).")
+    @Option(name: .long, parsing: .unconditional, help: "Answer token ids to score after the prompt (comma-separated).")
     var answerId: String?
 
     @Flag(name: .long, help: "With --answer: do not prepend a space to an answer that does not start with one.")

@@ -33,6 +33,22 @@ import Testing
         #expect(attribute.status == 0, "\(attribute.stderr)")
     }
 
+    @Test func negativeLookingValuesOfTextOptionsReachTheirChecks() throws {
+        let pattern = try fails(["heads", "--model", gpt2, "--prompt", "The cat sat", "--pattern", "-1:0"])
+        #expect(pattern.contains("head L-1H0 does not exist"), "\(pattern)")
+        let neuron = try fails(["neurons", "--model", gpt2, "--neuron", "-1:5", "--corpus", "/dev/null"])
+        #expect(neuron.contains("--neuron -1:5: expected LAYER:INDEX with both ≥ 0"), "\(neuron)")
+        let tokens = try fails(["predict", "--model", gpt2, "--tokens", "-5,2"])
+        #expect(tokens.contains("token id -5 is outside the vocabulary"), "\(tokens)")
+    }
+
+    @Test func datasetCountsAreBoundedAndNeverOverflow() throws {
+        #expect(try fails(["dataset", "--model", gpt2, "--ioi", "--count", "9223372036854775807"])
+            .contains("--count must be at most 1000000 (every pair is kept in memory), found 9223372036854775807"))
+        #expect(try fails(["dataset", "--model", gpt2, "--ioi", "--count", "1", "--max-attempts", "100000000000"])
+            .contains("--max-attempts must be at most 100000000"))
+    }
+
     @Test func negativeTemperatureIsAnErrorNotAMissingValue() throws {
         let e = try fails(["generate", "--model", gpt2, "--tokens", "499,279", "--temperature", "-1"])
         #expect(e.contains("--temperature must be a finite number ≥ 0 (0 is greedy), found -1.0"), "\(e)")
