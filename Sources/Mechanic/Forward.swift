@@ -94,6 +94,8 @@ extension HookedTransformer {
         case .names(let list):
             for name in list { try c.validateHookName(name) }
             requested = list
+        case .regex(let pattern):
+            requested = try c.selectHooks(matching: pattern, base: options.hookOptions)
         default:
             requested = try options.cache.select(from: c.hookNames(options.hookOptions))
         }

@@ -70,8 +70,10 @@ extension HookedTransformer {
     public func generate(_ prompt: TokenBatch, maxNewTokens: Int, sampling: SamplingOptions = .greedy) throws -> [[Int]] {
         let leftPadded = try TokenBatch.padding((0..<prompt.batch).map { prompt.tokens($0) },
                                                 padId: prompt.ids[0].first ?? 0, side: .left)
-        guard leftPadded.length + maxNewTokens <= config.nCtx else {
-            throw MechanicError.promptTooLong(tokens: leftPadded.length + maxNewTokens, nCtx: config.nCtx)
+        guard maxNewTokens >= 0 else { throw MechanicError.invalidArgument("maxNewTokens must be ≥ 0, found \(maxNewTokens)") }
+        let (total, overflow) = leftPadded.length.addingReportingOverflow(maxNewTokens)
+        guard !overflow, total <= config.nCtx else {
+            throw MechanicError.invalidArgument("the prompt's \(leftPadded.length) tokens plus \(maxNewTokens) new tokens exceed the model's context (n_ctx) of \(config.nCtx); ask for at most \(max(0, config.nCtx - leftPadded.length)) new tokens")
         }
         let cache = KVCache(config: config, batch: prompt.batch)
         var rng = SplitMix64(seed: sampling.seed)

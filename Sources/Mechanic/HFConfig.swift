@@ -6,6 +6,8 @@ import MechanicIO
 public struct HFConfig: Sendable {
     public let path: String
     let values: [String: any Sendable]
+    /// The same values as parsed, for exact integers and messages that quote what the file says.
+    let json: [String: JSONValue]
 
     public init(url: URL) throws {
         path = url.path
@@ -17,10 +19,23 @@ public struct HFConfig: Sendable {
             throw MechanicError.badConfig(file: url.path, reason: "not a JSON object")
         }
         values = obj.mapValues { $0.plain }
+        json = obj
     }
 
     /// JSON `null`.
     struct Null: Sendable {}
+
+    /// A plain value as JSON would spell it, for messages (`null`, `2.5`, `"12"`, `[…]`).
+    static func describe(_ v: any Sendable) -> String {
+        switch v {
+        case is Null: return "null"
+        case let d as Double: return Int(exactly: d).map(String.init) ?? "\(d)"
+        case let s as String: return "\"\(s)\""
+        case let b as Bool: return "\(b)"
+        case is [any Sendable]: return "a list"
+        default: return "an object"
+        }
+    }
 
     public func has(_ key: String) -> Bool {
         guard let v = values[key] else { return false }
@@ -29,36 +44,64 @@ public struct HFConfig: Sendable {
 
     public func raw(_ key: String) -> (any Sendable)? { has(key) ? values[key] : nil }
 
-    public func int(_ key: String) throws -> Int {
-        guard let v = values[key] else { throw MechanicError.missingConfigKey(file: path, key: key) }
-        guard let d = v as? Double, let i = Int(exactly: d) else {
-            throw MechanicError.badConfig(file: path, reason: "\"\(key)\" must be an integer, found \(v)")
-        }
-        return i
-    }
+    /// An integer (`12`, or `12.0`); anything else (`2.5`, `"12"`, `null`) is an error naming the key and value.
+    public func int(_ key: String) throws -> Int { try int(key, "an integer") }
 
     public func int(_ key: String, default value: Int) throws -> Int { has(key) ? try int(key) : value }
 
-    /// The first present key among several spellings (`n_positions` / `n_ctx`).
-    public func int(anyOf keys: [String]) throws -> Int {
-        for k in keys where has(k) { return try int(k) }
+    /// A positive integer (layer, head, width, vocabulary and context counts).
+    public func positiveInt(_ key: String) throws -> Int {
+        let i = try int(key, "a positive integer")
+        guard i > 0 else { throw bad(key, "a positive integer") }
+        return i
+    }
+
+    public func positiveInt(_ key: String, default value: Int) throws -> Int { has(key) ? try positiveInt(key) : value }
+
+    /// The first present key among several spellings (`n_positions` / `n_ctx`), a positive integer.
+    public func positiveInt(anyOf keys: [String]) throws -> Int {
+        for k in keys where has(k) { return try positiveInt(k) }
+        if let k = keys.first(where: { values[$0] != nil }) { return try positiveInt(k) }  // present but null
         throw MechanicError.missingConfigKey(file: path, key: keys.joined(separator: "\" or \""))
+    }
+
+    private func int(_ key: String, _ what: String) throws -> Int {
+        guard let v = json[key] else { throw MechanicError.missingConfigKey(file: path, key: key) }
+        guard let i = v.int, !(v.isBool) else { throw bad(key, what) }
+        return i
+    }
+
+    /// "config.json: n_layer must be a positive integer, found null" (with the file's path).
+    func bad(_ key: String, _ what: String) -> MechanicError {
+        MechanicError.badConfig(file: path, reason: "\(key) must be \(what), found \(json[key]?.brief ?? "nothing")")
     }
 
     public func double(_ key: String) throws -> Double {
         guard let v = values[key] else { throw MechanicError.missingConfigKey(file: path, key: key) }
-        guard let d = v as? Double else {
-            throw MechanicError.badConfig(file: path, reason: "\"\(key)\" must be a number, found \(v)")
-        }
+        guard let d = v as? Double else { throw bad(key, "a number") }
         return d
     }
 
     public func double(_ key: String, default value: Double) throws -> Double { has(key) ? try double(key) : value }
 
+    /// A finite number ≥ 0 (norm epsilons).
+    public func nonNegativeDouble(_ key: String, default value: Double) throws -> Double {
+        let d = try double(key, default: value)
+        guard d.isFinite, d >= 0, Float(d).isFinite else { throw bad(key, "a finite number ≥ 0") }
+        return d
+    }
+
+    /// A finite number > 0 (rotary bases).
+    public func positiveDouble(_ key: String, default value: Double) throws -> Double {
+        let d = try double(key, default: value)
+        guard d.isFinite, d > 0 else { throw bad(key, "a finite number > 0") }
+        return d
+    }
+
     public func string(_ key: String) throws -> String {
         guard let v = values[key] else { throw MechanicError.missingConfigKey(file: path, key: key) }
         guard let s = v as? String else {
-            throw MechanicError.badConfig(file: path, reason: "\"\(key)\" must be a string, found \(v)")
+            throw bad(key, "a string")
         }
         return s
     }
@@ -68,7 +111,7 @@ public struct HFConfig: Sendable {
     public func bool(_ key: String, default value: Bool) throws -> Bool {
         guard has(key), let v = values[key] else { return value }
         guard let b = v as? Bool else {
-            throw MechanicError.badConfig(file: path, reason: "\"\(key)\" must be true or false, found \(v)")
+            throw bad(key, "true or false")
         }
         return b
     }
@@ -80,12 +123,14 @@ public struct HFConfig: Sendable {
     public func reject(_ key: String, unless allowed: (any Sendable) -> Bool, reason: String) throws {
         guard let v = raw(key) else { return }
         if !allowed(v) {
-            throw MechanicError.unsupportedConfig(file: path, key: key, value: "\(v)", reason: reason)
+            throw MechanicError.unsupportedConfig(file: path, key: key, value: json[key]?.brief ?? "\(v)", reason: reason)
         }
     }
 }
 
 extension JSONValue {
+    var isBool: Bool { if case .bool = self { return true } else { return false } }
+
     /// Bool, Double, String, [any Sendable], [String: any Sendable] or `HFConfig.Null`.
     var plain: any Sendable {
         switch self {

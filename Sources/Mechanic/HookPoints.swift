@@ -128,6 +128,28 @@ extension ModelConfig {
         return o
     }
 
+    /// The hook points whose names `pattern` matches, in firing order. An optional point (off in
+    /// `base`) is included — and so switched on — when the pattern spells its name (`result`,
+    /// `q_input`, `k_input`, `v_input`, `attn_in`, `mlp_in`): `hook_q_input` caches the q inputs,
+    /// while `.` or `blocks\.0\.` keep to the points that fire anyway. A pattern matching nothing
+    /// is an error with the closest hook name.
+    func selectHooks(matching pattern: String, base: HookOptions) throws -> [String] {
+        let everything = hookNames(HookOptions(attnResult: true, splitQKVInput: true, attnIn: true, mlpIn: true))
+        let active = Set(hookNames(base))
+        let words = ["attn.hook_result": "result", "hook_q_input": "q_input", "hook_k_input": "k_input",
+                     "hook_v_input": "v_input", "hook_attn_in": "attn_in", "hook_mlp_in": "mlp_in"]
+        let selected = try NamesFilter.regex(pattern).select(from: everything).filter { name in
+            if active.contains(name) { return true }
+            return words.contains { name.hasSuffix($0.key) && pattern.contains($0.value) }
+        }
+        guard !selected.isEmpty else {
+            let best = everything.min { editDistance($0, pattern) < editDistance($1, pattern) }
+            throw MechanicError.invalidArgument("the names pattern '\(pattern)' matches no hook point of this model"
+                                                + (best.map { " (did you mean '\($0)'?)" } ?? ""))
+        }
+        return selected
+    }
+
     /// Throws `unknownHook` (with the closest valid name) unless `name` is a hook point of this model.
     func validateHookName(_ name: String) throws {
         let all = Set(hookNames(HookOptions(attnResult: true, splitQKVInput: true, attnIn: true, mlpIn: true)))

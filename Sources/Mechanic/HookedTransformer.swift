@@ -139,6 +139,7 @@ public final class HookedTransformer: @unchecked Sendable {
     }
 
     private static func validate(_ w: ModelWeights, _ c: ModelConfig) throws {
+        try c.validate(file: "the model config")
         func check(_ t: Tensor?, _ name: String, _ shape: [Int]) throws {
             guard let t else { return }
             guard t.shape == shape else {

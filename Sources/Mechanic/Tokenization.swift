@@ -53,6 +53,7 @@ extension HookedTransformer {
     /// The id of a string that must be exactly one token (no BOS); an error names the pieces otherwise.
     public func toSingleToken(_ text: String) throws -> Int {
         let tok = try requireTokenizer()
+        guard !text.isEmpty else { throw MechanicError.emptyInput("the token text is an empty string; give one token such as \" Paris\" (mind the leading space)") }
         var ids = tok.encode(text, addSpecialTokens: false)
         if tok.addsBosToken, let b = tok.bosTokenId, ids.first == b { ids.removeFirst() }
         guard ids.count == 1, let id = ids.first else {

@@ -18,19 +18,19 @@ struct AttributeCommand: ParsableCommand {
     @OptionGroup var input: PromptOptions
     @OptionGroup var answer: AnswerOptions
 
-    @Option(name: .long, help: "The wrong token as text (one token): attribute logit[answer] − logit[wrong].")
+    @Option(name: .long, parsing: .unconditional, help: "The wrong token as text (one token): attribute logit[answer] − logit[wrong].")
     var wrong: String?
 
-    @Option(name: .long, help: "The wrong token id.")
+    @Option(name: .long, parsing: .unconditional, help: "The wrong token id.")
     var wrongId: Int?
 
     @Option(name: .long, help: "layer | head | neuron | component.")
     var by: AttributionGrouping = .head
 
-    @Option(name: .long, help: "Position to attribute (negative counts from the end).")
+    @Option(name: .long, parsing: .unconditional, help: "Position to attribute (negative counts from the end).")
     var pos = -1
 
-    @Option(name: .long, help: "Entries to list.")
+    @Option(name: .long, parsing: .unconditional, help: "Entries to list.")
     var top = 20
 
     @Flag(name: .long, help: "Print JSON.")
@@ -40,7 +40,7 @@ struct AttributeCommand: ParsableCommand {
 
     func validate() throws {
         if wrong != nil && wrongId != nil { throw ValidationError("give at most one of --wrong and --wrong-id") }
-        guard top >= 0 else { throw ValidationError("--top must be ≥ 0") }
+        try requireAtLeast(1, top, "--top")
     }
 
     func run() throws {

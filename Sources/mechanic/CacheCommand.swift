@@ -11,7 +11,7 @@ struct CacheCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var input: PromptOptions
 
-    @Option(name: .long, help: "Keep only hook names matching this regular expression.")
+    @Option(name: .long, help: "Keep only hook names matching this regular expression (one that matches none is an error); a pattern that spells an optional point (result, q_input, k_input, v_input, attn_in, mlp_in) switches it on.")
     var names: String?
 
     @Flag(name: .long, help: "Also compute attn.hook_result [pos, head, d_model] (use_attn_result).")

@@ -18,13 +18,13 @@ struct CongruenceCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(name: .long, help: "Comma-separated token ids.")
+    @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids.")
     var tokens: String?
 
     @Option(name: .long, help: "Comma-separated strings, each a single token.")
     var words: String?
 
-    @Option(name: .long, help: "Sample this many distinct tokens from the vocabulary (default 2000 when no tokens are given).")
+    @Option(name: .long, parsing: .unconditional, help: "Sample this many distinct tokens from the vocabulary (default 2000 when no tokens are given).")
     var sample: Int?
 
     @Flag(name: .long, help: "Use the whole vocabulary (n·(n−1)/2 pairs: slow for large vocabularies).")
@@ -36,16 +36,22 @@ struct CongruenceCommand: ParsableCommand {
     @Option(name: .long, help: "Embedding kinds to compare, comma-separated: raw, mlp0, block0 (default raw,mlp0; raw,block0 for attention-only models).")
     var embedding: String?
 
-    @Option(name: .long, help: "Histogram bins.")
+    @Option(name: .long, parsing: .unconditional, help: "Histogram bins.")
     var bins = 50
 
-    @Option(name: .long, help: "Seed for the token sample.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed for the token sample.")
     var seed: UInt64 = 0
 
     @Flag(name: .long, help: "Print JSON.")
     var json = false
 
     @OptionGroup var report: HTMLReportOption
+
+    func validate() throws {
+        try requireAtLeast(1, sample, "--sample")
+        try requireAtLeast(1, bins, "--bins")
+        try requireAtMost(100_000, bins, "--bins", "each series stores every bin")
+    }
 
     func run() throws {
         let m = try model.load()

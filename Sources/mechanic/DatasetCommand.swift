@@ -34,13 +34,13 @@ struct DatasetCommand: ParsableCommand {
     @Option(name: .long, help: "A JSON-lines file of pairs to tokenize and check ({clean, corrupt, answer, wrong} per line).")
     var input: String?
 
-    @Option(name: .long, help: "Pairs to generate.")
+    @Option(name: .long, parsing: .unconditional, help: "Pairs to generate.")
     var count = 100
 
-    @Option(name: .long, help: "Random seed.")
+    @Option(name: .long, parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 0
 
-    @Option(name: .long, help: "Give up after this many candidates (default max(100, 20 × count)).")
+    @Option(name: .long, parsing: .unconditional, help: "Give up after this many candidates (default max(100, 20 × count)).")
     var maxAttempts: Int?
 
     @Flag(name: .long, help: "Do not prepend BOS to the prompts' token ids.")
@@ -60,7 +60,9 @@ struct DatasetCommand: ParsableCommand {
         }
         guard IOIDataset.Order(rawValue: order) != nil else { throw ValidationError("--order must be abba, baba or both") }
         guard IOIDataset.Corruption(rawValue: corruption) != nil else { throw ValidationError("--corruption must be abc or swap") }
-        guard count >= 0 else { throw ValidationError("--count must be ≥ 0") }
+        try requireAtLeast(1, count, "--count")
+        try requireAtMost(1_000_000, count, "--count", "every pair is kept in memory")
+        try requireAtMost(100_000_000, maxAttempts, "--max-attempts", "beyond that a template that keeps nothing would run for hours")
         if let m = maxAttempts, m < 1 { throw ValidationError("--max-attempts must be ≥ 1") }
     }
 
@@ -103,6 +105,16 @@ struct DatasetCommand: ParsableCommand {
             report = String(decoding: data, as: UTF8.self)
         } else {
             report = result.report.summary
+        }
+        // An empty dataset is a failure, not a result: the report (and --html) still show the drops,
+        // nothing is written to --out, and the error says why every candidate was dropped.
+        if result.pairs.isEmpty {
+            if out != nil { print(report) } else { warn(report) }
+            let r = result.report
+            let reasons = r.dropped.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            let why = reasons.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+            let example = reasons.first.flatMap { r.examples[$0.key] }.map { " — e.g. \($0)" } ?? ""
+            throw MechanicError.invalidArgument("no pair was kept: all \(r.attempts) candidate pairs were dropped (\(why.isEmpty ? "none checked" : why))\(example)")
         }
         if let out {
             do { try Data(lines.utf8).write(to: URL(fileURLWithPath: out)) } catch {

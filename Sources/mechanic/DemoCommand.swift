@@ -29,19 +29,25 @@ struct DemoCommand: ParsableCommand {
     @Flag(name: .long, help: "Load --model unprocessed.")
     var noProcessing = false
 
-    @Option(name: .long, help: "Random tokens per half of the repeated sequence.")
+    @Option(name: .long, parsing: .unconditional, help: "Random tokens per half of the repeated sequence.")
     var seqLen = 20
 
-    @Option(name: .long, help: "Repeated sequences scored.")
+    @Option(name: .long, parsing: .unconditional, help: "Repeated sequences scored.")
     var batch = 8
 
-    @Option(name: .long, help: "Seed for the random tokens.")
+    @Option(name: .long, parsing: .unconditional, help: "Seed for the random tokens.")
     var seed: UInt64 = 0
 
     @Flag(name: .long, help: "Print the identified heads as JSON ({\"previous_token_heads\": [\"L0H0\"], \"induction_heads\": [\"L1H0\"], ...}).")
     var json = false
 
     @OptionGroup var report: HTMLReportOption
+
+    func validate() throws {
+        try requireAtLeast(1, seqLen, "--seq-len")
+        try requireAtLeast(1, batch, "--batch")
+        try requirePositions(batch: batch, length: min(seqLen, maxPositionsPerForward) * 2 + 1, "--batch and --seq-len")
+    }
 
     func run() throws {
         let subject: DemoSubject

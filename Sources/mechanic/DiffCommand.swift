@@ -30,36 +30,36 @@ struct DiffCommand: ParsableCommand {
     @Option(name: .customLong("b"), help: "A prompt of side B (repeat for a set).")
     var bPrompts: [String] = []
 
-    @Option(name: .customLong("a-tokens"), help: "Side A as comma-separated ids, run as given (repeatable).")
+    @Option(name: .customLong("a-tokens"), parsing: .unconditionalSingleValue, help: "Side A as comma-separated ids, run as given (repeatable).")
     var aTokens: [String] = []
 
-    @Option(name: .customLong("b-tokens"), help: "Side B as comma-separated ids (repeatable).")
+    @Option(name: .customLong("b-tokens"), parsing: .unconditionalSingleValue, help: "Side B as comma-separated ids (repeatable).")
     var bTokens: [String] = []
 
     @Flag(name: .long, help: "Do not prepend BOS to text prompts (applies to both sides).")
     var noBos = false
 
-    @Option(name: .long, help: "Compare at this index of every prompt (negative counts from each end); default: the final token.")
+    @Option(name: .long, parsing: .unconditional, help: "Compare at this index of every prompt (negative counts from each end); default: the final token.")
     var pos: Int?
 
-    @Option(name: .long, help: "Tokens listed up and down per unembedded difference.")
+    @Option(name: .long, parsing: .unconditional, help: "Tokens listed up and down per unembedded difference.")
     var top = 10
 
-    @Option(name: .long, help: "Components listed in the text report.")
+    @Option(name: .long, parsing: .unconditional, help: "Components listed in the text report.")
     var show = 20
 
     @Option(name: .long, help: "relative | norm | angle.")
     var rankBy: DiffRanking = .relativeNorm
 
-    @Option(name: .long, help: "Patch this many top-ranked components from A into B and report the logit difference each restores.")
+    @Option(name: .long, parsing: .unconditional, help: "Patch this many top-ranked components from A into B and report the logit difference each restores.")
     var verify = 0
 
     @OptionGroup var answer: AnswerOptions
 
-    @Option(name: .long, help: "The wrong token for --verify (text, one token).")
+    @Option(name: .long, parsing: .unconditional, help: "The wrong token for --verify (text, one token).")
     var wrong: String?
 
-    @Option(name: .long, help: "The wrong token id for --verify.")
+    @Option(name: .long, parsing: .unconditional, help: "The wrong token id for --verify.")
     var wrongId: Int?
 
     @Flag(name: .long, help: "No progress bar on stderr during --verify (there is none either when stderr is not a terminal).")
@@ -79,7 +79,9 @@ struct DiffCommand: ParsableCommand {
         if textSides && (aPrompts.isEmpty || bPrompts.isEmpty) { throw ValidationError("give at least one --a and one --b") }
         if idSides && (aTokens.isEmpty || bTokens.isEmpty) { throw ValidationError("give at least one --a-tokens and one --b-tokens") }
         if wrong != nil && wrongId != nil { throw ValidationError("give at most one of --wrong and --wrong-id") }
-        guard top >= 0, show >= 0, verify >= 0 else { throw ValidationError("--top, --show and --verify must be ≥ 0") }
+        try requireAtLeast(1, top, "--top")
+        try requireAtLeast(1, show, "--show")
+        try requireAtLeast(0, verify, "--verify")
     }
 
     func run() throws {

@@ -10,26 +10,28 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var input: PromptOptions
 
-    @Option(name: .long, help: "Tokens to generate.")
+    @Option(name: .long, parsing: .unconditional, help: "Tokens to generate.")
     var maxNewTokens = 20
 
-    @Option(name: .long, help: "Sampling temperature; 0 picks the most likely token.")
+    @Option(name: .long, parsing: .unconditional, help: "Sampling temperature; 0 picks the most likely token.")
     var temperature: Float = 1
 
-    @Option(name: .long, help: "Keep only the k most likely tokens.")
+    @Option(name: .long, parsing: .unconditional, help: "Keep only the k most likely tokens.")
     var topK: Int?
 
-    @Option(name: .long, help: "Keep the smallest set of tokens whose probability reaches p.")
+    @Option(name: .long, parsing: .unconditional, help: "Keep the smallest set of tokens whose probability reaches p.")
     var topP: Float?
 
-    @Option(name: .long, help: "Random seed (the same seed gives the same text).")
+    @Option(name: .long, parsing: .unconditional, help: "Random seed (the same seed gives the same text).")
     var seed: UInt64 = 0
 
     func validate() throws {
-        guard temperature >= 0 else { throw ValidationError("--temperature must be ≥ 0") }
-        if let p = topP, !(p > 0 && p <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
-        if let k = topK, k < 1 { throw ValidationError("--top-k must be ≥ 1") }
-        guard maxNewTokens >= 0 else { throw ValidationError("--max-new-tokens must be ≥ 0") }
+        guard temperature >= 0, temperature.isFinite else {
+            throw MechanicError.invalidArgument("--temperature must be a finite number ≥ 0 (0 is greedy), found \(temperature)")
+        }
+        if let p = topP, !(p > 0 && p <= 1) { throw MechanicError.invalidArgument("--top-p must be in (0, 1], found \(p)") }
+        try requireAtLeast(1, topK, "--top-k")
+        try requireAtLeast(0, maxNewTokens, "--max-new-tokens")
     }
 
     func run() throws {

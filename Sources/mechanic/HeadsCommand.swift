@@ -19,7 +19,7 @@ struct HeadsCommand: ParsableCommand {
     @Option(name: .long, help: "The prompt text (BOS prepended as model.to_tokens does).")
     var prompt: String?
 
-    @Option(name: .long, help: "Comma-separated token ids, used exactly as given.")
+    @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids, used exactly as given.")
     var tokens: String?
 
     @Flag(name: .long, help: "Do not prepend BOS to --prompt.")
@@ -40,25 +40,25 @@ struct HeadsCommand: ParsableCommand {
     @Flag(name: .long, help: "Induction scores on repeated random tokens ([BOS] + r + r).")
     var induction = false
 
-    @Option(name: .long, help: "Length of the random sequence r (default min(50, (n_ctx − 1) / 2)).")
+    @Option(name: .long, parsing: .unconditional, help: "Length of the random sequence r (default min(50, (n_ctx − 1) / 2)).")
     var seqLen: Int?
 
-    @Option(name: .long, help: "Random sequences to average over.")
+    @Option(name: .long, parsing: .unconditional, help: "Random sequences to average over.")
     var batch = 4
 
-    @Option(name: .long, help: "Random seed (SplitMix64; the same seed gives the same tokens everywhere).")
+    @Option(name: .long, parsing: .unconditional, help: "Random seed (SplitMix64; the same seed gives the same tokens everywhere).")
     var seed: UInt64 = 0
 
     @Flag(name: .long, help: "Draw the tokens of r without repetition.")
     var distinct = false
 
-    @Option(name: .long, help: "BOS token id for --induction (default: the tokenizer's; none when the model has no tokenizer).")
+    @Option(name: .long, parsing: .unconditional, help: "BOS token id for --induction (default: the tokenizer's; none when the model has no tokenizer).")
     var bos: Int?
 
-    @Option(name: .long, help: "Only these heads, as L:H,L:H,… (--detect, --copy-scores; the others score −1).")
+    @Option(name: .long, parsing: .unconditional, help: "Only these heads, as L:H,L:H,… (--detect, --copy-scores; the others score −1).")
     var heads: String?
 
-    @Option(name: .long, help: "Print one head's attention pattern, as LAYER:HEAD.")
+    @Option(name: .long, parsing: .unconditional, help: "Print one head's attention pattern, as LAYER:HEAD.")
     var pattern: String?
 
     @Flag(name: .long, help: "OV copy scores over the vocabulary (or over --mapping pairs).")
@@ -73,7 +73,7 @@ struct HeadsCommand: ParsableCommand {
     @Flag(name: .long, help: "Same as --embedding effective.")
     var effectiveEmbedding = false
 
-    @Option(name: .long, help: "Copy scores count a token when it is within the top k (default 1; 5 for --mapping).")
+    @Option(name: .long, parsing: .unconditional, help: "Copy scores count a token when it is within the top k (default 1; 5 for --mapping).")
     var topK: Int?
 
     @Option(name: .long, help: "All composition scores for mode Q, K or V.")
@@ -82,19 +82,19 @@ struct HeadsCommand: ParsableCommand {
     @Flag(name: .long, help: "Name-mover scatter: each head's direct effect on logit[answer] − logit[wrong] vs its attention to the answer.")
     var nameMovers = false
 
-    @Option(name: .long, help: "The answer token (a single token, e.g. \" Mary\").")
+    @Option(name: .long, parsing: .unconditional, help: "The answer token (a single token, e.g. \" Mary\").")
     var answer: String?
 
-    @Option(name: .long, help: "The wrong token (e.g. \" John\").")
+    @Option(name: .long, parsing: .unconditional, help: "The wrong token (e.g. \" John\").")
     var wrong: String?
 
-    @Option(name: .long, help: "The answer token id.")
+    @Option(name: .long, parsing: .unconditional, help: "The answer token id.")
     var answerId: Int?
 
-    @Option(name: .long, help: "The wrong token id.")
+    @Option(name: .long, parsing: .unconditional, help: "The wrong token id.")
     var wrongId: Int?
 
-    @Option(name: .long, help: "Position of the answer token in the prompt (default: its first occurrence).")
+    @Option(name: .long, parsing: .unconditional, help: "Position of the answer token in the prompt (default: its first occurrence).")
     var answerPos: Int?
 
     @Flag(name: .long, help: "Print JSON.")
@@ -125,7 +125,12 @@ struct HeadsCommand: ParsableCommand {
         }
         if let k = topK, k < 1 { throw ValidationError("--top-k must be at least 1") }
         guard CopyEmbedding(rawValue: embedding) != nil else { throw ValidationError("--embedding must be direct, effective or block0") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        try requireAtLeast(1, batch, "--batch")
+        try requireAtLeast(1, seqLen, "--seq-len")
+        try requireAtLeast(0, bos, "--bos")
+        try requireAtLeast(0, answerPos, "--answer-pos")
+        // --induction runs batch × [BOS + r + r] in one forward.
+        try requirePositions(batch: batch, length: min(seqLen ?? 50, maxPositionsPerForward) * 2 + 1, "--batch and --seq-len")
     }
 
     func run() throws {

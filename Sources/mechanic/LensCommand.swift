@@ -19,10 +19,10 @@ struct LensCommand: ParsableCommand {
     @OptionGroup var input: PromptOptions
     @OptionGroup var answer: AnswerOptions
 
-    @Option(name: .long, help: "Position to read (negative counts from the end).")
+    @Option(name: .long, parsing: .unconditional, help: "Position to read (negative counts from the end).")
     var pos = -1
 
-    @Option(name: .long, help: "Tokens listed per layer.")
+    @Option(name: .long, parsing: .unconditional, help: "Tokens listed per layer.")
     var top = 5
 
     @Option(name: .long, help: "own | final (see below).")
@@ -34,7 +34,7 @@ struct LensCommand: ParsableCommand {
     @OptionGroup var report: HTMLReportOption
 
     func validate() throws {
-        guard top >= 0 else { throw ValidationError("--top must be ≥ 0") }
+        try requireAtLeast(1, top, "--top")
     }
 
     func run() throws {
@@ -64,10 +64,10 @@ extension LensMode: ExpressibleByArgument {}
 
 /// `--answer TOKEN` / `--answer-id N`: one token, as text (must be a single token) or id.
 struct AnswerOptions: ParsableArguments {
-    @Option(name: .long, help: "The answer token as text (it must be exactly one token; mind the leading space).")
+    @Option(name: .long, parsing: .unconditional, help: "The answer token as text (it must be exactly one token; mind the leading space).")
     var answer: String?
 
-    @Option(name: .long, help: "The answer token id.")
+    @Option(name: .long, parsing: .unconditional, help: "The answer token id.")
     var answerId: Int?
 
     func validate() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Mechanic
 
 @main
@@ -9,4 +10,19 @@ struct MechanicCommand: ParsableCommand {
         subcommands: [CacheCommand.self, TokenizeCommand.self, PredictCommand.self, GenerateCommand.self, BenchCommand.self,
                       LensCommand.self, AttributeCommand.self, DiffCommand.self, PatchCommand.self, HeadsCommand.self,
                       DatasetCommand.self, NeuronsCommand.self, CongruenceCommand.self, DemoCommand.self])
+
+    /// As `ParsableCommand.main`, but an error is one sentence on stderr — the usage and help
+    /// lines the parser appends to a bad option are left out (`--help` still prints the help).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }  // --help, --version
+            let text = message(for: error)
+            if !text.isEmpty { FileHandle.standardError.write(Data("Error: \(text)\n".utf8)) }  // Ctrl-C (130) prints nothing
+            exit(withError: ExitCode(code.rawValue))
+        }
+    }
 }

@@ -35,10 +35,18 @@ func resolveModel(_ model: String, revision: String?, weights: Bool) throws -> U
     return try ModelResolver().resolve(model, revision: revision, weights: weights)
 }
 
-/// Parses `50256,464,3797` (spaces allowed).
+/// Parses `50256,464,3797` (spaces allowed around or instead of commas); an empty element
+/// (`1,,2`, a trailing comma) is an error naming its position.
 func parseTokenList(_ text: String, option: String) throws -> [Int] {
-    let parts = text.split(whereSeparator: { $0 == "," || $0 == " " })
-    guard !parts.isEmpty else { throw MechanicError.invalidArgument("\(option) is empty; give comma-separated token ids") }
+    let byComma = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    guard byComma.contains(where: { !$0.isEmpty }) else { throw MechanicError.invalidArgument("\(option) is empty; give comma-separated token ids") }
+    var parts: [Substring] = []
+    for (i, item) in byComma.enumerated() {
+        guard !item.isEmpty else {
+            throw MechanicError.invalidArgument("\(option) '\(text)': element \(i + 1) is empty; give comma-separated token ids such as 50256,464")
+        }
+        parts += item.split(separator: " ")
+    }
     return try parts.map { p in
         guard let v = Int(p) else { throw MechanicError.invalidArgument("\(option): '\(p)' is not a token id") }
         return v
@@ -61,7 +69,7 @@ struct PromptOptions: ParsableArguments {
     @Option(name: .long, help: "The prompt text.")
     var prompt: String?
 
-    @Option(name: .long, help: "Comma-separated token ids, run exactly as given (no BOS added).")
+    @Option(name: .long, parsing: .unconditional, help: "Comma-separated token ids, run exactly as given (no BOS added).")
     var tokens: String?
 
     @Flag(name: .long, help: "Do not prepend the BOS token to --prompt.")

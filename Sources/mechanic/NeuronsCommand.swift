@@ -19,16 +19,16 @@ struct NeuronsCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(name: .long, help: ArgumentHelp("An MLP neuron as LAYER:INDEX (blocks.LAYER.mlp.hook_post[..., INDEX]).", valueName: "layer:index"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("An MLP neuron as LAYER:INDEX (blocks.LAYER.mlp.hook_post[..., INDEX]).", valueName: "layer:index"))
     var neuron: String?
 
     @Option(name: .long, help: "A hook point with a position axis (TransformerLens name or short name like resid_post with --layer).")
     var hook: String?
 
-    @Option(name: .long, help: "Layer for a short --hook name.")
+    @Option(name: .long, parsing: .unconditional, help: "Layer for a short --hook name.")
     var layer: Int?
 
-    @Option(name: .long, help: "Component of --hook's activation per token (flattened over the axes after pos).")
+    @Option(name: .long, parsing: .unconditional, help: "Component of --hook's activation per token (flattened over the axes after pos).")
     var index: Int?
 
     @Option(name: .long, help: ArgumentHelp("A direction for --hook: a JSON array of numbers, a text file of numbers, or a .safetensors file with one tensor.", valueName: "file"))
@@ -40,25 +40,25 @@ struct NeuronsCommand: ParsableCommand {
     @Option(name: .long, help: "How the corpus splits into documents: lines, paragraphs or jsonl (default: jsonl for .jsonl files, else lines).")
     var format: String?
 
-    @Option(name: .long, help: "How many examples to keep.")
+    @Option(name: .long, parsing: .unconditional, help: "How many examples to keep.")
     var top = 20
 
     @Flag(name: .long, help: "Keep the lowest values instead of the highest.")
     var lowest = false
 
-    @Option(name: .long, help: "Tokens per chunk including BOS (default: min(n_ctx, 128)).")
+    @Option(name: .long, parsing: .unconditional, help: "Tokens per chunk including BOS (default: min(n_ctx, 128)).")
     var chunk: Int?
 
-    @Option(name: .long, help: "Chunks per forward pass.")
+    @Option(name: .long, parsing: .unconditional, help: "Chunks per forward pass.")
     var batch = 8
 
-    @Option(name: .long, help: "Context tokens kept before / after each example, as BEFORE,AFTER.")
+    @Option(name: .long, parsing: .unconditional, help: "Context tokens kept before / after each example, as BEFORE,AFTER.")
     var context = "12,4"
 
-    @Option(name: .long, help: "Stop after this many documents.")
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many documents.")
     var maxDocs: Int?
 
-    @Option(name: .long, help: "Stop after this many tokens.")
+    @Option(name: .long, parsing: .unconditional, help: "Stop after this many tokens.")
     var maxTokens: Int?
 
     @Flag(name: .long, help: "Do not prepend BOS to each chunk.")
@@ -72,16 +72,32 @@ struct NeuronsCommand: ParsableCommand {
 
     @OptionGroup var report: HTMLReportOption
 
+    func validate() throws {
+        try requireAtLeast(1, top, "--top")
+        try requireAtMost(1_000_000, top, "--top", "the examples are kept in memory with their context")
+        try requireAtLeast(1, chunk, "--chunk")
+        try requireAtLeast(1, batch, "--batch")
+        try requireAtLeast(1, maxDocs, "--max-docs")
+        try requireAtLeast(1, maxTokens, "--max-tokens")
+        try requireAtLeast(0, layer, "--layer")
+        try requireAtLeast(0, index, "--index")
+        try requirePositions(batch: batch, length: min(chunk ?? 128, maxPositionsPerForward), "--batch and --chunk")
+    }
+
     func probe(for m: HookedTransformer) throws -> ActivationProbe {
         if let neuron {
             guard hook == nil, direction == nil, index == nil else { throw ValidationError("--neuron cannot be combined with --hook/--index/--direction") }
             let parts = neuron.split(separator: ":")
-            guard parts.count == 2, let l = Int(parts[0]), let n = Int(parts[1]) else {
-                throw ValidationError("--neuron \(neuron): expected LAYER:INDEX, e.g. 5:1234")
+            guard parts.count == 2, let l = Int(parts[0]), let n = Int(parts[1]), l >= 0, n >= 0 else {
+                throw ValidationError("--neuron \(neuron): expected LAYER:INDEX with both ≥ 0, e.g. 5:1234")
             }
             return .neuron(layer: l, index: n)
         }
         guard let hook else { throw ValidationError("give --neuron LAYER:INDEX, or --hook with --index or --direction") }
+        // A short per-layer name (resid_post, pre, pattern) names a hook point of every layer.
+        if layer == nil, !actName(hook).contains("."), actName(hook, layer: 0).hasPrefix("blocks.") {
+            throw MechanicError.invalidArgument("--hook \(hook) names a hook point of every layer; give --layer, e.g. --layer 0")
+        }
         let name = actName(hook, layer: layer)
         switch (index, direction) {
         case let (i?, nil): return ActivationProbe(hook: name, readout: .component(i))

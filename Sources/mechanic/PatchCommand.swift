@@ -18,9 +18,9 @@ struct PatchCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(name: .long, help: "Clean prompt as comma-separated token ids (run exactly as given).")
+    @Option(name: .long, parsing: .unconditional, help: "Clean prompt as comma-separated token ids (run exactly as given).")
     var cleanTokens: String?
-    @Option(name: .long, help: "Corrupted prompt as comma-separated token ids (same length as the clean one).")
+    @Option(name: .long, parsing: .unconditional, help: "Corrupted prompt as comma-separated token ids (same length as the clean one).")
     var corruptTokens: String?
     @Option(name: .long, help: "Clean prompt text (BOS prepended as TransformerLens does unless --no-bos).")
     var clean: String?
@@ -31,13 +31,13 @@ struct PatchCommand: ParsableCommand {
     @Option(name: .long, help: "JSON-lines file of {\"clean\", \"corrupt\", \"answer\", \"wrong\"} pairs (texts or ids); results are averaged.")
     var dataset: String?
 
-    @Option(name: .long, help: "Token id the clean run should predict.")
+    @Option(name: .long, parsing: .unconditional, help: "Token id the clean run should predict.")
     var answerId: Int?
-    @Option(name: .long, help: "Token id the corrupted run predicts instead.")
+    @Option(name: .long, parsing: .unconditional, help: "Token id the corrupted run predicts instead.")
     var wrongId: Int?
-    @Option(name: .long, help: "Answer text (exactly one token, e.g. \" Paris\").")
+    @Option(name: .long, parsing: .unconditional, help: "Answer text (exactly one token, e.g. \" Paris\").")
     var answer: String?
-    @Option(name: .long, help: "Wrong-answer text (exactly one token).")
+    @Option(name: .long, parsing: .unconditional, help: "Wrong-answer text (exactly one token).")
     var wrong: String?
 
     @Option(name: .long, help: "Patching family (suffix of a TransformerLens get_act_patch_* function).")
@@ -60,10 +60,10 @@ struct PatchCommand: ParsableCommand {
 
     @Option(name: .long, help: "Attribution patching instead of exact patching: atp (linear estimate from one forward and one backward) or atp* (query/key patches recompute the attention pattern exactly). Estimates every component of --act at once.")
     var attribution: String?
-    @Option(name: .long, help: "With --attribution: patch this many components with the largest estimates exactly and show both.")
+    @Option(name: .long, parsing: .unconditional, help: "With --attribution: patch this many components with the largest estimates exactly and show both.")
     var topK = 10
 
-    @Option(name: .long, help: "Prompt pairs per batch: pairs stream through in batches whose caches are freed after each, so memory does not grow with the dataset; results equal one run over all pairs.")
+    @Option(name: .long, parsing: .unconditional, help: "Prompt pairs per batch: pairs stream through in batches whose caches are freed after each, so memory does not grow with the dataset; results equal one run over all pairs.")
     var pairBatch = 32
     @Flag(name: .long, help: "No progress bar on stderr (there is none either when stderr is not a terminal).")
     var quiet = false
@@ -82,7 +82,7 @@ struct PatchCommand: ParsableCommand {
             throw ValidationError("give --act (activation patching) or --path-receivers (path patching)")
         }
         if pathSenders != nil, pathReceivers == nil { throw ValidationError("--path-senders needs --path-receivers") }
-        if dataset == nil, answerId == nil && answer == nil || wrongId == nil && wrong == nil {
+        if dataset == nil, answerId == nil && answer == nil || usesWrongToken && wrongId == nil && wrong == nil {
             throw ValidationError("give the answer and wrong tokens: --answer-id/--wrong-id or --answer/--wrong")
         }
         guard PatchingMetric(rawValue: metric) != nil else {
@@ -138,6 +138,9 @@ struct PatchCommand: ParsableCommand {
             var object = try result.jsonObject()
             object["mode"] = mode == .denoise ? "patch" : (ablate ?? "")
             object["pairs"] = pairs.count
+            // Values that mean nothing here are left out rather than printed as numbers.
+            if !hasCorruptedRun { object["corrupt_metric"] = nil; object["corrupt_logit_diff"] = nil }
+            if !usesWrongToken && dataset == nil && wrongId == nil && wrong == nil { object["clean_logit_diff"] = nil; object["corrupt_logit_diff"] = nil }
             for (k, v) in extra { object[k] = v }
             try printJSON(object)
         } else {
@@ -191,9 +194,16 @@ struct PatchCommand: ParsableCommand {
                 """)
         }
         let a = try answerId ?? m.toSingleToken(answer ?? "")
-        let w = try wrongId ?? m.toSingleToken(wrong ?? "")
+        // Metrics without a wrong token (prob, loss, kl) never read it; the answer stands in.
+        let w = try wrongId ?? wrong.map { try m.toSingleToken($0) } ?? a
         return [PatchingPair(clean: cleanIds, corrupt: corruptIds, answer: a, wrong: w)]
     }
+
+    /// Whether the metric reads the wrong token (the logit differences); prob, loss and kl do not.
+    var usesWrongToken: Bool { metric == "logit_diff" || metric == "normalized_logit_diff" }
+
+    /// Zero and mean ablation run the clean prompt only: there is no corrupted run to report.
+    var hasCorruptedRun: Bool { ablate == nil || ablate == "resample" || pathReceivers != nil }
 
     var needsCorrupt: Bool { ablate == nil || ablate == "resample" || pathReceivers != nil }
 
@@ -235,8 +245,15 @@ struct PatchCommand: ParsableCommand {
     func printTable(_ r: PatchingResult, model m: HookedTransformer, pairs: [PatchingPair], mode: PatchingMode, extra: [String: Any]) {
         let tokens = Self.pieces(m, pairs[0].clean)
         print("\(r.act) — \(mode.description), metric \(r.metric.rawValue)\(pairs.count > 1 ? ", mean over \(pairs.count) pairs" : "")")
-        print(String(format: "clean %.4f   corrupted %.4f   (logit diff clean %.4f, corrupted %.4f)",
-                     r.cleanMetric, r.corruptMetric, r.cleanLogitDiff, r.corruptLogitDiff))
+        let logitDiffs = usesWrongToken || dataset != nil || wrongId != nil || wrong != nil
+        if hasCorruptedRun {
+            let source = ablate == "resample" ? " (resample source)" : ""
+            print(String(format: "clean %.4f   corrupted%@ %.4f", r.cleanMetric, source, r.corruptMetric)
+                  + (logitDiffs ? String(format: "   (logit diff clean %.4f, corrupted %.4f)", r.cleanLogitDiff, r.corruptLogitDiff) : ""))
+        } else {  // zero/mean ablation: only the clean run exists
+            print(String(format: "clean (unablated) %.4f", r.cleanMetric)
+                  + (logitDiffs ? String(format: "   (logit diff %.4f)", r.cleanLogitDiff) : ""))
+        }
         if let s = extra["senders"] as? [String] { print("senders: " + s.joined(separator: ", ")) }
         if let s = extra["receivers"] as? [String] { print("receivers: " + s.joined(separator: ", ")) }
         print("shape \(r.shape) = [\(r.axes.joined(separator: ", "))]")

@@ -19,13 +19,13 @@ struct PredictCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var input: PromptOptions
 
-    @Option(name: .long, help: "How many tokens to list.")
+    @Option(name: .long, parsing: .unconditional, help: "How many tokens to list.")
     var top = 10
 
-    @Option(name: .long, help: "Score this answer after the prompt (test_prompt); several tokens are scored one by one.")
+    @Option(name: .long, parsing: .unconditional, help: "Score this answer after the prompt (test_prompt); several tokens are scored one by one.")
     var answer: String?
 
-    @Option(name: .long, help: "Answer token ids to score after the prompt (comma-separated).")
+    @Option(name: .long, parsing: .unconditional, help: "Answer token ids to score after the prompt (comma-separated).")
     var answerId: String?
 
     @Flag(name: .long, help: "With --answer: do not prepend a space to an answer that does not start with one.")
@@ -38,7 +38,9 @@ struct PredictCommand: ParsableCommand {
 
     func validate() throws {
         if answer != nil && answerId != nil { throw ValidationError("give at most one of --answer and --answer-id") }
-        guard top >= 0 else { throw ValidationError("--top must be ≥ 0") }
+        // An empty answer would be scored as the lone space the space rule puts before it.
+        if answer == "" { throw MechanicError.emptyInput("the answer is an empty string; give the text to score, e.g. \" Paris\"") }
+        try requireAtLeast(1, top, "--top")
     }
 
     func run() throws {

@@ -29,7 +29,8 @@ import Testing
           arguments: kinds.indices)
     func reportRendersInHeadlessChromium(_ index: Int) throws {
         let kind = Self.kinds[index]
-        let run = try HTMLRun.run(kind.name, kind.args, json: false)
+        // The tiny vocabulary keeps no IOI pair: dataset fails after writing the report of its drops.
+        let run = try HTMLRun.run(kind.name, kind.args, json: false, failing: kind.name == "render-dataset")
         let png = try screenshot(run.path, width: 1280, height: 1400)
         let size = try #require(Chromium.pngSize(png))
         #expect(size.width == 1280 && size.height == 1400)

@@ -5,9 +5,9 @@ import MechanicTensor
 /// unembedding tied to the embedding. Conversion as TransformerLens's `convert_gpt2_weights`.
 enum GPT2Architecture {
     static func config(_ hf: HFConfig) throws -> ModelConfig {
-        let dModel = try hf.int("n_embd")
-        let nHeads = try hf.int("n_head")
-        guard nHeads > 0, dModel % nHeads == 0 else {
+        let dModel = try hf.positiveInt("n_embd")
+        let nHeads = try hf.positiveInt("n_head")
+        guard dModel % nHeads == 0 else {
             throw MechanicError.badConfig(file: hf.path, reason: "n_embd \(dModel) is not divisible by n_head \(nHeads)")
         }
         let act = try hf.string("activation_function", default: "gelu_new")
@@ -16,14 +16,20 @@ enum GPT2Architecture {
         }
         try hf.reject("add_cross_attention", unless: { ($0 as? Bool) == false }, reason: "cross-attention is not supported")
         try hf.reject("reorder_and_upcast_attn", unless: { _ in true }, reason: "")
-        return ModelConfig(
-            modelType: "gpt2", dModel: dModel, nLayers: try hf.int("n_layer"), nHeads: nHeads,
-            dHead: dModel / nHeads, dMLP: try hf.int("n_inner", default: 4 * dModel), dVocab: try hf.int("vocab_size"),
-            nCtx: try hf.int(anyOf: ["n_positions", "n_ctx"]), actFn: Activation(huggingFace: act)?.rawValue ?? act,
-            normalization: .layerNorm, eps: Float(try hf.double("layer_norm_epsilon", default: 1e-5)),
+        let (fourD, overflow) = dModel.multipliedReportingOverflow(by: 4)  // n_inner's default
+        guard !overflow else { throw hf.bad("n_embd", "a plausible width") }
+        let config = ModelConfig(
+            modelType: "gpt2", dModel: dModel, nLayers: try hf.positiveInt("n_layer"), nHeads: nHeads,
+            dHead: dModel / nHeads, dMLP: try hf.positiveInt("n_inner", default: fourD), dVocab: try hf.positiveInt("vocab_size"),
+            nCtx: try hf.positiveInt(anyOf: ["n_positions", "n_ctx"]), actFn: Activation(huggingFace: act)?.rawValue ?? act,
+            normalization: .layerNorm, eps: Float(try hf.nonNegativeDouble("layer_norm_epsilon", default: 1e-5)),
             positionalEmbedding: .standard,
             scaleAttnByInverseLayerIdx: try hf.bool("scale_attn_by_inverse_layer_idx", default: false),
             tiedEmbeddings: try hf.bool("tie_word_embeddings", default: true))
+        try config.validate(file: hf.path, keys: .init(dModel: "n_embd", nLayers: "n_layer", nHeads: "n_head", nKeyValueHeads: "n_head",
+                                                       dHead: "n_embd / n_head", dMLP: "n_inner", dVocab: "vocab_size",
+                                                       nCtx: hf.has("n_positions") ? "n_positions" : "n_ctx"))
+        return config
     }
 
     static let ignoredBuffers = [".attn.bias", ".attn.masked_bias"]

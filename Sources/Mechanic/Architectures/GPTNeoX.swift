@@ -7,9 +7,9 @@ import MechanicTensor
 /// Conversion as TransformerLens's `convert_neox_weights`.
 enum GPTNeoXArchitecture {
     static func config(_ hf: HFConfig) throws -> ModelConfig {
-        let dModel = try hf.int("hidden_size")
-        let nHeads = try hf.int("num_attention_heads")
-        guard nHeads > 0, dModel % nHeads == 0 else {
+        let dModel = try hf.positiveInt("hidden_size")
+        let nHeads = try hf.positiveInt("num_attention_heads")
+        guard dModel % nHeads == 0 else {
             throw MechanicError.badConfig(file: hf.path, reason: "hidden_size \(dModel) is not divisible by num_attention_heads \(nHeads)")
         }
         let dHead = dModel / nHeads
@@ -19,16 +19,29 @@ enum GPTNeoXArchitecture {
         }
         try hf.reject("rope_scaling", unless: { $0 is HFConfig.Null }, reason: "rotary scaling is not supported for gpt_neox")
         try hf.reject("attention_bias", unless: { ($0 as? Bool) != false }, reason: "attention without biases is not supported for gpt_neox")
-        let rotaryPct = try hf.double("rotary_pct", default: try hf.double("partial_rotary_factor", default: 1))
-        return ModelConfig(
-            modelType: "gpt_neox", dModel: dModel, nLayers: try hf.int("num_hidden_layers"), nHeads: nHeads,
-            dHead: dHead, dMLP: try hf.int("intermediate_size"), dVocab: try hf.int("vocab_size"),
-            nCtx: try hf.int("max_position_embeddings"), actFn: activation.rawValue, normalization: .layerNorm,
-            eps: Float(try hf.double("layer_norm_eps", default: 1e-5)), positionalEmbedding: .rotary,
-            rotaryDim: Int((rotaryPct * Double(dHead)).rounded()),
-            rotaryBase: try hf.double("rotary_emb_base", default: try hf.double("rope_theta", default: 10000)),
+        // The fraction of each head that is rotated, in [0, 1] as Hugging Face allows; 0 means no
+        // rotary at all (positions then reach attention only through causality).
+        let pctKey = hf.has("rotary_pct") || !hf.has("partial_rotary_factor") ? "rotary_pct" : "partial_rotary_factor"
+        let rotaryPct = try hf.double(pctKey, default: 1)
+        guard rotaryPct.isFinite, rotaryPct >= 0, rotaryPct <= 1 else { throw hf.bad(pctKey, "a number in [0, 1]") }
+        let rotaryDim = Int((rotaryPct * Double(dHead)).rounded())  // as TransformerLens: round(rotary_pct · d_head)
+        guard rotaryDim % 2 == 0 else {
+            throw MechanicError.badConfig(file: hf.path, reason: "\(pctKey) \(rotaryPct) gives \(rotaryDim) rotary dimensions per head (of \(dHead)), which must be even")
+        }
+        let baseKey = hf.has("rotary_emb_base") ? "rotary_emb_base" : "rope_theta"
+        let config = ModelConfig(
+            modelType: "gpt_neox", dModel: dModel, nLayers: try hf.positiveInt("num_hidden_layers"), nHeads: nHeads,
+            dHead: dHead, dMLP: try hf.positiveInt("intermediate_size"), dVocab: try hf.positiveInt("vocab_size"),
+            nCtx: try hf.positiveInt("max_position_embeddings"), actFn: activation.rawValue, normalization: .layerNorm,
+            eps: Float(try hf.nonNegativeDouble("layer_norm_eps", default: 1e-5)), positionalEmbedding: .rotary,
+            rotaryDim: rotaryDim, rotaryBase: try hf.positiveDouble(baseKey, default: 10000),
             parallelAttnMLP: try hf.bool("use_parallel_residual", default: true),
             tiedEmbeddings: try hf.bool("tie_word_embeddings", default: false))
+        try config.validate(file: hf.path, keys: .init(dModel: "hidden_size", nLayers: "num_hidden_layers", nHeads: "num_attention_heads",
+                                                       nKeyValueHeads: "num_attention_heads", dHead: "hidden_size / num_attention_heads",
+                                                       dMLP: "intermediate_size", dVocab: "vocab_size", nCtx: "max_position_embeddings",
+                                                       rotary: pctKey))
+        return config
     }
 
     static let ignoredBuffers = [".attention.bias", ".attention.masked_bias", ".rotary_emb.inv_freq"]

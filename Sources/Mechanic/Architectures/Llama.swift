@@ -8,13 +8,16 @@ enum LlamaArchitecture {
     static let supported: Set<String> = ["llama", "mistral", "qwen2"]
 
     static func config(_ hf: HFConfig, modelType: String) throws -> ModelConfig {
-        let dModel = try hf.int("hidden_size")
-        let nHeads = try hf.int("num_attention_heads")
-        let nKV = try hf.int("num_key_value_heads", default: nHeads)
-        guard nHeads > 0, nKV > 0, nHeads % nKV == 0 else {
+        let dModel = try hf.positiveInt("hidden_size")
+        let nHeads = try hf.positiveInt("num_attention_heads")
+        let nKV = try hf.positiveInt("num_key_value_heads", default: nHeads)
+        guard nHeads % nKV == 0 else {
             throw MechanicError.badConfig(file: hf.path, reason: "num_attention_heads \(nHeads) is not a multiple of num_key_value_heads \(nKV)")
         }
-        let dHead = try hf.int("head_dim", default: dModel / nHeads)
+        guard hf.has("head_dim") || dModel % nHeads == 0 else {
+            throw MechanicError.badConfig(file: hf.path, reason: "hidden_size \(dModel) is not divisible by num_attention_heads \(nHeads)")
+        }
+        let dHead = try hf.positiveInt("head_dim", default: dModel / nHeads)
         let act = try hf.string("hidden_act", default: "silu")
         guard let activation = Activation(huggingFace: act) else {
             throw MechanicError.unsupportedConfig(file: hf.path, key: "hidden_act", value: act, reason: "unknown activation")
@@ -25,7 +28,7 @@ enum LlamaArchitecture {
         var window: Int?
         let qwenWithoutWindow = try modelType == "qwen2" && !hf.bool("use_sliding_window", default: false)
         if hf.has("sliding_window"), !qwenWithoutWindow {
-            window = try hf.int("sliding_window")
+            window = try hf.positiveInt("sliding_window")
         }
         try hf.reject("num_local_experts", unless: { _ in false }, reason: "mixture-of-experts models are not supported")
         try hf.reject("alibi", unless: { ($0 as? Bool) == false }, reason: "ALiBi is not supported")
@@ -33,27 +36,38 @@ enum LlamaArchitecture {
         try hf.reject("mlp_bias", unless: { ($0 as? Bool) == false }, reason: "MLP biases are not supported")
         try hf.reject("pretraining_tp", unless: { ($0 as? Double) == 1 }, reason: "tensor-parallel slicing of the forward is not supported")
         var scaling: ModelConfig.RopeScaling?
-        if let rs = hf.dictionary("rope_scaling") {
+        if hf.has("rope_scaling") {
+            guard let rs = hf.dictionary("rope_scaling") else { throw hf.bad("rope_scaling", "an object such as {\"rope_type\": \"llama3\", …} or null") }
             let type = (rs["rope_type"] as? String) ?? (rs["type"] as? String) ?? "?"
             guard type == "llama3" else {
                 throw MechanicError.unsupportedConfig(file: hf.path, key: "rope_scaling", value: type, reason: "only rope_type \"llama3\" is supported")
             }
             func num(_ k: String) throws -> Double {
-                guard let v = rs[k] as? Double else { throw MechanicError.missingConfigKey(file: hf.path, key: "rope_scaling.\(k)") }
+                guard let raw = rs[k], !(raw is HFConfig.Null) else { throw MechanicError.missingConfigKey(file: hf.path, key: "rope_scaling.\(k)") }
+                guard let v = raw as? Double, v.isFinite, v > 0 else {
+                    throw MechanicError.badConfig(file: hf.path, reason: "rope_scaling.\(k) must be a finite number > 0, found \(HFConfig.describe(raw))")
+                }
                 return v
             }
             scaling = .init(factor: try num("factor"), lowFreqFactor: try num("low_freq_factor"),
                             highFreqFactor: try num("high_freq_factor"),
                             originalMaxPositionEmbeddings: try num("original_max_position_embeddings"))
+            if let s = scaling, s.lowFreqFactor == s.highFreqFactor {  // the smoothing divides by their difference
+                throw MechanicError.badConfig(file: hf.path, reason: "rope_scaling.low_freq_factor and high_freq_factor must differ, both are \(s.lowFreqFactor)")
+            }
         }
-        return ModelConfig(
-            modelType: modelType, dModel: dModel, nLayers: try hf.int("num_hidden_layers"), nHeads: nHeads,
-            dHead: dHead, nKeyValueHeads: nKV, dMLP: try hf.int("intermediate_size"), dVocab: try hf.int("vocab_size"),
-            nCtx: try hf.int("max_position_embeddings"), actFn: activation.rawValue, normalization: .rmsNorm,
-            eps: Float(try hf.double("rms_norm_eps", default: 1e-6)), positionalEmbedding: .rotary, rotaryDim: dHead,
-            rotaryBase: try hf.double("rope_theta", default: 10000), ropeScaling: scaling, gatedMLP: true,
+        let config = ModelConfig(
+            modelType: modelType, dModel: dModel, nLayers: try hf.positiveInt("num_hidden_layers"), nHeads: nHeads,
+            dHead: dHead, nKeyValueHeads: nKV, dMLP: try hf.positiveInt("intermediate_size"), dVocab: try hf.positiveInt("vocab_size"),
+            nCtx: try hf.positiveInt("max_position_embeddings"), actFn: activation.rawValue, normalization: .rmsNorm,
+            eps: Float(try hf.nonNegativeDouble("rms_norm_eps", default: 1e-6)), positionalEmbedding: .rotary, rotaryDim: dHead,
+            rotaryBase: try hf.positiveDouble("rope_theta", default: 10000), ropeScaling: scaling, gatedMLP: true,
             defaultPrependBOS: modelType != "qwen2",  // as TransformerLens
             tiedEmbeddings: try hf.bool("tie_word_embeddings", default: false), slidingWindow: window)
+        try config.validate(file: hf.path, keys: .init(dModel: "hidden_size", nLayers: "num_hidden_layers", nHeads: "num_attention_heads",
+                                                       nKeyValueHeads: "num_key_value_heads", dHead: "head_dim", dMLP: "intermediate_size",
+                                                       dVocab: "vocab_size", nCtx: "max_position_embeddings", rotary: "head_dim"))
+        return config
     }
 
     static let ignoredBuffers = [".rotary_emb.inv_freq"]

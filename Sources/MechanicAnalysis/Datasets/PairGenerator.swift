@@ -77,7 +77,8 @@ public enum PairGenerator {
                                 maxAttempts: Int? = nil) throws -> (pairs: [PromptPair], report: DatasetReport) {
         guard count >= 0 else { throw MechanicError.invalidArgument("the number of pairs must be ≥ 0 (got \(count))") }
         try spec.validate()
-        let limit = maxAttempts ?? max(100, 20 * count)
+        let (twenty, overflow) = count.multipliedReportingOverflow(by: 20)
+        let limit = maxAttempts ?? (overflow ? Int.max : max(100, twenty))
         var random = PortableRandom(seed: seed)
         var report = DatasetReport(requested: count, attempts: 0, kept: 0, dropped: [:], examples: [:])
         var pairs: [PromptPair] = []

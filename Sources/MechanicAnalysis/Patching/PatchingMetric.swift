@@ -45,6 +45,9 @@ struct MetricContext {
         for id in answers + wrongs where !(0..<dVocab).contains(id) {
             throw MechanicError.tokenOutOfRange(id: id, dVocab: dVocab)
         }
+        if metric == .logitDiff || metric == .normalizedLogitDiff, let same = zip(answers, wrongs).first(where: { $0 == $1 }) {
+            throw MechanicError.invalidArgument("the answer and the wrong token are the same token (id \(same.0)), so logit[answer] − logit[wrong] is always 0; give a different wrong token")
+        }
         guard clean.count == answers.count * dVocab, corrupt.count == clean.count else {
             throw MechanicError.invalidArgument("metric: expected \(answers.count) final-position logit rows of \(dVocab)")
         }

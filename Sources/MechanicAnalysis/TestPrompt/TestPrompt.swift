@@ -73,6 +73,8 @@ public func testPrompt(model: HookedTransformer, promptTokens: [Int], answerToke
 /// - **BOS.** `prependBOS` (default: the model's) is applied to the prompt only.
 public func testPrompt(model: HookedTransformer, prompt: String, answer: String, prependBOS: Bool? = nil,
                        prependSpaceToAnswer: Bool = true, top: Int = 10) throws -> TestPromptResult {
+    // An empty answer would be scored as the lone space the space rule puts before it.
+    guard !answer.isEmpty else { throw MechanicError.emptyInput("the answer is an empty string; give the text to score, e.g. \" Paris\"") }
     var warnings: [String] = []
     let (text, spaceWarnings) = answerText(prompt: prompt, answer: answer, prependSpace: prependSpaceToAnswer)
     warnings += spaceWarnings
