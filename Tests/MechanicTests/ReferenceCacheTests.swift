@@ -129,7 +129,7 @@ import FixtureSupport
         expectClose(pairs, context: "streaming \(name) \(file)")
         // The block accessor gives the same processed weights as a resident load.
         let resident = try Fixtures.load(name, processed: processed)
-        #expect(try model.block(1).W_Q == resident.weights.blocks[1].W_Q)
-        #expect(try model.block(0).b_O == resident.weights.blocks[0].b_O)
+        #expect(try model.block(1).W_Q == resident.block(1).W_Q)
+        #expect(try model.block(0).b_O == resident.block(0).b_O)
     }
 }
