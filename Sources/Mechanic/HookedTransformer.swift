@@ -59,12 +59,26 @@ public final class HookedTransformer: @unchecked Sendable {
         case streaming(StreamingBlocks)
     }
 
-    /// Whether blocks are streamed from the checkpoint (`weights.blocks` is then empty).
+    /// Whether blocks are streamed from the checkpoint (and `weights` holds only the globals).
     public var streamsWeights: Bool { if case .streaming = blockStore { return true } else { return false } }
 
-    /// The weights of block `l` in TransformerLens's layout, also for a streaming model (where
-    /// they are read and processed on demand).
-    public func block(_ l: Int) throws -> BlockWeights { try blockForForward(l).weights }
+    /// The weights of block `l` in TransformerLens's layout — the one way to read a block from
+    /// outside the core. A resident model returns its stored tensors (no copy: `Tensor` is
+    /// copy-on-write); a streamed model reads, converts and processes the block from the
+    /// checkpoint on every call, so callers that use a block repeatedly fetch it once and keep it.
+    public func block(_ l: Int) throws -> BlockWeights {
+        try checkLayer(l)
+        switch blockStore {
+        case .resident: return weights.blocks[l]
+        case let .streaming(s): return try s.load(l)
+        }
+    }
+
+    private func checkLayer(_ l: Int) throws {
+        guard (0..<config.nLayers).contains(l) else {
+            throw MechanicError.invalidArgument("layer \(l) does not exist (the model has \(config.nLayers) layers)")
+        }
+    }
 
     func blockForForward(_ l: Int) throws -> (weights: BlockWeights, fused: FusedAttention) {
         switch blockStore {

@@ -36,10 +36,14 @@ public struct BlockWeights: Sendable {
 
 /// All parameters of a model in TransformerLens's layout — the one source of truth; the forward
 /// pass derives its fused matrices from these.
+///
+/// The blocks are not public: a streamed model (`HookedTransformer.streamsWeights`) keeps them
+/// in the checkpoint and this array is empty, so code outside the core reads a block through
+/// `HookedTransformer.block(_:)`, which serves resident and streamed models alike.
 public struct ModelWeights: Sendable {
     public var W_E: Tensor          // [d_vocab, d_model]
     public var W_pos: Tensor?       // [n_ctx, d_model] (learned positions only)
-    public var blocks: [BlockWeights]
+    var blocks: [BlockWeights]
     public var lnFinalW: Tensor?    // [d_model]
     public var lnFinalB: Tensor?    // [d_model]
     public var W_U: Tensor          // [d_model, d_vocab]
@@ -52,6 +56,7 @@ public struct ModelWeights: Sendable {
     }
 
     /// Named parameters with TransformerLens's state-dict names (`blocks.0.attn.W_Q`, …).
+    /// Holds the blocks' parameters only where they are resident (not for a streamed model).
     /// Grouped-query K/V use TransformerLens's `_W_K`/`_W_V`/`_b_K`/`_b_V` names.
     public func named(groupedQuery: Bool = false) -> [(String, Tensor)] {
         var out: [(String, Tensor)] = [("embed.W_E", W_E)]

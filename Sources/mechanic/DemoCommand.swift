@@ -29,6 +29,9 @@ struct DemoCommand: ParsableCommand {
     @Flag(name: .long, help: "Load --model unprocessed.")
     var noProcessing = false
 
+    @Option(name: .long, help: "Stream --model's blocks from the checkpoint: auto, on or off.")
+    var streaming: StreamingMode = .auto
+
     @Option(name: .long, parsing: .unconditional, help: "Random tokens per half of the repeated sequence.")
     var seqLen = 20
 
@@ -52,7 +55,8 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let subject: DemoSubject
         if let model {
-            let options = ModelOptions.parseOrExit(["--model", model] + (revision.map { ["--revision", $0] } ?? []) + (noProcessing ? ["--no-processing"] : []))
+            let options = ModelOptions.parseOrExit(["--model", model] + (revision.map { ["--revision", $0] } ?? []) + (noProcessing ? ["--no-processing"] : [])
+                                                  + ["--streaming", streaming.rawValue])
             let m = try options.load()
             subject = Demo.modelSubject(m, name: model)
         } else {

@@ -284,7 +284,7 @@ struct HeadsCommand: ParsableCommand {
     }
 
     func runComposition(_ m: HookedTransformer, _ mode: CompositionMode, meta: [(key: String, value: String)]) throws {
-        let s = m.allCompositionScores(mode)  // [L, H, L, H]
+        let s = try m.allCompositionScores(mode)  // [L, H, L, H]
         try report.write(title: "\(mode.rawValue)-composition scores", meta: meta + [("mode", mode.rawValue)], [CompositionReport(mode: mode, scores: s)])
         let (L, H) = (m.config.nLayers, m.config.nHeads)
         if json {

@@ -13,6 +13,9 @@ struct ModelOptions: ParsableArguments {
     @Flag(name: .long, help: "Load the weights unprocessed (like from_pretrained_no_processing).")
     var noProcessing = false
 
+    @Option(name: .long, help: "Stream the blocks from the checkpoint: auto (when float32 weights exceed 40% of available memory), on or off.")
+    var streaming: StreamingMode = .auto
+
     var processing: WeightProcessing { noProcessing ? .none : .default }
 
     func directory(weights: Bool = true) throws -> URL {
@@ -20,7 +23,22 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load() throws -> HookedTransformer {
-        try HookedTransformer.load(directory(), processing: processing)
+        try HookedTransformer.load(directory(), processing: processing, streaming: streaming.load)
+    }
+}
+
+/// `--streaming auto|on|off`: whether a model's blocks stay in the checkpoint and are widened
+/// per use (`HookedTransformer.load(_:processing:streaming:)`). The numbers are the same either way.
+enum StreamingMode: String, CaseIterable, ExpressibleByArgument {
+    case auto, on, off
+
+    /// The `streaming:` argument of `HookedTransformer.load` (nil = decide by available memory).
+    var load: Bool? {
+        switch self {
+        case .auto: return nil
+        case .on: return true
+        case .off: return false
+        }
     }
 }
 

@@ -23,13 +23,15 @@ public enum TestFixtures {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var loaded: [String: HookedTransformer] = [:]
 
-    /// A fixture model, loaded once per test process for each processing mode.
-    public static func load(_ name: String, processed: Bool = true) throws -> HookedTransformer {
-        let key = "\(name)-\(processed)"
+    /// A fixture model, loaded once per test process for each processing mode. `streaming: true`
+    /// keeps the blocks in the checkpoint (read per use, as a model too large for memory runs);
+    /// `false` (the default) holds them in memory.
+    public static func load(_ name: String, processed: Bool = true, streaming: Bool = false) throws -> HookedTransformer {
+        let key = "\(name)-\(processed)-\(streaming)"
         lock.lock()
         defer { lock.unlock() }
         if let m = loaded[key] { return m }
-        let m = try HookedTransformer.load(model(name), processing: processed ? .default : .none)
+        let m = try HookedTransformer.load(model(name), processing: processed ? .default : .none, streaming: streaming)
         loaded[key] = m
         return m
     }

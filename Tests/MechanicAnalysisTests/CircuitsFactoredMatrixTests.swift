@@ -25,7 +25,7 @@ struct CircuitsFactoredMatrixTests {
         let model = try HeadsFixtures.load(name)
         let circuits = try HeadsFixtures.manifest(name)["circuits"] as? [[String: Any]] ?? []
         #expect(circuits.count == model.config.nLayers * model.config.nHeads)
-        let (OV, QK) = (model.OV, model.QK)
+        let (OV, QK) = (try model.OV, try model.QK)
         for c in circuits {
             let (l, h) = (c["layer"] as? Int ?? -1, c["head"] as? Int ?? -1)
             for (kind, fm) in [("OV", OV[l][h]), ("QK", QK[l][h])] {
@@ -87,7 +87,7 @@ struct CircuitsFactoredMatrixTests {
         let model = try HeadsFixtures.load(name)
         let comp = try HeadsFixtures.manifest(name)["composition"] as? [String: Any] ?? [:]
         for mode in CompositionMode.allCases {
-            let ours = model.allCompositionScores(mode)
+            let ours = try model.allCompositionScores(mode)
             let theirs = HeadsFixtures.tensor(comp[mode.rawValue])
             expectHeadsClose(ours, theirs, "\(name) composition \(mode)")
             #expect(theirs.data.contains { $0 > 0.05 }, "the reference must not be all zeros")

@@ -76,8 +76,8 @@ enum CongruenceModels {
     }
 
     /// The effective embedding written out by hand: LayerNormPre, self-attention only, ReLU MLP.
-    func manualEffective(_ m: HookedTransformer, token t: Int) -> (mlpOut: [Float], residPost: [Float]) {
-        let c = m.config, w = m.weights.blocks[0]
+    func manualEffective(_ m: HookedTransformer, token t: Int) throws -> (mlpOut: [Float], residPost: [Float]) {
+        let c = m.config, w = try m.block(0)
         let (D, H, E, M) = (c.dModel, c.nHeads, c.dHead, c.dMLP)
         func lnPre(_ x: [Float]) -> [Float] {
             let mean = x.reduce(0, +) / Float(D)
@@ -106,7 +106,7 @@ enum CongruenceModels {
         let block0 = try m.tokenEmbeddings(tokens, kind: .block0)
         let raw = try m.tokenEmbeddings(tokens, kind: .raw)
         for (i, t) in tokens.enumerated() {
-            let (out, post) = manualEffective(m, token: t)
+            let (out, post) = try manualEffective(m, token: t)
             for d in 0..<m.config.dModel {
                 #expect(abs(mlp0[i, d] - out[d]) < 1e-5, "mlp0 token \(t) dim \(d)")
                 #expect(abs(block0[i, d] - post[d]) < 1e-5, "block0 token \(t) dim \(d)")

@@ -57,7 +57,7 @@ struct HeadsAnalysisFixtureTests {
             expectColumnsEqualUpToSign(fm.Vh, try ref.tensor("\(kind)_Vh"), fm.S, "\(name) \(kind) Vh")
         }
         for mode in CompositionMode.allCases {
-            expectHeadsClose(model.allCompositionScores(mode), try ref.tensor("composition_scores_\(mode.rawValue)"), "\(name) composition \(mode)")
+            expectHeadsClose(try model.allCompositionScores(mode), try ref.tensor("composition_scores_\(mode.rawValue)"), "\(name) composition \(mode)")
         }
     }
 

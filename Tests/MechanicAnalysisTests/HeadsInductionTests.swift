@@ -62,14 +62,14 @@ import Testing
 
     @Test func compositionScoresSeeOnlyThePlantedKComposition() throws {
         let p = try model()
-        let k = p.model.allCompositionScores(.K)
+        let k = try p.model.allCompositionScores(.K)
         let V = Float(p.vocabSize)
         #expect(abs(k[0, 0, 1, 0] - 1 / V.squareRoot()) < 1e-5)
         var others = k
         others[0, 0, 1, 0] = 0
         #expect(others.maxAbs < 1e-6)
-        #expect(p.model.allCompositionScores(.Q).maxAbs < 1e-6)
-        #expect(p.model.allCompositionScores(.V).maxAbs < 1e-6)
+        #expect(try p.model.allCompositionScores(.Q).maxAbs < 1e-6)
+        #expect(try p.model.allCompositionScores(.V).maxAbs < 1e-6)
     }
 
     @Test func theInductionHeadCopiesAndTheOthersDoNot() throws {

@@ -37,7 +37,7 @@ struct HeadsNameMoverTests {
             let z = try cache.require("blocks.\(l).attn.hook_z")  // [1, pos, head, d_head]
             for h in 0..<4 {
                 let zh = Tensor(shape: [1, 16], data: Array(z.data[((last * 4 + h) * 16)..<((last * 4 + h + 1) * 16)]))
-                let out = zh.linear(model.weights.blocks[l].W_O.slice0(h))
+                let out = zh.linear(try model.block(l).W_O.slice0(h))
                 for m in 0..<D { headSum[m] += out.data[m] }
             }
         }

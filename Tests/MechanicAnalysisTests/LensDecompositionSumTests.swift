@@ -55,7 +55,7 @@ import Testing
         let heads = try cache.stackHeadResults(model: m)
         let neurons = try cache.stackNeuronResults(model: m)
         for l in 0..<m.config.nLayers {
-            let b = m.weights.blocks[l]
+            let b = try m.block(l)
             var attn = ResidualStack(labels: [], tensor: Tensor.stack((0..<H).map { heads.tensor.slice0(l * H + $0) })).sum()
             attn = attn + broadcast(b.b_O, like: attn)
             lensExpectClose(attn, try cache.require("blocks.\(l).hook_attn_out"), "\(name) heads + b_O = attn_out \(l)")

@@ -40,7 +40,7 @@ import Mechanic
             for h in 0..<c.nHeads {
                 // delta[p] = (z_corrupt − z_clean)[p, h] · W_O[h]
                 var resid = try clean.require(last)
-                let W_O = model.weights.blocks[l].W_O
+                let W_O = try model.block(l).W_O
                 for p in 0..<pair.clean.count { for m in 0..<c.dModel {
                     var d: Float = 0
                     for e in 0..<c.dHead { d += (corruptZ[0, p, h, e] - cleanZ[0, p, h, e]) * W_O[h, e, m] }

@@ -129,7 +129,19 @@ import FixtureSupport
         expectClose(pairs, context: "streaming \(name) \(file)")
         // The block accessor gives the same processed weights as a resident load.
         let resident = try Fixtures.load(name, processed: processed)
-        #expect(try model.block(1).W_Q == resident.weights.blocks[1].W_Q)
-        #expect(try model.block(0).b_O == resident.weights.blocks[0].b_O)
+        #expect(try model.block(1).W_Q == resident.block(1).W_Q)
+        #expect(try model.block(0).b_O == resident.block(0).b_O)
+    }
+
+    /// The block accessor names a layer that does not exist instead of stopping on an index.
+    @Test func blockOutsideTheModelIsAClearError() throws {
+        let streamed = try HookedTransformer.load(Fixtures.model("gpt2-tiny"), streaming: true)
+        let resident = try Fixtures.load("gpt2-tiny", processed: true)
+        for m in [streamed, resident] {
+            for l in [-1, m.config.nLayers] {
+                #expect(throws: MechanicError.self) { try m.block(l) }
+            }
+            #expect(try m.block(m.config.nLayers - 1).W_O.shape == [m.config.nHeads, m.config.dHead, m.config.dModel])
+        }
     }
 }

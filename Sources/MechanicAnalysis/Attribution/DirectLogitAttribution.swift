@@ -109,7 +109,7 @@ public enum DirectLogitAttribution {
             entries = zip(heads.labels, attrs(heads)).map { entry($0, $1) }
             if !c.attnOnly {
                 for l in 0..<c.nLayers {
-                    guard let W_out = model.weights.blocks[l].W_out else { continue }
+                    guard let W_out = try model.block(l).W_out else { continue }
                     let post = try at.apply(flat.require("blocks.\(l).mlp.hook_post"), axis: -2).data  // [d_mlp]
                     let proj = W_out.linear(Tensor(shape: [D, 1], data: u)).data                    // W_out · u, [d_mlp]
                     for n in 0..<c.dMLP {

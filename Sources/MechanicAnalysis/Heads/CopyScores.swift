@@ -36,7 +36,12 @@ extension HookedTransformer {
     /// through `d_head` as TransformerLens's `W_E @ OV @ W_U` is: `A = embed · W_V`, `B = W_O · W_U`.
     public func fullOVCircuit(layer: Int, head: Int, embedding: Tensor) throws -> FactoredMatrix {
         try headsCheck(layer, head)
-        let ov = ovUnchecked(layer, head)
+        return fullOVCircuit(try block(layer), head: head, embedding: embedding)
+    }
+
+    /// The full OV circuit of head `head` of the layer whose weights are `b`.
+    func fullOVCircuit(_ b: BlockWeights, head: Int, embedding: Tensor) -> FactoredMatrix {
+        let ov = ov(b, head)
         return FactoredMatrix(checked: embedding.linear(ov.A), ov.B.linear(weights.W_U))  // [vocab, d_head], [d_head, vocab]
     }
 
@@ -52,8 +57,9 @@ extension HookedTransformer {
         let unscored = [Float](repeating: .nan, count: L * H)
         var fraction = Tensor(shape: [L, H], data: unscored)
         var eigen = fraction, positive = fraction
+        var layerBlock = LayerBlock(self)
         for (l, h) in selected {
-            let circuit = try fullOVCircuit(layer: l, head: h, embedding: embed)
+            let circuit = fullOVCircuit(try layerBlock(l), head: h, embedding: embed)
             fraction[l, h] = Float(HeadsCopyKernel.selfRankFraction(circuit, topK: options.topK, blockRows: max(options.blockRows, 1)))
             let values = try circuit.eigenvalues
             let total = values.reduce(0.0) { $0 + $1.magnitude }

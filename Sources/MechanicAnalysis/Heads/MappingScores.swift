@@ -110,8 +110,9 @@ extension HookedTransformer {
                                 data: mapping.pairs.flatMap { Array(weights.W_E.data[($0.source * D)..<(($0.source + 1) * D)]) })
         let rows = try ovInputEmbeddings(embedding, rows: sourceRows)
         var out: [HeadMappingScore] = []
+        var layerBlock = LayerBlock(self)
         for (l, h) in selected {
-            let ov = ovUnchecked(l, h)
+            let ov = ov(try layerBlock(l), h)
             let logits = rows.linear(ov.A).linear(ov.B).linear(weights.W_U)  // [pairs, d_head] -> [pairs, d_model] -> [pairs, vocab]
             var ranks: [Int] = [], values: [Float] = [], sourceRanks: [Int] = []
             for (i, (s, t)) in mapping.pairs.enumerated() {

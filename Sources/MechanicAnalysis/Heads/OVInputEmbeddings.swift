@@ -32,15 +32,16 @@ extension HookedTransformer {
 
     /// `x + MLP₀(ln2₀(x))` for rows `x [n, d_model]` (the first block's MLP applied to the embedding).
     public func effectiveEmbedding(_ x: Tensor, blockRows: Int = 1024) throws -> Tensor {
-        guard !config.attnOnly, weights.blocks[0].W_in != nil else {
+        let b = try block(0)   // once (a streamed model reads it from the checkpoint)
+        guard !config.attnOnly, b.W_in != nil else {
             throw MechanicError.invalidArgument("the effective embedding needs an MLP in block 0; this model is attention-only (use block0)")
         }
-        return chunked(x, blockRows) { chunk in chunk + firstMLP(normalized(chunk, weights.blocks[0].ln2W, weights.blocks[0].ln2B)) }
+        return chunked(x, blockRows) { chunk in chunk + firstMLP(normalized(chunk, b.ln2W, b.ln2B), b) }
     }
 
     /// Rows `x [n, d_model]` through block 0 on their own (see `CopyEmbedding.block0`).
     public func blockZeroEmbedding(_ x: Tensor, blockRows: Int = 1024) throws -> Tensor {
-        let b = weights.blocks[0]
+        let b = try block(0)   // once (a streamed model reads it from the checkpoint)
         return chunked(x, blockRows) { chunk in
             // Self-attention of a lone token: pattern 1 on itself, so z = v.
             let x1 = normalized(chunk, b.ln1W, b.ln1B)
@@ -54,7 +55,7 @@ extension HookedTransformer {
             let mid = chunk + attn
             if config.attnOnly || b.W_in == nil { return mid }
             let mlpIn = config.parallelAttnMLP ? chunk : mid
-            return mid + firstMLP(normalized(mlpIn, b.ln2W, b.ln2B))
+            return mid + firstMLP(normalized(mlpIn, b.ln2W, b.ln2B), b)
         }
     }
 
@@ -79,9 +80,8 @@ extension HookedTransformer {
         return y
     }
 
-    /// Block 0's MLP on normalised rows `[rows, d_model]`, as the forward pass computes it.
-    private func firstMLP(_ x: Tensor) -> Tensor {
-        let b = weights.blocks[0]
+    /// Block 0's MLP (weights `b`) on normalised rows `[rows, d_model]`, as the forward pass computes it.
+    private func firstMLP(_ x: Tensor, _ b: BlockWeights) -> Tensor {
         guard let W_in = b.W_in, let W_out = b.W_out else { return Tensor(zeros: x.shape) }
         let act = Activation(rawValue: config.actFn) ?? .geluNew
         var post: Tensor

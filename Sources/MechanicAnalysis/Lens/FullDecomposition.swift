@@ -10,14 +10,15 @@ extension HookedTransformer {
         }
         var bias = Tensor(zeros: [config.dModel])
         for l in 0..<layer {
-            bias.add(weights.blocks[l].b_O)
-            if includeMLPBiases, let b = weights.blocks[l].b_out { bias.add(b) }
+            let b = try block(l)   // a streamed model reads each block once here
+            bias.add(b.b_O)
+            if includeMLPBiases, let b_out = b.b_out { bias.add(b_out) }
         }
         if mlpInput {
             guard layer < config.nLayers else {
                 throw MechanicError.invalidArgument("mlpInput: there is no attention bias beyond the final layer")
             }
-            bias.add(weights.blocks[layer].b_O)
+            bias.add(try block(layer).b_O)
         }
         return bias
     }

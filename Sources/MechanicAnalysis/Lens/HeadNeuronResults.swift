@@ -8,7 +8,7 @@ extension ActivationCache {
         if let r = activations["blocks.\(layer).attn.hook_result"] { return r }
         let z = try require("blocks.\(layer).attn.hook_z")  // [..., head, d_head]
         let (H, E, D) = (config.nHeads, config.dHead, config.dModel)
-        let W_O = model.weights.blocks[layer].W_O            // [head, d_head, d_model]
+        let W_O = try model.block(layer).W_O                 // [head, d_head, d_model]
         let rows = z.count / (H * E)
         return Tensor(shape: Array(z.shape.dropLast()) + [D]) { out in  // [..., head, d_model]
             z.data.withUnsafeBufferPointer { zp in
@@ -92,7 +92,7 @@ extension ActivationCache {
     /// `[*batch_and_pos_dims, neurons, d_model]`.
     public func neuronResults(model: HookedTransformer, layer: Int, neuronSlice: PosSlice = .all,
                               posSlice: PosSlice = .all) throws -> Tensor {
-        guard let W_out = model.weights.blocks[layer].W_out else {
+        guard let W_out = try model.block(layer).W_out else {
             throw MechanicError.invalidArgument("layer \(layer) has no MLP (attention-only model)")
         }
         let post = try posSlice.apply(require("blocks.\(layer).mlp.hook_post"), axis: -2)  // [..., pos', d_mlp]

@@ -48,8 +48,22 @@ struct PackedEntry {
 /// `[d_model, n·d_head]` matrix apiece (from TransformerLens's `[n, d_model, d_head]`), built on
 /// first use, and the buffer of the MLP's hidden activations (a fresh `[tokens, d_mlp]` array per
 /// block would cost page faults and zero-filling comparable to the activation function itself).
+///
+/// A streamed model's block is read from the checkpoint once per layer of a pass (the block of
+/// the layer asked last is kept: a pass asks for its layers in order, several times each), and
+/// only that layer's projections are kept, so memory stays near one block.
 final class PackedWeights {
     var hidden: [Float] = []
+    private var current: (layer: Int, block: BlockWeights)?
+
+    /// Block `l`'s weights: a resident model's own tensors (no copy), or the streamed block read
+    /// once for as long as the pass stays at layer `l`.
+    func block(_ l: Int, of model: HookedTransformer) throws -> BlockWeights {
+        if let current, current.layer == l { return current.block }
+        let b = try model.block(l)
+        current = (l, b)
+        return b
+    }
 
     struct Projections {
         let q: Tensor, k: Tensor, v: Tensor      // [d_model, n·d_head]
@@ -58,8 +72,11 @@ final class PackedWeights {
 
     private var layers: [Int: Projections] = [:]
 
-    func projections(_ l: Int, _ w: BlockWeights, _ c: ModelConfig) -> Projections {
+    /// `keepAll`: keep every layer's projections for the sweep (resident models); otherwise only
+    /// the last layer's.
+    func projections(_ l: Int, _ w: BlockWeights, _ c: ModelConfig, keepAll: Bool) -> Projections {
         if let p = layers[l] { return p }
+        if !keepAll { layers.removeAll() }
         func cat(_ W: Tensor, _ n: Int) -> Tensor {
             W.permuted([1, 0, 2]).reshaped([c.dModel, n * c.dHead])   // [n, d_model, d_head] -> [d_model, n·d_head]
         }
@@ -83,7 +100,7 @@ struct PackedBlock {
     /// come from `entry.preset`).
     func run(_ l: Int, _ layout: PackedLayout, residPre input: Tensor, entry: PackedEntry,
              prefixKeys: Tensor, prefixValues: Tensor) throws -> Tensor {
-        let c = model.config, w = model.weights.blocks[l]
+        let c = model.config, w = try weights.block(l, of: model)
         let (T, H, D) = (layout.tokens, c.nHeads, c.dModel)
         let stage = entry.stage
         var residPre = input
@@ -97,7 +114,7 @@ struct PackedBlock {
         var attnOut: Tensor
         switch stage {
         case .residPre:
-            attnOut = attention(l, layout, residPre: residPre, prefixKeys: prefixKeys, prefixValues: prefixValues)
+            attnOut = try attention(l, layout, residPre: residPre, prefixKeys: prefixKeys, prefixValues: prefixValues)
         case .qkv, .pattern, .z:
             attnOut = try headLocalAttention(l, layout, entry: entry, prefixKeys: prefixKeys, prefixValues: prefixValues)
         case .result:
@@ -179,10 +196,10 @@ struct PackedBlock {
 
     /// The attention output `[tokens, d_model]` of rows whose input changed (entering at
     /// resid_pre, or running since an earlier layer): every head at every token.
-    func attention(_ l: Int, _ layout: PackedLayout, residPre: Tensor, prefixKeys: Tensor, prefixValues: Tensor) -> Tensor {
-        let c = model.config, w = model.weights.blocks[l]
+    func attention(_ l: Int, _ layout: PackedLayout, residPre: Tensor, prefixKeys: Tensor, prefixValues: Tensor) throws -> Tensor {
+        let c = model.config, w = try weights.block(l, of: model)
         let (T, H, E, D) = (layout.tokens, c.nHeads, c.dHead, c.dModel)
-        var (q, k, v) = project(PackedMath.norm(residPre, c, weight: w.ln1W, bias: w.ln1B), layer: l)
+        var (q, k, v) = project(PackedMath.norm(residPre, c, weight: w.ln1W, bias: w.ln1B), layer: l, w)
         rotary?.apply(&q, positions: layout.tokenPositions)
         rotary?.apply(&k, positions: layout.tokenPositions)
         let keys = fullRows(layout, suffix: k, prefix: prefixKeys)
@@ -195,10 +212,10 @@ struct PackedBlock {
     /// The last block for rows that entered earlier, computed only where the metric reads it:
     /// keys and values at every token, everything else at each row's final token →
     /// resid_post `[rows, d_model]` of the final tokens.
-    func runFinal(_ l: Int, _ layout: PackedLayout, residPre x: Tensor, prefixKeys: Tensor, prefixValues: Tensor) -> Tensor {
-        let c = model.config, w = model.weights.blocks[l]
+    func runFinal(_ l: Int, _ layout: PackedLayout, residPre x: Tensor, prefixKeys: Tensor, prefixValues: Tensor) throws -> Tensor {
+        let c = model.config, w = try weights.block(l, of: model)
         let (R, H, K, E, D, P) = (layout.rows.count, c.nHeads, c.nKeyValueHeads, c.dHead, c.dModel, layout.positions)
-        let p = weights.projections(l, w, c)
+        let p = weights.projections(l, w, c, keepAll: !model.streamsWeights)
         let xn = PackedMath.norm(x, c, weight: w.ln1W, bias: w.ln1B)                             // [tokens, d_model]
         var k = xn.linear(p.k, bias: p.bk).reshaped([layout.tokens, K, E])                       // [tokens, kv, d_head]
         let v = xn.linear(p.v, bias: p.bv).reshaped([layout.tokens, K, E])                       // [tokens, kv, d_head]
@@ -254,10 +271,10 @@ struct PackedBlock {
     }
 
     /// q `[tokens, head, d_head]`, k and v `[tokens, kv_head, d_head]` from the normalised input
-    /// `x [tokens, d_model]`: one matrix product per projection.
-    func project(_ x: Tensor, layer l: Int) -> (Tensor, Tensor, Tensor) {
+    /// `x [tokens, d_model]` (layer `l`, weights `w`): one matrix product per projection.
+    func project(_ x: Tensor, layer l: Int, _ w: BlockWeights) -> (Tensor, Tensor, Tensor) {
         let c = model.config, T = x.shape[0]
-        let p = weights.projections(l, model.weights.blocks[l], c)
+        let p = weights.projections(l, w, c, keepAll: !model.streamsWeights)
         return (x.linear(p.q, bias: p.bq).reshaped([T, c.nHeads, c.dHead]),          // [tokens, head, d_head]
                 x.linear(p.k, bias: p.bk).reshaped([T, c.nKeyValueHeads, c.dHead]),   // [tokens, kv, d_head]
                 x.linear(p.v, bias: p.bv).reshaped([T, c.nKeyValueHeads, c.dHead]))   // [tokens, kv, d_head]

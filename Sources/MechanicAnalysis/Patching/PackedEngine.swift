@@ -99,7 +99,7 @@ extension PatchingRun {
             let entering = rows.filter { $0.layer == l }
             // The last block of rows that are already running: only their final tokens matter.
             if l == L - 1, !active.rows.isEmpty {
-                finals = block.runFinal(l, active, residPre: x, prefixKeys: keys, prefixValues: values)
+                finals = try block.runFinal(l, active, residPre: x, prefixKeys: keys, prefixValues: values)
                 finalRows = active.rows
                 active = PackedLayout([], positions: positions)
                 x = Tensor(zeros: [0, c.dModel])

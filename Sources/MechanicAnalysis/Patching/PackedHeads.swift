@@ -40,7 +40,7 @@ extension PackedBlock {
             try entry.apply("hook_z", &z)
         }
         var attnOut = try entry.require("hook_attn_out")   // [tokens, d_model]
-        addHeadUpdates(&attnOut, z: z, target: zTarget, layer: l)
+        try addHeadUpdates(&attnOut, z: z, target: zTarget, layer: l)
         return attnOut
     }
 
@@ -87,11 +87,11 @@ extension PackedBlock {
 
     /// `attnOut += Σ_h (z − target)[t, h] · W_O[h]` over the runs of consecutive tokens t where
     /// head h's z differs from the target's: one `[run, d_head] · [d_head, d_model]` product each.
-    func addHeadUpdates(_ attnOut: inout Tensor, z: Tensor, target: Tensor, layer l: Int) {
+    func addHeadUpdates(_ attnOut: inout Tensor, z: Tensor, target: Tensor, layer l: Int) throws {
         let c = model.config
         let (T, H, E, D) = (z.shape[0], c.nHeads, c.dHead, c.dModel)
         let delta = z - target   // [tokens, head, d_head]
-        let W_O = model.weights.blocks[l].W_O   // [head, d_head, d_model]
+        let W_O = try weights.block(l, of: model).W_O   // [head, d_head, d_model]
         delta.data.withUnsafeBufferPointer { dp in
             W_O.data.withUnsafeBufferPointer { op in
                 attnOut.data.withUnsafeMutableBufferPointer { ap in

@@ -27,7 +27,7 @@ struct AttributionBench: ParsableCommand {
 
     func run() throws {
         let url = try RandomCheckpoint.gpt2Directory(dir)
-        let model = try HookedTransformer.load(url)
+        let model = try HookedTransformer.load(url, streaming: setup.streaming.load)
         let list = PatchingBenchmark.pairs(count: pairs, seq: seq, dVocab: model.config.dVocab)   // `bench patch`'s pairs
         if let writeInputs {
             let object: [String: Any] = ["clean": list.map(\.clean), "corrupt": list.map(\.corrupt),

@@ -18,10 +18,13 @@ struct ForwardBench: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(help: "Stream the blocks from the checkpoint: auto, on or off.")
+    var streaming: StreamingMode = .auto
+
     func run() throws {
         let url = try RandomCheckpoint.gpt2Directory(dir)
         let loadStart = Date()
-        let model = try HookedTransformer.load(url)
+        let model = try HookedTransformer.load(url, streaming: streaming.load)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let c = model.config
         var rng = SplitMix64(seed: 7)

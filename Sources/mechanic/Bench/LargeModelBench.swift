@@ -27,6 +27,9 @@ struct LargeModelBench: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(help: "Stream the blocks from the checkpoint: auto, on or off.")
+    var streaming: StreamingMode = .auto
+
     func run() throws {
         let url = URL(fileURLWithPath: dir)
         let writeStart = Date()
@@ -38,7 +41,7 @@ struct LargeModelBench: ParsableCommand {
         defer { if !keep { try? FileManager.default.removeItem(at: url) } }
         let rssBefore = SystemMemory.residentBytes()
         let t0 = Date()
-        let model = try HookedTransformer.load(url)
+        let model = try HookedTransformer.load(url, streaming: streaming.load)
         let loadSeconds = Date().timeIntervalSince(t0)
         var rng = SplitMix64(seed: 3)
         let ids = [1] + (1..<tokens).map { _ in Int(rng.next() % 32000) }

@@ -53,7 +53,7 @@ struct PatchBench: ParsableCommand {
         }
         blasSetThreads(threads)
         let url = try RandomCheckpoint.gpt2Directory(dir)
-        let model = try HookedTransformer.load(url)
+        let model = try HookedTransformer.load(url, streaming: setup.streaming.load)
         guard seq <= model.config.nCtx else { throw ValidationError("--seq \(seq) exceeds the model's context (\(model.config.nCtx))") }
         let prompts = PatchingBenchmark.pairs(count: pairs, seq: seq, dVocab: model.config.dVocab)
         if let inputs {

@@ -30,6 +30,9 @@ struct PatchScaleBench: ParsableCommand {
     @Flag(help: "Print one JSON object per count instead of the table.")
     var json = false
 
+    @Option(help: "Stream the model's blocks from the checkpoint: auto, on or off.")
+    var streaming: StreamingMode = .auto
+
     @Flag(help: .hidden)
     var child = false
 
@@ -61,7 +64,7 @@ struct PatchScaleBench: ParsableCommand {
         let p = Process()
         p.executableURL = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
         p.arguments = ["bench", "patch-scale", "--pairs", "\(n)", "--seq", "\(seq)", "--pair-batch", "\(pairBatch)",
-                       "--act", act, "--threads", "\(threads)", "--child"]
+                       "--act", act, "--threads", "\(threads)", "--streaming", streaming.rawValue, "--child"]
         let out = Pipe()
         p.standardOutput = out
         try p.run()
@@ -78,7 +81,7 @@ struct PatchScaleBench: ParsableCommand {
         blasSetThreads(threads)
         guard let kind = ActPatchKind(rawValue: act) else { throw MechanicError.invalidArgument("--act \(act) is unknown") }
         let url = try RandomCheckpoint.gpt2Directory("/tmp/mechanic-bench/gpt2-random")
-        let model = try HookedTransformer.load(url)
+        let model = try HookedTransformer.load(url, streaming: streaming.load)
         // Random tokens, the corrupted prompt differing at position 3 and at the end (`bench patch`'s pairs).
         let pairs = PatchingBenchmark.pairs(count: n, seq: seq, dVocab: model.config.dVocab)
         let before = ProcessUsage.now()

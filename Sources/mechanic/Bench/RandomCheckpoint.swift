@@ -13,6 +13,9 @@ struct BenchPairOptions: ParsableArguments {
 
     @Option(help: "Tokens per prompt.")
     var seq = 15
+
+    @Option(help: "Stream the blocks from the checkpoint: auto, on or off.")
+    var streaming: StreamingMode = .auto
 }
 
 enum RandomCheckpoint {
