@@ -37,6 +37,8 @@ public final class Tokenizer: @unchecked Sendable {
     /// Agrees with Hugging Face's `len(tok.encode("")) > 0` except for templates that only append
     /// (e.g. `$A </s>`), which add no BOS.
     public let addsBosToken: Bool
+    /// The file (or directory) the tokenizer was read from, for messages.
+    public internal(set) var source = "<memory>"
 
     // MARK: - Loading
 
@@ -56,7 +58,9 @@ public final class Tokenizer: @unchecked Sendable {
         let config = try TokenizerConfig.load(config: file("tokenizer_config.json"), specialTokensMap: file("special_tokens_map.json"))
         if let json = file("tokenizer.json") {
             let components = try TokenizerJSONLoader.load(try JSONParser.parse(contentsOf: json), file: json.path)
-            return try Tokenizer(components: components, config: config, configFile: file("tokenizer_config.json")?.path, gpt2Files: false)
+            let tok = try Tokenizer(components: components, config: config, configFile: file("tokenizer_config.json")?.path, gpt2Files: false)
+            tok.source = json.path
+            return tok
         }
         if let vocab = file("vocab.json"), let merges = file("merges.txt") {
             let components = try GPT2Files.load(vocab: vocab, merges: merges, addPrefixSpace: config.addPrefixSpace ?? false)
@@ -65,7 +69,9 @@ public final class Tokenizer: @unchecked Sendable {
             config.bosToken = config.bosToken ?? "<|endoftext|>"
             config.eosToken = config.eosToken ?? "<|endoftext|>"
             config.unkToken = config.unkToken ?? "<|endoftext|>"
-            return try Tokenizer(components: components, config: config, configFile: file("tokenizer_config.json")?.path, gpt2Files: true)
+            let tok = try Tokenizer(components: components, config: config, configFile: file("tokenizer_config.json")?.path, gpt2Files: true)
+            tok.source = vocab.path
+            return tok
         }
         if let model = file("tokenizer.model") {
             return try load(sentencePieceModel: model, config: config, configFile: file("tokenizer_config.json")?.path)
@@ -82,7 +88,9 @@ public final class Tokenizer: @unchecked Sendable {
             let map = config.deletingLastPathComponent().appendingPathComponent("special_tokens_map.json")
             settings = try TokenizerConfig.load(config: config, specialTokensMap: FileManager.default.fileExists(atPath: map.path) ? map : nil)
         }
-        return try Tokenizer(components: components, config: settings, configFile: config?.path, gpt2Files: false)
+        let tok = try Tokenizer(components: components, config: settings, configFile: config?.path, gpt2Files: false)
+        tok.source = tokenizerJSON.path
+        return tok
     }
 
     /// Loads a tokenizer from `path`: a directory (as `load(directory:)`), a `tokenizer.json`
@@ -129,7 +137,9 @@ public final class Tokenizer: @unchecked Sendable {
         if config?.bosToken == nil, let id = sp.bosId { config = config ?? TokenizerConfig(); config?.bosToken = proto.pieces[id].piece }
         if config?.eosToken == nil, let id = sp.eosId { config = config ?? TokenizerConfig(); config?.eosToken = proto.pieces[id].piece }
         if config?.padToken == nil, let id = sp.padId { config = config ?? TokenizerConfig(); config?.padToken = proto.pieces[id].piece }
-        return try Tokenizer(components: components, config: config, configFile: configFile ?? url.path, gpt2Files: false, sentencePiece: sp)
+        let tok = try Tokenizer(components: components, config: config, configFile: configFile ?? url.path, gpt2Files: false, sentencePiece: sp)
+        tok.source = url.path
+        return tok
     }
 
     init(components: TokenizerComponents, config: TokenizerConfig?, configFile: String?, gpt2Files: Bool,

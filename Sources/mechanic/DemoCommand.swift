@@ -29,6 +29,9 @@ struct DemoCommand: ParsableCommand {
     @Flag(name: .long, help: "Load --model unprocessed.")
     var noProcessing = false
 
+    @Option(name: .long, help: tokenizerOptionHelp)
+    var tokenizer: String?
+
     @Option(name: .long, help: "Random tokens per half of the repeated sequence.")
     var seqLen = 20
 
@@ -46,7 +49,8 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let subject: DemoSubject
         if let model {
-            let options = ModelOptions.parseOrExit(["--model", model] + (revision.map { ["--revision", $0] } ?? []) + (noProcessing ? ["--no-processing"] : []))
+            let options = ModelOptions.parseOrExit(["--model", model] + (revision.map { ["--revision", $0] } ?? []) + (noProcessing ? ["--no-processing"] : [])
+                                                  + (tokenizer.map { ["--tokenizer", $0] } ?? []))
             let m = try options.load()
             subject = Demo.modelSubject(m, name: model)
         } else {

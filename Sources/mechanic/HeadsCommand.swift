@@ -52,7 +52,7 @@ struct HeadsCommand: ParsableCommand {
     @Flag(name: .long, help: "Draw the tokens of r without repetition.")
     var distinct = false
 
-    @Option(name: .long, help: "BOS token id for --induction (default: the tokenizer's; none when the model has no tokenizer).")
+    @Option(name: .long, help: "BOS token id for --induction (default: the tokenizer's, else config.json's bos_token_id).")
     var bos: Int?
 
     @Option(name: .long, help: "Only these heads, as L:H,L:H,… (--detect, --copy-scores; the others score −1).")

@@ -13,6 +13,9 @@ struct ModelOptions: ParsableArguments {
     @Flag(name: .long, help: "Load the weights unprocessed (like from_pretrained_no_processing).")
     var noProcessing = false
 
+    @Option(name: .long, help: tokenizerOptionHelp)
+    var tokenizer: String?
+
     var processing: WeightProcessing { noProcessing ? .none : .default }
 
     func directory(weights: Bool = true) throws -> URL {
@@ -20,7 +23,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load() throws -> HookedTransformer {
-        try HookedTransformer.load(directory(), processing: processing)
+        try HookedTransformer.load(directory(), processing: processing, tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
     }
 }
 
