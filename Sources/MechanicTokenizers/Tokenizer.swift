@@ -37,6 +37,9 @@ public final class Tokenizer: @unchecked Sendable {
     /// Agrees with Hugging Face's `len(tok.encode("")) > 0` except for templates that only append
     /// (e.g. `$A </s>`), which add no BOS.
     public let addsBosToken: Bool
+    /// True for SentencePiece-style vocabularies, whose word-initial pieces carry a "▁" that
+    /// `tokenString` turns into a space or drops ("▁short" and "short" both show as "short").
+    public let marksWordStarts: Bool
     /// The file (or directory) the tokenizer was read from, for messages.
     public internal(set) var source = "<memory>"
 
@@ -209,6 +212,8 @@ public final class Tokenizer: @unchecked Sendable {
         postProcessor = post
         vocabSize = max(model.idToToken.count, added.maxId + 1)
         addsBosToken = post?.addsLeadingTokens ?? false
+        marksWordStarts = sentencePiece != nil
+            || (!model.byteLevel && model.idToToken.contains { $0?.utf8.starts(with: [0xE2, 0x96, 0x81]) == true })
     }
 
     // MARK: - Encoding
@@ -303,6 +308,14 @@ public final class Tokenizer: @unchecked Sendable {
     /// The text of one token as Hugging Face's `decode([id])` shows it (what TransformerLens's
     /// `to_str_tokens` prints): "Ġthe" → " the", Llama's "▁the" → "the", "<0x0A>" → "\n".
     public func tokenString(_ id: Int) -> String { decode([id]) }
+
+    /// One token as reports and terminal output show it, so that different tokens never look the
+    /// same: the vocabulary string for SentencePiece-style tokenizers ("▁short" vs "short",
+    /// "<0x0A>"), else `tokenString` (" short" vs "short" for byte-level BPE).
+    public func displayToken(_ id: Int) -> String {
+        if marksWordStarts, let raw = token(of: id) { return raw }
+        return tokenString(id)
+    }
 
     /// The raw vocabulary string of an id (`convert_ids_to_tokens`), e.g. "Ġthe".
     public func token(of id: Int) -> String? { added.token(id: id)?.content ?? model.token(of: id) }

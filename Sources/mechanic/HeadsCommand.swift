@@ -321,7 +321,7 @@ struct HeadsCommand: ParsableCommand {
     // MARK: output helpers
 
     func piece(_ m: HookedTransformer, _ id: Int) -> String {
-        let s = m.tokenizer?.tokenString(id) ?? ""
+        let s = m.tokenizer == nil ? "" : m.pieceString(id)
         return s.isEmpty ? "#\(id)" : s
     }
 

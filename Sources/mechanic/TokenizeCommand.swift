@@ -28,7 +28,7 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         let tok = try commandTokenizer(model: model, revision: revision, tokenizer: tokenizer).tokenizer
         let ids = try HookedTransformer.tokens(text, tokenizer: tok, prependBOS: !noBos && tok.bosTokenId != nil)
-        let pieces = ids.map { tok.tokenString($0) }
+        let pieces = ids.map { tok.displayToken($0) }  // Llama's "▁" kept: "▁short" and "short" differ
         if json {
             try printJSON(["ids": ids, "tokens": pieces])
         } else {
