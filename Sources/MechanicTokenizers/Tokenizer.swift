@@ -108,6 +108,9 @@ public final class Tokenizer: @unchecked Sendable {
             let url = path.deletingLastPathComponent().appendingPathComponent(name)
             return FileManager.default.fileExists(atPath: url.path) ? url : nil
         }
+        if ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"].contains(path.lastPathComponent) {
+            return try load(directory: path.deletingLastPathComponent())  // one of a directory's files: the directory
+        }
         if path.pathExtension == "model" {
             let config = try TokenizerConfig.load(config: beside("tokenizer_config.json"), specialTokensMap: beside("special_tokens_map.json"))
             return try load(sentencePieceModel: path, config: config, configFile: beside("tokenizer_config.json")?.path)
@@ -116,7 +119,7 @@ public final class Tokenizer: @unchecked Sendable {
             throw TokenizerError.unsupportedComponent(file: path.path, component: "tokenizer file",
                                                       type: path.pathExtension.isEmpty ? path.lastPathComponent : ".\(path.pathExtension)")
         }
-        return try load(tokenizerJSON: path, config: path.lastPathComponent == "tokenizer_config.json" ? nil : beside("tokenizer_config.json"))
+        return try load(tokenizerJSON: path, config: beside("tokenizer_config.json"))
     }
 
     /// Loads a SentencePiece `tokenizer.model` (BPE, as Llama-2 ships it), with settings from a
