@@ -63,6 +63,21 @@ import MechanicTokenizers
         }
     }
 
+    /// A model directory whose only tokenizer file is tokenizer.model uses it (here the real
+    /// Llama-2 one, which is then refused: 32,000 pieces do not fit llama-tiny's 512 rows).
+    @Test func modelDirectoryWithOnlyTokenizerModel() throws {
+        guard let llama2 = TestFixtures.sharedTokenizer("llama2") else { return }
+        let dir = try TestFixtures.bareModel("llama-tiny")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent("tokenizer.model"),
+                                                   withDestinationURL: llama2.appendingPathComponent("tokenizer.model"))
+        let tok = try #require(try HookedTransformer.loadTokenizer(dir))
+        #expect(tok.encode("The mouse is short") == [1, 450, 9495, 338, 3273])
+        #expect {
+            try HookedTransformer.load(dir)
+        } throws: { e in "\(e)".contains(dir.appendingPathComponent("tokenizer.model").path) && "\(e)".contains("d_vocab = 512") }
+    }
+
     /// A tokenizer.json with an empty vocabulary next to a config.json with 500 tokens: today's
     /// failure mode was a model that ran and decoded every token as "".
     @Test func emptyVocabularyIsAnErrorNamingBothFiles() throws {
