@@ -45,6 +45,15 @@ import FixtureSupport
         #expect((j["tokens"] as? [String]) == ["<s>", "▁The", "▁mouse", "▁is", "▁short"])
     }
 
+    /// Trap 2 end to end: the prompt's trailing "▁" is not scored before "▁mat", and the warnings say so.
+    @Test func predictAnswerAfterATrailingSpaceOnLlama() throws {
+        let r = try CLI.run(["predict", "--model", CLI.model("llama-tiny"), "--prompt", "The cat sat on the ", "--answer", "mat", "--top", "2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("no space is prepended") && r.stderr.contains("scoring \"▁mat\" after the prompt without it"), "\(r.stderr)")
+        #expect(r.stdout.contains("Tokenized prompt: [\"<s>\", \"▁The\", \"▁cat\", \"▁sat\", \"▁on\", \"▁the\"]"), "\(r.stdout)")
+        #expect(r.stdout.contains("Tokenized answer: [\"▁mat\"]") && r.stdout.contains("(id 477)"), "\(r.stdout)")
+    }
+
     @Test func datasetTakesATokenizerFile() throws {
         guard let gpt2 = TestFixtures.sharedTokenizer("gpt2") else { return }
         let r = try CLI.run(["dataset", "--tokenizer", gpt2.path, "--ioi", "--count", "3", "--json"])
