@@ -83,8 +83,10 @@ struct PredictCommand: ParsableCommand {
         } else {
             // Prompt given as ids: the answer is tokenized on its own (a space prepended unless --no-prepend-space).
             let (text, spaceWarnings) = answerText(prompt: "", answer: answer ?? "", prependSpace: !noPrependSpace)
-            let separate = try separateAnswerTokens(model: m, text: text)
-            result = try testPrompt(model: m, promptTokens: input.ids(for: m), answerTokens: separate.tokens, top: top)
+            guard let tok = m.tokenizer else { throw MechanicError.noTokenizer(model: m.source) }
+            let promptIds = try input.ids(for: m)
+            let separate = try AnswerTokenization.answer(after: promptIds, text: text, tokenizer: tok)
+            result = try testPrompt(model: m, promptTokens: promptIds, answerTokens: separate.tokens, top: top)
             result.answer = text
             result.tokenization = "separate"
             result.warnings = spaceWarnings + separate.warnings

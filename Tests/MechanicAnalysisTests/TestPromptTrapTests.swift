@@ -35,6 +35,19 @@ import FixtureSupport
         }
     }
 
+    /// A prompt given as ids: "mat" with --no-prepend-space continues the prompt's last word on
+    /// Llama-2 too (not "▁mat", which reads " mat"); " mat" stays "▁mat".
+    @Test func llama2AnswerAfterPromptIds() throws {
+        guard let dir = TestFixtures.sharedTokenizer("llama2") else { return }
+        let tok = try Tokenizer.load(path: dir.appendingPathComponent("tokenizer.model"))
+        let prompt = tok.encode("The cat sat on the")
+        let glued = try AnswerTokenization.answer(after: prompt, text: "mat", tokenizer: tok)
+        #expect(tok.decode(prompt + glued.tokens, skipSpecialTokens: true) == "The cat sat on themat", "\(glued)")
+        #expect(glued.warnings.count == 1 && glued.warnings[0].contains("continuation"), "\(glued.warnings)")
+        let spaced = try AnswerTokenization.answer(after: prompt, text: " mat", tokenizer: tok)
+        #expect(spaced.tokens == [tok.encode("mat", addSpecialTokens: false)[0]] && !spaced.warnings.contains { $0.contains("read") }, "\(spaced)")
+    }
+
     @Test func gpt2TrailingSpacePromptScoresOneSpace() throws {
         guard let dir = TestFixtures.sharedTokenizer("gpt2") else { return }
         let tok = try Tokenizer.load(directory: dir)

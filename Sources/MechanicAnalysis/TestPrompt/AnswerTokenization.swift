@@ -69,6 +69,27 @@ public struct AnswerTokenization: Sendable, Equatable {
         }
     }
 
+    /// The answer `text` tokenized on its own to follow `promptTokens` (a prompt given as ids):
+    /// `separateAnswerTokens`, or — when that reads with a space the text lacks (SentencePiece's
+    /// dummy prefix: "mat" → "▁mat" after `--no-prepend-space`) — its continuation pieces; a
+    /// warning quotes the text whenever the ids still read otherwise.
+    public static func answer(after promptTokens: [Int], text: String, tokenizer tok: Tokenizer) throws -> (tokens: [Int], warnings: [String]) {
+        let ids = { (s: String, bos: Bool) throws -> [Int] in try HookedTransformer.tokens(s, tokenizer: tok, prependBOS: bos) }
+        let intended = tok.decode(promptTokens, skipSpecialTokens: true) + text
+        let reads = { (a: [Int]) -> String in tok.decode(promptTokens + a, skipSpecialTokens: true) }
+        var (tokens, warnings) = try separateAnswerTokens(tokenizer: tok, text: text)
+        if reads(tokens) != intended, let continuation = try continuationTokens(text, ids: ids), reads(continuation) == intended {
+            warnings = ["tokenized on its own the answer reads with a leading space (\(tokens.map { tok.displayToken($0).debugDescription }.joined(separator: " + "))); "
+                        + "scoring its pieces as a continuation instead (\(continuation.map { tok.displayToken($0).debugDescription }.joined(separator: " + ")))"]
+            tokens = continuation
+        }
+        let seen = reads(tokens)
+        if !seen.utf8.elementsEqual(intended.utf8) {
+            warnings.append("the scored tokens read \(seen.debugDescription), not \(intended.debugDescription)")
+        }
+        return (tokens, warnings)
+    }
+
     /// The ids of `text` as it continues other text (no dummy-prefix space): `"\n" + text` tokenized,
     /// minus the tokens of "\n" — nil when the newline's tokens merge into the text.
     private static func continuationTokens(_ text: String, ids: (String, Bool) throws -> [Int]) throws -> [Int]? {
