@@ -9,7 +9,12 @@ import MechanicTokenizers
 public final class HookedTransformer: @unchecked Sendable {
     public let config: ModelConfig
     public let weights: ModelWeights
-    public let tokenizer: Tokenizer?
+    /// The tokenizer: from the model directory, or attached with `load(_:tokenizer:)` /
+    /// `setTokenizer(_:)` (checked against `d_vocab` either way).
+    public internal(set) var tokenizer: Tokenizer?
+    /// `config.json`'s `bos_token_id` (when it is an id below `d_vocab`), the BOS of a model that
+    /// ships without tokenizer files; see `bosTokenId`.
+    public internal(set) var configBosTokenId: Int?
     /// The processing applied to `weights` (`.none` for `from_pretrained_no_processing`).
     public let processing: WeightProcessing
     /// Where the model came from (a directory), for messages.
@@ -93,13 +98,23 @@ public final class HookedTransformer: @unchecked Sendable {
     /// and processes the weights as `from_pretrained` does unless told otherwise.
     /// `streaming`: keep blocks in the checkpoint and widen them per use (nil = automatically when
     /// the float32 weights would take more than 40% of the available memory).
+    /// `tokenizer`: a tokenizer.json, a directory or a SentencePiece tokenizer.model to use instead
+    /// of the directory's tokenizer files (for checkpoints that ship without them).
     public static func load(_ directory: URL, processing: WeightProcessing = .default,
-                            streaming: Bool? = nil) throws -> HookedTransformer {
+                            streaming: Bool? = nil, tokenizer tokenizerPath: URL? = nil) throws -> HookedTransformer {
         let hf = try HFConfig(url: directory.appendingPathComponent("config.json"))
+        let model = try loadModel(directory, hf: hf, processing: processing, streaming: streaming, tokenizerPath: tokenizerPath)
+        model.configBosTokenId = configBOS(hf, dVocab: model.config.dVocab)
+        return model
+    }
+
+    private static func loadModel(_ directory: URL, hf: HFConfig, processing: WeightProcessing, streaming: Bool?,
+                                  tokenizerPath: URL?) throws -> HookedTransformer {
         var config = try architectureConfig(hf)
+        let tokenizer = try tokenizerPath.map { try Tokenizer.load(path: $0) } ?? loadTokenizer(directory)
+        if let tokenizer { try checkTokenizer(tokenizer, fits: config.dVocab, configFile: hf.path) }
         let checkpoint = try Checkpoint(directory: directory)
         let arch = Architecture(config)
-        let tokenizer = try loadTokenizer(directory)
         let floatBytes = checkpoint.names.reduce(0) { n, name in n + ((try? checkpoint.entry(name).info.count) ?? 0) * 4 }
         if streaming ?? (Double(floatBytes) > 0.4 * Double(SystemMemory.availableBytes())) {
             let blocks = try StreamingBlocks(checkpoint: checkpoint, architecture: arch, config: config, processing: processing)
@@ -130,7 +145,7 @@ public final class HookedTransformer: @unchecked Sendable {
     public static func loadTokenizer(_ directory: URL) throws -> Tokenizer? {
         let fm = FileManager.default
         let has = { fm.fileExists(atPath: directory.appendingPathComponent($0).path) }
-        guard has("tokenizer.json") || (has("vocab.json") && has("merges.txt")) else { return nil }
+        guard has("tokenizer.json") || (has("vocab.json") && has("merges.txt")) || has("tokenizer.model") else { return nil }
         return try Tokenizer.load(directory: directory)
     }
 

@@ -13,6 +13,8 @@ public enum MechanicError: Error, CustomStringConvertible, Equatable {
     case emptyInput(String)
     case raggedBatch(String)
     case noTokenizer(model: String)
+    /// The tokenizer's vocabulary does not fit the model's `d_vocab` (names both files).
+    case tokenizerDoesNotFit(tokenizer: String, config: String, reason: String)
     case notSingleToken(text: String, pieces: [String])
     case tokenNotFound(token: String, inPrompt: [String])
     case invalidArgument(String)
@@ -45,6 +47,8 @@ public enum MechanicError: Error, CustomStringConvertible, Equatable {
             return "empty input: \(what)"
         case let .raggedBatch(what):
             return "ragged batch: \(what)"
+        case let .tokenizerDoesNotFit(tokenizer, config, reason):
+            return "the tokenizer \(tokenizer) does not fit the model of \(config): \(reason); pass the model's own tokenizer with --tokenizer PATH"
         case let .noTokenizer(model):
             return "\(model) has no tokenizer files (tokenizer.json, or vocab.json + merges.txt); pass token ids instead"
         case let .notSingleToken(text, pieces):

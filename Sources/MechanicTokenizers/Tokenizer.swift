@@ -16,6 +16,9 @@ public final class Tokenizer: @unchecked Sendable {
     let postProcessor: PostProcessor?
     let decoder: Decoder?
     let added: AddedVocabulary
+    /// Set for a tokenizer read from a SentencePiece `tokenizer.model`: it encodes and decodes
+    /// (`model` then only serves id/token lookups).
+    let sentencePiece: SentencePieceModel?
     private let rawMatcher: TokenMatcher
     private let normalizedMatcher: TokenMatcher
 
@@ -34,11 +37,17 @@ public final class Tokenizer: @unchecked Sendable {
     /// Agrees with Hugging Face's `len(tok.encode("")) > 0` except for templates that only append
     /// (e.g. `$A </s>`), which add no BOS.
     public let addsBosToken: Bool
+    /// True for SentencePiece-style vocabularies, whose word-initial pieces carry a "▁" that
+    /// `tokenString` turns into a space or drops ("▁short" and "short" both show as "short").
+    public let marksWordStarts: Bool
+    /// The file (or directory) the tokenizer was read from, for messages.
+    public internal(set) var source = "<memory>"
 
     // MARK: - Loading
 
     /// Loads a model directory: `tokenizer.json` if present, else GPT-2's `vocab.json` +
-    /// `merges.txt`; plus `tokenizer_config.json` and `special_tokens_map.json` when present.
+    /// `merges.txt`, else SentencePiece's `tokenizer.model`; plus `tokenizer_config.json` and
+    /// `special_tokens_map.json` when present.
     public static func load(directory: URL) throws -> Tokenizer {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
@@ -52,7 +61,9 @@ public final class Tokenizer: @unchecked Sendable {
         let config = try TokenizerConfig.load(config: file("tokenizer_config.json"), specialTokensMap: file("special_tokens_map.json"))
         if let json = file("tokenizer.json") {
             let components = try TokenizerJSONLoader.load(try JSONParser.parse(contentsOf: json), file: json.path)
-            return try Tokenizer(components: components, config: config, configFile: file("tokenizer_config.json")?.path, gpt2Files: false)
+            let tok = try Tokenizer(components: components, config: config, configFile: file("tokenizer_config.json")?.path, gpt2Files: false)
+            tok.source = json.path
+            return tok
         }
         if let vocab = file("vocab.json"), let merges = file("merges.txt") {
             let components = try GPT2Files.load(vocab: vocab, merges: merges, addPrefixSpace: config.addPrefixSpace ?? false)
@@ -61,7 +72,12 @@ public final class Tokenizer: @unchecked Sendable {
             config.bosToken = config.bosToken ?? "<|endoftext|>"
             config.eosToken = config.eosToken ?? "<|endoftext|>"
             config.unkToken = config.unkToken ?? "<|endoftext|>"
-            return try Tokenizer(components: components, config: config, configFile: file("tokenizer_config.json")?.path, gpt2Files: true)
+            let tok = try Tokenizer(components: components, config: config, configFile: file("tokenizer_config.json")?.path, gpt2Files: true)
+            tok.source = vocab.path
+            return tok
+        }
+        if let model = file("tokenizer.model") {
+            return try load(sentencePieceModel: model, config: config, configFile: file("tokenizer_config.json")?.path)
         }
         throw TokenizerError.noTokenizerFiles(directory: directory.path)
     }
@@ -75,10 +91,66 @@ public final class Tokenizer: @unchecked Sendable {
             let map = config.deletingLastPathComponent().appendingPathComponent("special_tokens_map.json")
             settings = try TokenizerConfig.load(config: config, specialTokensMap: FileManager.default.fileExists(atPath: map.path) ? map : nil)
         }
-        return try Tokenizer(components: components, config: settings, configFile: config?.path, gpt2Files: false)
+        let tok = try Tokenizer(components: components, config: settings, configFile: config?.path, gpt2Files: false)
+        tok.source = tokenizerJSON.path
+        return tok
     }
 
-    init(components: TokenizerComponents, config: TokenizerConfig?, configFile: String?, gpt2Files: Bool) throws {
+    /// Loads a tokenizer from `path`: a directory (as `load(directory:)`), a `tokenizer.json`
+    /// (with the `tokenizer_config.json` beside it, if any), or a SentencePiece `.model` file.
+    public static func load(path: URL) throws -> Tokenizer {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory) else {
+            throw TokenizerError.fileNotFound(path: path.path)
+        }
+        if isDirectory.boolValue { return try load(directory: path) }
+        let beside = { (name: String) -> URL? in
+            let url = path.deletingLastPathComponent().appendingPathComponent(name)
+            return FileManager.default.fileExists(atPath: url.path) ? url : nil
+        }
+        if ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"].contains(path.lastPathComponent) {
+            return try load(directory: path.deletingLastPathComponent())  // one of a directory's files: the directory
+        }
+        if path.pathExtension == "model" {
+            let config = try TokenizerConfig.load(config: beside("tokenizer_config.json"), specialTokensMap: beside("special_tokens_map.json"))
+            return try load(sentencePieceModel: path, config: config, configFile: beside("tokenizer_config.json")?.path)
+        }
+        guard path.pathExtension == "json" else {
+            throw TokenizerError.unsupportedComponent(file: path.path, component: "tokenizer file",
+                                                      type: path.pathExtension.isEmpty ? path.lastPathComponent : ".\(path.pathExtension)")
+        }
+        return try load(tokenizerJSON: path, config: beside("tokenizer_config.json"))
+    }
+
+    /// Loads a SentencePiece `tokenizer.model` (BPE, as Llama-2 ships it), with settings from a
+    /// `tokenizer_config.json` when given. BOS is added unless the config says `add_bos_token: false`
+    /// (`LlamaTokenizer`'s default).
+    static func load(sentencePieceModel url: URL, config: TokenizerConfig?, configFile: String?) throws -> Tokenizer {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw TokenizerError.unreadableFile(path: url.path, reason: error.localizedDescription)
+        }
+        let proto = try SentencePieceModelProto(data: data, file: url.path)
+        let sp = try SentencePieceModel(proto: proto, file: url.path)
+        let bpe = try BPEModel(vocab: proto.pieces.enumerated().map { ($1.piece, $0) }, merges: [],
+                               options: BPEOptions(unkToken: proto.pieces[proto.unkId].piece), byteLevel: false, file: url.path)
+        let components = TokenizerComponents(model: bpe, normalizer: nil, preTokenizer: nil,
+                                             postProcessor: TemplatePostProcessor(bos: sp.bosId, eos: nil), decoder: nil, addedTokens: [])
+        var config = config
+        if let c = config, c.addBosToken != nil || c.addEosToken != nil, c.bosEosTemplateDefaults == nil {
+            config?.tokenizerClass = "LlamaTokenizer"  // apply add_bos_token / add_eos_token over Llama's defaults
+        }
+        if config?.bosToken == nil, let id = sp.bosId { config = config ?? TokenizerConfig(); config?.bosToken = proto.pieces[id].piece }
+        if config?.eosToken == nil, let id = sp.eosId { config = config ?? TokenizerConfig(); config?.eosToken = proto.pieces[id].piece }
+        if config?.padToken == nil, let id = sp.padId { config = config ?? TokenizerConfig(); config?.padToken = proto.pieces[id].piece }
+        let tok = try Tokenizer(components: components, config: config, configFile: configFile ?? url.path, gpt2Files: false, sentencePiece: sp)
+        tok.source = url.path
+        return tok
+    }
+
+    init(components: TokenizerComponents, config: TokenizerConfig?, configFile: String?, gpt2Files: Bool,
+         sentencePiece: SentencePieceModel? = nil) throws {
+        self.sentencePiece = sentencePiece
         model = components.model
         normalizer = components.normalizer
         preTokenizer = components.preTokenizer
@@ -143,6 +215,8 @@ public final class Tokenizer: @unchecked Sendable {
         postProcessor = post
         vocabSize = max(model.idToToken.count, added.maxId + 1)
         addsBosToken = post?.addsLeadingTokens ?? false
+        marksWordStarts = sentencePiece != nil
+            || (!model.byteLevel && model.idToToken.contains { $0?.utf8.starts(with: [0xE2, 0x96, 0x81]) == true })
     }
 
     // MARK: - Encoding
@@ -150,6 +224,11 @@ public final class Tokenizer: @unchecked Sendable {
     /// Token ids of `text`, equal to Hugging Face's `tokenizer(text)["input_ids"]`
     /// (`addSpecialTokens: true`) or `tokenizer.encode(text, add_special_tokens=False)`.
     public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
+        if let sentencePiece {
+            let ids = sentencePiece.encode(text)
+            if addSpecialTokens, let postProcessor { return postProcessor.process(ids) }
+            return ids
+        }
         var ids: [Int] = []
         ids.reserveCapacity(text.utf8.count / 3 + 4)
         let cache = model.checkoutCache()
@@ -213,6 +292,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// Text of `ids`, equal to Hugging Face's `decode(ids, clean_up_tokenization_spaces=False)`.
     /// Unknown ids are skipped.
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = false) -> String {
+        if let sentencePiece { return sentencePiece.decode(ids, skipUnknown: skipSpecialTokens) }
         var tokens: [String] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {
@@ -231,6 +311,14 @@ public final class Tokenizer: @unchecked Sendable {
     /// The text of one token as Hugging Face's `decode([id])` shows it (what TransformerLens's
     /// `to_str_tokens` prints): "Ġthe" → " the", Llama's "▁the" → "the", "<0x0A>" → "\n".
     public func tokenString(_ id: Int) -> String { decode([id]) }
+
+    /// One token as reports and terminal output show it, so that different tokens never look the
+    /// same: the vocabulary string for SentencePiece-style tokenizers ("▁short" vs "short",
+    /// "<0x0A>"), else `tokenString` (" short" vs "short" for byte-level BPE).
+    public func displayToken(_ id: Int) -> String {
+        if marksWordStarts, let raw = token(of: id) { return raw }
+        return tokenString(id)
+    }
 
     /// The raw vocabulary string of an id (`convert_ids_to_tokens`), e.g. "Ġthe".
     public func token(of id: Int) -> String? { added.token(id: id)?.content ?? model.token(of: id) }

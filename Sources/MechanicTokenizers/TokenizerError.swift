@@ -32,7 +32,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .unreadableFile(let path, let reason):
             return "cannot read tokenizer file \(path): \(reason)"
         case .noTokenizerFiles(let directory):
-            return "no tokenizer in \(directory): expected tokenizer.json, or vocab.json together with merges.txt"
+            return "no tokenizer in \(directory): expected tokenizer.json, vocab.json together with merges.txt, or a SentencePiece tokenizer.model"
         case .malformedJSON(let file, let line, let column, let reason):
             return "malformed JSON in \(file) at line \(line), column \(column): \(reason)"
         case .missingKey(let file, let key):

@@ -14,7 +14,10 @@ struct DatasetCommand: ParsableCommand {
         """)
 
     @Option(name: .long, help: "A model or tokenizer directory (its tokenizer decides token counts and ids).")
-    var model: String
+    var model: String?
+
+    @Option(name: .long, help: tokenizerOptionHelp)
+    var tokenizer: String?
 
     @Option(name: .long, help: "Hub revision.")
     var revision: String?
@@ -67,14 +70,9 @@ struct DatasetCommand: ParsableCommand {
     }
 
     func run() throws {
-        // A local directory may hold only tokenizer files; anything else goes through the resolver.
-        var isDir: ObjCBool = false
-        let local = FileManager.default.fileExists(atPath: model, isDirectory: &isDir) && isDir.boolValue
-        let dir = local ? URL(fileURLWithPath: model) : try resolveModel(model, revision: revision, weights: false)
-        guard let tok = try HookedTransformer.loadTokenizer(dir) else { throw MechanicError.noTokenizer(model: dir.path) }
+        let (tok, dir) = try commandTokenizer(model: model, revision: revision, tokenizer: tokenizer)
         var prependBOS = true
-        let configURL = dir.appendingPathComponent("config.json")
-        if FileManager.default.fileExists(atPath: configURL.path) {
+        if let configURL = dir?.appendingPathComponent("config.json"), FileManager.default.fileExists(atPath: configURL.path) {
             prependBOS = try HookedTransformer.architectureConfig(HFConfig(url: configURL)).defaultPrependBOS
         }
         let tokenizer = PromptTokenizer.tokenizer(tok, prependBOS: prependBOS && !noBos)
@@ -95,7 +93,7 @@ struct DatasetCommand: ParsableCommand {
         }
 
         let source = input.map { "pairs from \($0)" } ?? spec.map { "templates from \($0)" } ?? "IOI (order \(order), corruption \(corruption))"
-        try html.write(title: "Prompt-pair dataset", meta: [("tokenizer", dir.path), ("source", source), ("count", "\(count)"), ("seed", "\(seed)"),
+        try html.write(title: "Prompt-pair dataset", meta: [("tokenizer", tok.source), ("source", source), ("count", "\(count)"), ("seed", "\(seed)"),
                                                             ("BOS", prependBOS && !noBos ? "prepended" : "not prepended")],
                        [PromptPairDataset(pairs: result.pairs, report: result.report)])
         let lines = PromptPair.jsonl(result.pairs)

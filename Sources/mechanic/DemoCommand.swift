@@ -32,6 +32,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "Stream --model's blocks from the checkpoint: auto, on or off.")
     var streaming: StreamingMode = .auto
 
+    @Option(name: .long, help: tokenizerOptionHelp)
+    var tokenizer: String?
+
     @Option(name: .long, parsing: .unconditional, help: "Random tokens per half of the repeated sequence.")
     var seqLen = 20
 
@@ -56,7 +59,8 @@ struct DemoCommand: ParsableCommand {
         let subject: DemoSubject
         if let model {
             let options = ModelOptions.parseOrExit(["--model", model] + (revision.map { ["--revision", $0] } ?? []) + (noProcessing ? ["--no-processing"] : [])
-                                                  + ["--streaming", streaming.rawValue])
+                                                  + ["--streaming", streaming.rawValue]
+                                                  + (tokenizer.map { ["--tokenizer", $0] } ?? []))
             let m = try options.load()
             subject = Demo.modelSubject(m, name: model)
         } else {

@@ -52,7 +52,7 @@ struct HeadsCommand: ParsableCommand {
     @Flag(name: .long, help: "Draw the tokens of r without repetition.")
     var distinct = false
 
-    @Option(name: .long, parsing: .unconditional, help: "BOS token id for --induction (default: the tokenizer's; none when the model has no tokenizer).")
+    @Option(name: .long, parsing: .unconditional, help: "BOS token id for --induction (default: the tokenizer's, else config.json's bos_token_id).")
     var bos: Int?
 
     @Option(name: .long, parsing: .unconditional, help: "Only these heads, as L:H,L:H,… (--detect, --copy-scores; the others score −1).")
@@ -326,7 +326,7 @@ struct HeadsCommand: ParsableCommand {
     // MARK: output helpers
 
     func piece(_ m: HookedTransformer, _ id: Int) -> String {
-        let s = m.tokenizer?.tokenString(id) ?? ""
+        let s = m.tokenizer == nil ? "" : m.pieceString(id)
         return s.isEmpty ? "#\(id)" : s
     }
 

@@ -16,6 +16,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Stream the blocks from the checkpoint: auto (when float32 weights exceed 40% of available memory), on or off.")
     var streaming: StreamingMode = .auto
 
+    @Option(name: .long, help: tokenizerOptionHelp)
+    var tokenizer: String?
+
     var processing: WeightProcessing { noProcessing ? .none : .default }
 
     func directory(weights: Bool = true) throws -> URL {
@@ -23,7 +26,8 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load() throws -> HookedTransformer {
-        try HookedTransformer.load(directory(), processing: processing, streaming: streaming.load)
+        try HookedTransformer.load(directory(), processing: processing, streaming: streaming.load,
+                                   tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
     }
 }
 

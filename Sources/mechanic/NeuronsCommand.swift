@@ -116,7 +116,7 @@ struct NeuronsCommand: ParsableCommand {
             return v
         }
         var reader = try CorpusReader(url: URL(fileURLWithPath: corpus), format: fmt)
-        let bos = noBos || !m.config.defaultPrependBOS ? nil : (m.tokenizer?.bosTokenId ?? m.tokenizer?.eosTokenId)
+        let bos = noBos || !m.config.defaultPrependBOS ? nil : m.bosTokenId
         let options = NeuronSearchOptions(topK: top, order: lowest ? .lowest : .highest, chunkLength: chunk, batchSize: batch,
                                           bos: bos, contextBefore: ctx[0], contextAfter: ctx[1], maxDocuments: maxDocs, maxTokens: maxTokens)
         let bar = ProgressLine(enabled: !noProgress)

@@ -235,7 +235,7 @@ struct PatchCommand: ParsableCommand {
 
     /// Each token as its quoted piece, or `#id` when the tokenizer cannot show it.
     static func pieces(_ m: HookedTransformer, _ ids: [Int]) -> [String] {
-        let strings = (try? m.toStrTokens(ids)) ?? []
+        let strings = m.pieceStrings(ids)
         return ids.enumerated().map { i, id in
             i < strings.count && !strings[i].isEmpty ? strings[i].debugDescription : "#\(id)"
         }

@@ -66,9 +66,10 @@ struct PredictCommand: ParsableCommand {
                 ["rank": e.rank + 1, "id": e.id, "logit": Double(e.logit), "prob": Double(e.prob), "token": e.token]
             }])
         } else {
-            print("prompt tokens: " + m.pieceStrings(ids).map(\.debugDescription).joined(separator: " "))
+            print("prompt tokens: " + zip(ids, m.pieceStrings(ids)).map { "\($1.debugDescription)(\($0))" }.joined(separator: " "))
             for e in entries {
-                print(String(format: "%3d  logit %8.3f  prob %6.2f%%  ", e.rank + 1, Double(e.logit), 100 * Double(e.prob)) + e.token.debugDescription)
+                print(String(format: "%3d  logit %8.3f  prob %6.2f%%  id %6d  ", e.rank + 1, Double(e.logit), 100 * Double(e.prob), e.id)
+                      + e.token.debugDescription)
             }
         }
     }
@@ -84,8 +85,10 @@ struct PredictCommand: ParsableCommand {
         } else {
             // Prompt given as ids: the answer is tokenized on its own (a space prepended unless --no-prepend-space).
             let (text, spaceWarnings) = answerText(prompt: "", answer: answer ?? "", prependSpace: !noPrependSpace)
-            let separate = try separateAnswerTokens(model: m, text: text)
-            result = try testPrompt(model: m, promptTokens: input.ids(for: m), answerTokens: separate.tokens, top: top)
+            guard let tok = m.tokenizer else { throw MechanicError.noTokenizer(model: m.source) }
+            let promptIds = try input.ids(for: m)
+            let separate = try AnswerTokenization.answer(after: promptIds, text: text, tokenizer: tok)
+            result = try testPrompt(model: m, promptTokens: promptIds, answerTokens: separate.tokens, top: top)
             result.answer = text
             result.tokenization = "separate"
             result.warnings = spaceWarnings + separate.warnings
@@ -104,10 +107,11 @@ struct PredictCommand: ParsableCommand {
         }
         for p in result.positions {
             print("Performance on answer token:")
-            print(String(format: "Rank: %-8d Logit: %5.2f Prob: %6.2f%% Token: |%@|", p.answer.rank, Double(p.answer.logit),
-                         100 * Double(p.answer.prob), p.answer.token))
+            print(String(format: "Rank: %-8d Logit: %5.2f Prob: %6.2f%% Token: |%@| (id %d)", p.answer.rank, Double(p.answer.logit),
+                         100 * Double(p.answer.prob), p.answer.token, p.answer.id))
             for t in p.top {
-                print(String(format: "Top %dth token. Logit: %5.2f Prob: %6.2f%% Token: |%@|", t.rank, Double(t.logit), 100 * Double(t.prob), t.token))
+                print(String(format: "Top %dth token. Logit: %5.2f Prob: %6.2f%% Token: |%@| (id %d)", t.rank, Double(t.logit), 100 * Double(t.prob),
+                             t.token, t.id))
             }
         }
         print("Ranks of the answer tokens: [" + zip(result.answerStrTokens, result.positions)

@@ -8,7 +8,10 @@ struct TokenizeCommand: ParsableCommand {
         abstract: "Show the token ids and pieces of a text (reads only the tokenizer files).")
 
     @Option(name: .long, help: "A model or tokenizer directory, hub id or alias.")
-    var model: String
+    var model: String?
+
+    @Option(name: .long, help: tokenizerOptionHelp)
+    var tokenizer: String?
 
     @Option(name: .long, help: "Hub revision.")
     var revision: String?
@@ -23,10 +26,9 @@ struct TokenizeCommand: ParsableCommand {
     var text: String
 
     func run() throws {
-        let dir = try resolveModel(model, revision: revision, weights: false)
-        guard let tok = try HookedTransformer.loadTokenizer(dir) else { throw MechanicError.noTokenizer(model: dir.path) }
+        let tok = try commandTokenizer(model: model, revision: revision, tokenizer: tokenizer).tokenizer
         let ids = try HookedTransformer.tokens(text, tokenizer: tok, prependBOS: !noBos && tok.bosTokenId != nil)
-        let pieces = ids.map { tok.tokenString($0) }
+        let pieces = ids.map { tok.displayToken($0) }  // Llama's "▁" kept: "▁short" and "short" differ
         if json {
             try printJSON(["ids": ids, "tokens": pieces])
         } else {

@@ -114,7 +114,7 @@ public enum ActivationDiff {
             let where_ = position == .final ? "the final token of each prompt" : "index \(position) of each prompt"
             w.append("the prompts have different token lengths (A: \(a.map(\.count)), B: \(b.map(\.count))); compared at \(where_) — check the tokenizations side by side")
         }
-        if let bos = model.tokenizer?.bosTokenId {
+        if let bos = model.bosTokenId {
             let starts = Set((a + b).map { $0.first == bos })
             if starts.count > 1 { w.append("some prompts start with BOS (\(bos)) and some do not: positions and activations are not comparable") }
         }

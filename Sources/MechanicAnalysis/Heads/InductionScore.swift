@@ -44,10 +44,11 @@ extension HookedTransformer {
     /// The standard induction score: run `[BOS] + r + r` and average, over the second copy of `r`,
     /// each head's attention from token `r[j]` to the position right after its first occurrence
     /// (`r[j + 1]`, or the first token of the second copy for the last `j`). An induction head scores
-    /// close to 1; heads that do something else close to 0. `bos` defaults to the tokenizer's BOS.
+    /// close to 1; heads that do something else close to 0. `bos` defaults to `bosTokenId` (the
+    /// tokenizer's BOS, else `config.json`'s `bos_token_id`).
     public func inductionScores(seqLen: Int? = nil, batch: Int = 4, seed: UInt64 = 0, bos: Int? = nil,
                                 distinct: Bool = false) throws -> InductionScores {
-        let prepend = bos ?? tokenizer?.bosTokenId ?? tokenizer?.eosTokenId
+        let prepend = bos ?? bosTokenId  // the tokenizer's, else config.json's bos_token_id
         let offset = prepend == nil ? 0 : 1
         let L = seqLen ?? min(50, (config.nCtx - offset) / 2)
         guard L >= 1, offset + 2 * L <= config.nCtx else {

@@ -50,8 +50,7 @@ extension HookedTransformer {
             aPos = answerPosition
         } else {
             guard let p = tokens.firstIndex(of: answer) else {
-                let pieces = (try? toStrTokens(tokens)) ?? tokens.map { "#\($0)" }
-                throw MechanicError.tokenNotFound(token: tokenizer?.tokenString(answer) ?? "#\(answer)", inPrompt: pieces)
+                throw MechanicError.tokenNotFound(token: pieceString(answer), inPrompt: pieceStrings(tokens))
             }
             aPos = p
         }

@@ -16,10 +16,12 @@ public struct ScoredToken: Codable, Sendable, Equatable {
 }
 
 extension HookedTransformer {
-    /// The text of one token, or `#id` when the model has no usable tokenizer.
+    /// One token as every report and text output shows it (`Tokenizer.displayToken`: Llama's
+    /// "▁short" keeps its "▁", so it differs from "short"), or `#id` when the model has no usable
+    /// tokenizer.
     public func pieceString(_ id: Int) -> String {
         guard let tok = tokenizer, tok.vocabSize > 0 else { return "#\(id)" }
-        return tok.tokenString(id)
+        return tok.displayToken(id)
     }
 
     /// `pieceString` for each id.

@@ -175,9 +175,10 @@ extension HookedTransformer {
 
 /// Display strings of token ids for reports and tables.
 public enum ReportTokens {
-    /// `to_str_tokens` of one id, or `#id` when the model has no tokenizer (or it yields nothing).
+    /// One id as reports show it (`pieceString`: Llama's "▁" kept), or `#id` when the model has
+    /// no tokenizer (or it yields nothing).
     public static func label(_ id: Int, model: HookedTransformer) -> String {
-        let s = (try? model.toStrTokens([id]))?.first ?? ""
+        let s = model.pieceString(id)
         return s.isEmpty ? "#\(id)" : s
     }
 

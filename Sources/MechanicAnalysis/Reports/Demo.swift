@@ -63,8 +63,7 @@ public enum Demo {
     /// IOI example (`When John and Mary went to the store, John gave a drink to` → ` Mary`, corrupted
     /// with Mary as the second subject) when the tokenizer can encode it.
     public static func modelSubject(_ model: HookedTransformer, name: String) -> DemoSubject {
-        let tok = model.tokenizer
-        let bos = model.config.defaultPrependBOS ? (tok?.bosTokenId ?? tok?.eosTokenId) : nil
+        let bos = model.config.defaultPrependBOS ? model.bosTokenId : nil  // config.json's bos_token_id without a tokenizer
         let label: (Int) -> String = { ReportTokens.label($0, model: model) }
         var notes: [String] = []
         var pair: DemoPromptPair?

@@ -64,9 +64,14 @@ public func testPrompt(model: HookedTransformer, promptTokens: [Int], answerToke
 ///   Without it, an answer that does not start with a space after a prompt that does not end with
 ///   one is scored glued to the last word, with a warning.
 /// - **Token boundary.** The answer tokens are those that follow the prompt's tokens in the
-///   tokenization of `prompt + answer` — what the model would really read. When that changes the
-///   prompt's own tokens (a merge across the boundary), the answer is tokenized on its own, as
-///   TransformerLens does, with a warning.
+///   tokenization of `prompt + answer` — what the model would really read. When the prompt's
+///   trailing whitespace merges into the answer's first token ("The mouse is " + "short" →
+///   … "▁is" "▁short"), that token is scored after the prompt without its whitespace token.
+///   Any other change of the prompt's own tokens (a merge across the boundary) scores the answer
+///   tokenized on its own, as TransformerLens does, with a warning — as a continuation (no
+///   SentencePiece dummy-prefix space) when that is what reads as prompt + answer.
+/// - **What the model reads.** When the scored ids decode to anything but prompt + answer, a
+///   warning quotes both.
 /// - **No empty first token.** Tokenized on its own, a SentencePiece answer can start with a
 ///   lone `▁` that decodes to nothing (TransformerLens then scores an empty token first); such
 ///   pieces are dropped, with a warning.
@@ -75,34 +80,16 @@ public func testPrompt(model: HookedTransformer, prompt: String, answer: String,
                        prependSpaceToAnswer: Bool = true, top: Int = 10) throws -> TestPromptResult {
     // An empty answer would be scored as the lone space the space rule puts before it.
     guard !answer.isEmpty else { throw MechanicError.emptyInput("the answer is an empty string; give the text to score, e.g. \" Paris\"") }
-    var warnings: [String] = []
-    let (text, spaceWarnings) = answerText(prompt: prompt, answer: answer, prependSpace: prependSpaceToAnswer)
-    warnings += spaceWarnings
-    let promptTokens = try model.toTokens(prompt, prependBOS: prependBOS)
-    let joint = try model.toTokens(prompt + text, prependBOS: prependBOS)
-    let tlTokens = try model.toTokens(text, prependBOS: false)
-    var answerTokens: [Int]
-    var method: String
-    if joint.count > promptTokens.count, Array(joint.prefix(promptTokens.count)) == promptTokens {
-        answerTokens = Array(joint.dropFirst(promptTokens.count))
-        method = "joint"
-    } else {
-        method = "separate"
-        warnings.append("prompt + answer tokenizes the prompt differently (\(model.pieceStrings(joint).map(\.debugDescription).joined(separator: " "))); scoring the answer tokenized on its own")
-        let separate = try separateAnswerTokens(model: model, text: text)
-        answerTokens = separate.tokens
-        warnings += separate.warnings
-    }
-    guard !answerTokens.isEmpty else { throw MechanicError.emptyInput("the answer \(answer.debugDescription) has no tokens") }
-    if answerTokens != tlTokens {
-        warnings.append("TransformerLens's test_prompt would score \(model.pieceStrings(tlTokens).map(\.debugDescription).joined(separator: " + ")) (\(tlTokens)); scoring \(model.pieceStrings(answerTokens).map(\.debugDescription).joined(separator: " + ")) (\(answerTokens))")
-    }
-    var result = try testPrompt(model: model, promptTokens: promptTokens, answerTokens: answerTokens, top: top)
+    guard let tok = model.tokenizer else { throw MechanicError.noTokenizer(model: model.source) }
+    let t = try AnswerTokenization(prompt: prompt, answer: answer, tokenizer: tok,
+                                   prependBOS: prependBOS ?? (model.config.defaultPrependBOS && tok.bosTokenId != nil),
+                                   prependSpaceToAnswer: prependSpaceToAnswer)
+    var result = try testPrompt(model: model, promptTokens: t.promptTokens, answerTokens: t.answerTokens, top: top)
     result.prompt = prompt
-    result.answer = text
-    result.tokenization = method
-    result.transformerLensAnswerTokens = answerTokens == tlTokens ? nil : tlTokens
-    result.warnings = warnings
+    result.answer = t.text
+    result.tokenization = t.method
+    result.transformerLensAnswerTokens = t.answerTokens == t.transformerLensAnswerTokens ? nil : t.transformerLensAnswerTokens
+    result.warnings = t.warnings
     return result
 }
 
@@ -127,15 +114,8 @@ public func answerText(prompt: String, answer: String, prependSpace: Bool) -> (t
     return (text, warnings)
 }
 
-/// The answer tokenized on its own without BOS (TransformerLens's way), minus leading tokens that
-/// decode to nothing (a lone SentencePiece `▁`), each dropped with a warning.
+/// `separateAnswerTokens(tokenizer:text:)` with the model's tokenizer.
 public func separateAnswerTokens(model: HookedTransformer, text: String) throws -> (tokens: [Int], warnings: [String]) {
     guard let tok = model.tokenizer else { throw MechanicError.noTokenizer(model: model.source) }
-    var tokens = try model.toTokens(text, prependBOS: false)
-    var warnings: [String] = []
-    while tokens.count > 1, let first = tokens.first, tok.decode([first]).isEmpty {
-        warnings.append("dropped the answer's leading token \(first) (\(model.pieceString(first).debugDescription)), which decodes to nothing")
-        tokens.removeFirst()
-    }
-    return (tokens, warnings)
+    return try separateAnswerTokens(tokenizer: tok, text: text)
 }
