@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Mechanic
+import MechanicAnalysis
 
 /// `--model` and the processing switch, shared by every subcommand that runs a model.
 struct ModelOptions: ParsableArguments {
@@ -20,7 +21,9 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load() throws -> HookedTransformer {
-        try HookedTransformer.load(directory(), processing: processing)
+        // Built-in models (planted:induction) are built in code; everything else is resolved to files.
+        if let builtin = try HookedTransformer.builtin(model) { return builtin }
+        return try HookedTransformer.load(directory(), processing: processing)
     }
 }
 
