@@ -37,6 +37,9 @@ struct DatasetCommand: ParsableCommand {
     @Option(name: .long, help: "Pairs to generate.")
     var count = 100
 
+    @Option(name: .long, help: "Which lengths may mix: per-template (every pair of a template has one length; position-free patching kinds accept the dataset), one (every pair the same length; every kind does) or any.")
+    var lengths: String = "per-template"
+
     @Option(name: .long, help: "Random seed.")
     var seed: UInt64 = 0
 
@@ -60,6 +63,7 @@ struct DatasetCommand: ParsableCommand {
         }
         guard IOIDataset.Order(rawValue: order) != nil else { throw ValidationError("--order must be abba, baba or both") }
         guard IOIDataset.Corruption(rawValue: corruption) != nil else { throw ValidationError("--corruption must be abc or swap") }
+        guard LengthPolicy(rawValue: lengths) != nil else { throw ValidationError("--lengths must be per-template, one or any") }
         guard count >= 0 else { throw ValidationError("--count must be ≥ 0") }
         if let m = maxAttempts, m < 1 { throw ValidationError("--max-attempts must be ≥ 1") }
     }
@@ -89,7 +93,8 @@ struct DatasetCommand: ParsableCommand {
                 templates = IOIDataset.spec(order: IOIDataset.Order(rawValue: order) ?? .both,
                                             corruption: IOIDataset.Corruption(rawValue: corruption) ?? .abc)
             }
-            result = try PairGenerator.generate(templates, count: count, seed: seed, tokenizer: tokenizer, maxAttempts: maxAttempts)
+            result = try PairGenerator.generate(templates, count: count, seed: seed, tokenizer: tokenizer, maxAttempts: maxAttempts,
+                                                lengths: LengthPolicy(rawValue: lengths) ?? .perTemplate)
         }
 
         let source = input.map { "pairs from \($0)" } ?? spec.map { "templates from \($0)" } ?? "IOI (order \(order), corruption \(corruption))"
