@@ -63,7 +63,7 @@ public struct DatasetReport: Sendable, Equatable {
         }
         if !templateLengths.isEmpty {
             lines.append("lengths: " + templateLengths.keys.sorted().map { t in
-                "template \(t) \(templateLengths[t] ?? 0) tokens (\(templateCounts[t] ?? 0) pairs)"
+                "template \(t) \(templateLengths[t] ?? 0) tokens (\(templateCounts[t] ?? 0) pair\(templateCounts[t] == 1 ? "" : "s"))"
             }.joined(separator: ", "))
         }
         if kept < requested { lines.append("warning: only \(kept) of \(requested) pairs could be made; widen the lists or templates") }
