@@ -30,6 +30,7 @@ struct ModelOptions: ParsableArguments {
 /// A local directory as given; hub ids and aliases through the Hugging Face cache (downloading
 /// into it unless HF_HUB_OFFLINE is set).
 func resolveModel(_ model: String, revision: String?, weights: Bool) throws -> URL {
+    if BuiltinModels.isBuiltinName(model) { throw BuiltinModels.noFiles(model) }
     // Tokenizing needs no config.json or weights: any local directory with tokenizer files will do.
     var isDir: ObjCBool = false
     if !weights, FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue {

@@ -106,6 +106,9 @@ import MechanicTensor
         #expect(diff.status == 0, "\(diff.stderr)")
         let text = try CLI.run(["lens", "--model", "planted:induction", "--prompt", "hello"])
         #expect(text.status != 0 && text.stderr.contains("has no tokenizer") && text.stderr.contains("pass token ids"), "\(text.stderr)")
+        // Commands that read a model's files say the built-in model has none.
+        let dataset = try CLI.run(["dataset", "--model", "planted:induction", "--ioi", "--count", "2"])
+        #expect(dataset.status != 0 && dataset.stderr.contains("planted:induction is a built-in model with no files"), "\(dataset.stderr)")
         let unknown = try CLI.run(["lens", "--model", "planted:nothing", "--tokens", "1,2"])
         #expect(unknown.status != 0 && unknown.stderr.contains("'planted:nothing' is not a built-in model; built-in models are planted:induction"))
     }

@@ -10,6 +10,12 @@ public enum BuiltinModels {
     /// True for names in the built-in namespace (`planted:…`), known or not.
     public static func isBuiltinName(_ name: String) -> Bool { name.hasPrefix("planted:") }
 
+    /// The error of a command that needs a model's files (tokenizer files, a directory) when
+    /// given a built-in model.
+    public static func noFiles(_ name: String) -> MechanicError {
+        .invalidArgument("\(name) is a built-in model with no files (no tokenizer); this command needs a model directory, hub id or alias")
+    }
+
 }
 
 extension HookedTransformer {
