@@ -48,5 +48,9 @@ import Testing
         var s = Report(title: "t")
         s.headScores([[0, 0.5], [0, 0]], title: "x", scale: .sequential(min: 0, max: 1), legendLabel: "share")
         #expect(HTMLCheck.titles(s.html).contains("L0H1: 0.5"))
+        // Ranked bars of zeros (a diff of identical runs) say so instead of drawing an empty strip.
+        var z = Report(title: "t")
+        z.rankedBars([("hook_embed", 0), ("L0H0", 0)], title: "Components ranked")
+        #expect(z.html.contains("Every value is 0 (2 items): nothing to rank.") && !HTMLCheck.titles(z.html).contains("L0H0: 0"))
     }
 }
