@@ -40,6 +40,9 @@ struct DatasetCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Pairs to generate.")
     var count = 100
 
+    @Option(name: .long, help: "Which lengths may mix: per-template (every pair of a template has one length; position-free patching kinds accept the dataset), one (every pair the same length; every kind does) or any.")
+    var lengths: String = "per-template"
+
     @Option(name: .long, parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 0
 
@@ -66,6 +69,7 @@ struct DatasetCommand: ParsableCommand {
         try requireAtLeast(1, count, "--count")
         try requireAtMost(1_000_000, count, "--count", "every pair is kept in memory")
         try requireAtMost(100_000_000, maxAttempts, "--max-attempts", "beyond that a template that keeps nothing would run for hours")
+        guard LengthPolicy(rawValue: lengths) != nil else { throw ValidationError("--lengths must be per-template, one or any") }
         if let m = maxAttempts, m < 1 { throw ValidationError("--max-attempts must be ≥ 1") }
     }
 
@@ -89,7 +93,8 @@ struct DatasetCommand: ParsableCommand {
                 templates = IOIDataset.spec(order: IOIDataset.Order(rawValue: order) ?? .both,
                                             corruption: IOIDataset.Corruption(rawValue: corruption) ?? .abc)
             }
-            result = try PairGenerator.generate(templates, count: count, seed: seed, tokenizer: tokenizer, maxAttempts: maxAttempts)
+            result = try PairGenerator.generate(templates, count: count, seed: seed, tokenizer: tokenizer, maxAttempts: maxAttempts,
+                                                lengths: LengthPolicy(rawValue: lengths) ?? .perTemplate)
         }
 
         let source = input.map { "pairs from \($0)" } ?? spec.map { "templates from \($0)" } ?? "IOI (order \(order), corruption \(corruption))"

@@ -128,7 +128,7 @@ struct DiffCommand: ParsableCommand {
         print("\nby layer (‖a−b‖, ‖a−b‖/‖a‖, cos; unembedded up | down):")
         for c in r.byLayer {
             print("  " + padded(c.label) + String(format: " %9.4f %8.4f %7.4f  ", Double(c.norm), Double(c.relativeNorm ?? .nan), Double(c.cosine ?? .nan))
-                  + "\(tokens(c.up)) | \(tokens(c.down))")
+                  + (c.noDifference ? "no difference" : c.up == nil ? "" : "\(tokens(c.up)) | \(tokens(c.down))"))
         }
         print("\ntop \(min(show, r.components.count)) of \(r.components.count) components by \(r.rankBy.rawValue):")
         for c in r.components.prefix(show) {

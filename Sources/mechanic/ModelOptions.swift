@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Mechanic
+import MechanicAnalysis
 
 /// `--model` and the processing switch, shared by every subcommand that runs a model.
 struct ModelOptions: ParsableArguments {
@@ -26,8 +27,10 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load() throws -> HookedTransformer {
-        try HookedTransformer.load(directory(), processing: processing, streaming: streaming.load,
-                                   tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
+        // Built-in models (planted:induction) are built in code; everything else is resolved to files.
+        if let builtin = try HookedTransformer.builtin(model) { return builtin }
+        return try HookedTransformer.load(directory(), processing: processing, streaming: streaming.load,
+                                          tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
     }
 }
 
@@ -49,6 +52,7 @@ enum StreamingMode: String, CaseIterable, ExpressibleByArgument {
 /// A local directory as given; hub ids and aliases through the Hugging Face cache (downloading
 /// into it unless HF_HUB_OFFLINE is set).
 func resolveModel(_ model: String, revision: String?, weights: Bool) throws -> URL {
+    if BuiltinModels.isBuiltinName(model) { throw BuiltinModels.noFiles(model) }
     // Tokenizing needs no config.json or weights: any local directory with tokenizer files will do.
     var isDir: ObjCBool = false
     if !weights, FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue {

@@ -13,7 +13,7 @@ extension PatchCommand {
             let sweep = try PatchingSweep(model: m, pairs: pairs, metric: PatchingMetric(rawValue: metric) ?? .logitDiff, mode: mode,
                                           pairBatchSize: pairBatch)
             sweep.progress = progress
-            return try sweep.attribution(kind, method: method, neuronPositions: positions, topK: topK,
+            return try sweep.attribution(kind, method: method, neuronPositions: positions, topK: exactAll ? .max : topK,
                                          engine: PatchEngine(rawValue: engine) ?? .fast)
         }
         let report = AttributionPatchingReport(result: result, cleanTokens: pairs.first.map { m.pieceStrings($0.clean) },
@@ -32,12 +32,14 @@ extension PatchCommand {
         print("attribution patching (\(method.rawValue)): the metric each patch is estimated to give; unpatched run \(String(format: "%.4f", result.targetMetric))")
         printTable(report.asPatching, model: m, pairs: pairs, mode: mode, extra: [:])
         guard !result.checks.isEmpty else { return }
-        print("\nthe \(result.checks.count) largest estimates, patched exactly (change of \(result.metric.rawValue) from the unpatched run):")
+        let which = result.checks.count >= result.estimates.count ? "every component" : "the \(result.checks.count) largest estimates"
+        print("\n\(which), patched exactly (change of \(result.metric.rawValue) from the unpatched run):")
         let labels = result.checks.map { report.label($0) }
         let width = max(9, labels.map(\.count).max() ?? 0)
         print("component".padding(toLength: width, withPad: " ", startingAt: 0) + "   estimate      exact")
         for (c, label) in zip(result.checks, labels) {
             print(label.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %10.4f %10.4f", c.estimate, c.exact))
         }
+        print("Pearson r (estimate, exact): " + (result.exactCorrelation.map { String(format: "%.4f", $0) } ?? "n/a (fewer than two varying values)"))
     }
 }

@@ -62,6 +62,8 @@ struct PatchCommand: ParsableCommand {
     var attribution: String?
     @Option(name: .long, parsing: .unconditional, help: "With --attribution: patch this many components with the largest estimates exactly and show both.")
     var topK = 10
+    @Flag(name: .long, help: "With --attribution: patch every component exactly (not only the --top-k largest estimates).")
+    var exactAll = false
 
     @Option(name: .long, parsing: .unconditional, help: "Prompt pairs per batch: pairs stream through in batches whose caches are freed after each, so memory does not grow with the dataset; results equal one run over all pairs.")
     var pairBatch = 32
@@ -98,6 +100,8 @@ struct PatchCommand: ParsableCommand {
             guard AttributionMethod(rawValue: attribution) != nil else { throw ValidationError("--attribution \(attribution): expected atp or atp*") }
             guard act != nil else { throw ValidationError("--attribution estimates the components of an --act family; give --act") }
             guard topK >= 0 else { throw ValidationError("--top-k \(topK): give 0 or more") }
+        } else if exactAll {
+            throw ValidationError("--exact-all checks attribution estimates; give --attribution atp or atp*")
         }
         guard pairBatch >= 1 else { throw ValidationError("--pair-batch \(pairBatch): give at least 1 pair per batch") }
     }
@@ -131,12 +135,12 @@ struct PatchCommand: ParsableCommand {
         try report.write(title: result.act.hasPrefix("path") ? "Path patching" : "Activation patching: \(result.act)",
                          meta: reportMeta(m, processed: !model.noProcessing) + reportInputs(pairs, model: m, mode: mode), [
             PatchingReport(result: result, cleanTokens: pairs.first.map { m.pieceStrings($0.clean) },
-                           corruptTokens: pairs.first.map { m.pieceStrings($0.corrupt) }, mode: mode.description, pairs: pairs.count,
+                           corruptTokens: pairs.first.map { m.pieceStrings($0.corrupt) }, mode: mode.description(pathPatching: receivers != nil), pairs: pairs.count,
                            senders: extra["senders"] as? [String], receivers: extra["receivers"] as? [String]),
         ])
         if json {
             var object = try result.jsonObject()
-            object["mode"] = mode == .denoise ? "patch" : (ablate ?? "")
+            object["mode"] = receivers != nil ? "path" : mode == .denoise ? "patch" : (ablate ?? "")
             object["pairs"] = pairs.count
             // Values that mean nothing here are left out rather than printed as numbers.
             if !hasCorruptedRun { object["corrupt_metric"] = nil; object["corrupt_logit_diff"] = nil }
@@ -244,7 +248,7 @@ struct PatchCommand: ParsableCommand {
     /// The human-readable report: a header, then the result as tables (2-D slices).
     func printTable(_ r: PatchingResult, model m: HookedTransformer, pairs: [PatchingPair], mode: PatchingMode, extra: [String: Any]) {
         let tokens = Self.pieces(m, pairs[0].clean)
-        print("\(r.act) — \(mode.description), metric \(r.metric.rawValue)\(pairs.count > 1 ? ", mean over \(pairs.count) pairs" : "")")
+        print("\(r.act) — \(mode.description(pathPatching: extra["receivers"] != nil)), metric \(r.metric.rawValue)\(pairs.count > 1 ? ", mean over \(pairs.count) pairs" : "")")
         let logitDiffs = usesWrongToken || dataset != nil || wrongId != nil || wrong != nil
         if hasCorruptedRun {
             let source = ablate == "resample" ? " (resample source)" : ""

@@ -123,7 +123,7 @@ enum WordTokenizer {
         var mismatches = 0, duplicates = 0
         var kept = Set<String>()
         for _ in 0..<r.report.attempts {
-            let (clean, corrupt, _, _) = try PairGenerator.draw(Self.wordSpec, &random)
+            let (clean, corrupt, _, _, _) = try PairGenerator.draw(Self.wordSpec, &random)
             if clean.contains("Bartholomew") != corrupt.contains("Bartholomew") { mismatches += 1 } else if !kept.insert(clean).inserted { duplicates += 1 }
         }
         #expect(mismatches > 0)
@@ -237,5 +237,35 @@ enum WordTokenizer {
         #expect(r.pairs.count == 100 && r.report.droppedTotal == 0, "\(r.report.summary)")
         #expect(r.pairs.allSatisfy { $0.cleanTokens.count == $0.corruptTokens.count && $0.cleanTokens.first == 50256 })
         #expect(r.pairs.allSatisfy { tok.tokenString($0.answerId) == "Ġ" + $0.answer.dropFirst() || tok.decode([$0.answerId]) == $0.answer })
+    }
+}
+
+/// Issue 10 §4 trap 4a: generated datasets are patchable — every pair of a template has one length.
+@Suite struct DatasetLengthTests {
+    /// Two templates; the object is one token ("cat", "dog") or two ("Bartholomew"), the same on
+    /// both sides, so clean and corrupted always match but a template's pairs may not.
+    static let spec = PairTemplateSpec(lists: ["WORD": ["cat", "dog", "Bartholomew"], "NAME": ["Ann", "Bob", "Cid", "Dee", "Eve", "Fay"]],
+                                       templates: [PairTemplate(clean: "[A] saw the [W] today", corrupt: "[B] saw the [W] today"),
+                                                   PairTemplate(clean: "Then [A] met a [W] near the big house", corrupt: "Then [B] met a [W] near the big house")],
+                                       slots: ["A": .list("NAME"), "B": .list("NAME"), "W": .list("WORD")], answer: " and", wrong: " but")
+
+    @Test func everyPairOfATemplateHasOneLength() throws {
+        let any = try PairGenerator.generate(Self.spec, count: 40, seed: 2, tokenizer: WordTokenizer.tokenizer, lengths: .any)
+        // Without the policy a template mixes lengths (the trap).
+        #expect(Set(any.pairs.filter { $0.clean.hasPrefix("Then") }.map(\.cleanTokens.count)).count == 2)
+        let r = try PairGenerator.generate(Self.spec, count: 40, seed: 2, tokenizer: WordTokenizer.tokenizer)
+        #expect(r.pairs.count == 40)
+        let lengths = Dictionary(grouping: r.pairs) { $0.clean.hasPrefix("Then") ? 1 : 0 }.mapValues { Set($0.map(\.cleanTokens.count)) }
+        #expect(lengths[0]?.count == 1 && lengths[1]?.count == 1, "\(lengths)")
+        #expect(r.pairs.allSatisfy { $0.cleanTokens.count == $0.corruptTokens.count })
+        // Reported per template: template 0 is 6 or 7 tokens (BOS + 5 words, one maybe split), template 1 is 10 or 11.
+        #expect(r.report.templateLengths[0] == lengths[0]?.first && r.report.templateLengths[1] == lengths[1]?.first)
+        #expect(r.report.templateCounts[0, default: 0] + r.report.templateCounts[1, default: 0] == 40)
+        #expect((r.report.dropped[.groupLength] ?? 0) > 0 && r.report.summary.contains("template 0 \(r.report.templateLengths[0] ?? 0) tokens"))
+        let json = r.report.json["template_lengths"] as? [String: Int]
+        #expect(json?["1"] == r.report.templateLengths[1])
+        // One length for the whole dataset: every kind can patch it.
+        let one = try PairGenerator.generate(Self.spec, count: 20, seed: 2, tokenizer: WordTokenizer.tokenizer, lengths: .one)
+        #expect(Set(one.pairs.map(\.cleanTokens.count)).count == 1 && one.pairs.count == 20)
     }
 }

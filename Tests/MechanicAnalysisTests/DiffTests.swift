@@ -194,3 +194,70 @@ import Testing
         #expect(back.summary == r.summary && !r.summary.isEmpty)
     }
 }
+
+/// Issue 10 §4 traps 8 and 9: zero differences say so; sets whose lengths match pairwise are aligned.
+@Suite struct DiffAlignmentTests {
+    func prompts(_ name: String) throws -> (clean: [Int], corrupt: [Int]) {
+        let a = try LensFixtures.analysis(name)
+        return (LensFixtures.ints(a["clean_tokens"]), LensFixtures.ints(a["corrupted_tokens"]))
+    }
+
+    /// A zero difference unembeds to nothing (not the lowest ids), and the report says "no difference".
+    @Test func zeroDifferenceIsReportedAsNoDifference() throws {
+        let m = try LensFixtures.load("gpt2-tiny")
+        let p = try prompts("gpt2-tiny")
+        var changed = p.clean
+        changed[changed.count - 1] = p.clean[changed.count - 1] == 7 ? 8 : 7
+        // Only the final token differs, so resid_pre 0 at the final position differs but at
+        // position 0 (BOS) nothing does.
+        let r = try ActivationDiff.run(model: m, a: [p.clean], b: [changed], position: .index(0))
+        for c in r.byLayer {
+            #expect(c.noDifference && c.norm == 0, "\(c.label)")
+            #expect(c.up == [] && c.down == [], "\(c.label) lists tokens for a zero difference")
+        }
+        var report = Report(title: "d")
+        report.add(r)
+        let html = report.html
+        #expect(html.contains("no difference"))
+        let json = String(decoding: try JSONEncoder().encode(r), as: UTF8.self)
+        #expect(json.contains("\"noDifference\":true"))
+        let final = try ActivationDiff.run(model: m, a: [p.clean], b: [changed])
+        let post = try #require(final.byLayer.last)
+        #expect(!post.noDifference && post.up?.count == 10)
+    }
+
+    /// Sets `A: [n, n−1, n−1]`, `B: [n, n−1, n−1]` are aligned pair by pair: no length warning, and the
+    /// attention patterns are compared as zero-padded means (what a right-padded batch holds).
+    @Test func pairwiseEqualLengthsKeepPatterns() throws {
+        let m = try LensFixtures.load("gpt2-tiny")
+        let p = try prompts("gpt2-tiny")
+        let shortA = Array(p.clean.dropLast()), shortB = Array(p.corrupt.dropLast())
+        var shortA2 = shortA
+        shortA2[1] = shortA[1] == 3 ? 4 : 3
+        let a = [p.clean, shortA, shortA2], b = [p.corrupt, shortB, shortB]
+        let r = try ActivationDiff.run(model: m, a: a, b: b)
+        #expect(!r.warnings.contains { $0.contains("different token lengths") }, "\(r.warnings)")
+        #expect(!r.skipped.contains { $0.contains("hook_pattern") }, "\(r.skipped)")
+        let hook = "blocks.1.attn.hook_pattern"
+        let c = try #require(r.components.first { $0.label == hook })
+        // By hand: every head's final-query row, zero-padded to n keys, averaged per side.
+        let n = p.clean.count, H = m.config.nHeads
+        func rows(_ t: [Int]) throws -> [Double] {
+            let pat = try m.runWithCache(TokenBatch(t), names: .names([hook])).cache.require(hook)  // [1, H, q, k]
+            let q = t.count - 1
+            return (0..<H).flatMap { h in (0..<n).map { k in k < t.count ? Double(pat.data[(h * t.count + q) * t.count + k]) : 0 } }
+        }
+        func mean(_ ts: [[Int]]) throws -> [Double] {
+            let all = try ts.map(rows)
+            return (0..<(H * n)).map { i in all.map { $0[i] }.reduce(0, +) / Double(ts.count) }
+        }
+        let (ma, mb) = (try mean(a), try mean(b))
+        let norm = zip(ma, mb).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+        #expect(abs(Double(c.norm) - norm) <= 1e-5 + 1e-4 * norm, "pattern diff \(c.norm) vs \(norm)")
+        #expect(c.norm > 0)
+        // A pair of different lengths still warns and leaves patterns out, saying why.
+        let r2 = try ActivationDiff.run(model: m, a: [p.clean], b: [shortB])
+        #expect(r2.warnings.contains { $0.contains("different token lengths") })
+        #expect(r2.skipped.contains { $0.hasPrefix("blocks.0.attn.hook_pattern") && $0.contains("keys") })
+    }
+}

@@ -47,6 +47,12 @@ extension PromptPairDataset: HTMLReportable {
                         return ["dropped: \(reason.rawValue.replacingOccurrences(of: "_", with: " "))", String(n),
                                 HTMLText.percent(Float(n) / Float(max(r.attempts, 1))), r.examples[reason] ?? ""]
                     }, caption: "What happened to the candidates")
+        if !r.templateLengths.isEmpty {
+            out.table(header: ["template", "tokens per prompt", "pairs"],
+                      rows: r.templateLengths.keys.sorted().map { [String($0), String(r.templateLengths[$0] ?? 0), String(r.templateCounts[$0] ?? 0)] },
+                      caption: "Every pair of a template has that template's length: patching kinds without a position axis combine the "
+                      + "length groups; position-indexed kinds need one length (dataset --lengths one)")
+        }
         guard !pairs.isEmpty else { return }
         let lengths = pairs.map(\.cleanTokens.count)
         if let lo = lengths.min(), let hi = lengths.max(), hi > lo {

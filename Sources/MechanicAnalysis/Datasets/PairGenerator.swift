@@ -32,6 +32,9 @@ public enum DropReason: String, Sendable, CaseIterable, Comparable {
     case wrongNotSingleToken = "wrong_not_single_token"
     case answerEqualsWrong = "answer_equals_wrong"
     case duplicate
+    /// The pair's prompts have one length, but not the length of the other pairs of its template
+    /// (or of the dataset, with `LengthPolicy.one`).
+    case groupLength = "group_length"
 
     public static func < (a: DropReason, b: DropReason) -> Bool { a.rawValue < b.rawValue }
 }
@@ -46,6 +49,9 @@ public struct DatasetReport: Sendable, Equatable {
     public var dropped: [DropReason: Int]
     /// The first dropped candidate of each kind, described (e.g. the two tokenizations).
     public var examples: [DropReason: String]
+    /// Generation: each template's token length (template index → tokens) and its kept pairs.
+    public var templateLengths: [Int: Int] = [:]
+    public var templateCounts: [Int: Int] = [:]
 
     public var droppedTotal: Int { dropped.values.reduce(0, +) }
 
@@ -55,6 +61,11 @@ public struct DatasetReport: Sendable, Equatable {
         for reason in dropped.keys.sorted() {
             lines.append("dropped \(dropped[reason] ?? 0) \(reason.rawValue)" + (examples[reason].map { " — e.g. \($0)" } ?? ""))
         }
+        if !templateLengths.isEmpty {
+            lines.append("lengths: " + templateLengths.keys.sorted().map { t in
+                "template \(t) \(templateLengths[t] ?? 0) tokens (\(templateCounts[t] ?? 0) pair\(templateCounts[t] == 1 ? "" : "s"))"
+            }.joined(separator: ", "))
+        }
         if kept < requested { lines.append("warning: only \(kept) of \(requested) pairs could be made; widen the lists or templates") }
         return lines.joined(separator: "\n")
     }
@@ -62,8 +73,21 @@ public struct DatasetReport: Sendable, Equatable {
     /// The report as a JSON-ready dictionary.
     public var json: [String: Any] {
         ["requested": requested, "attempts": attempts, "kept": kept,
-         "dropped": Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) })]
+         "dropped": Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }),
+         "template_lengths": Dictionary(uniqueKeysWithValues: templateLengths.map { (String($0.key), $0.value) }),
+         "template_counts": Dictionary(uniqueKeysWithValues: templateCounts.map { (String($0.key), $0.value) })]
     }
+}
+
+/// Which token lengths a generated dataset may mix.
+public enum LengthPolicy: String, Sendable, CaseIterable {
+    /// Every pair of one template has the same length (the first kept pair's): position-free
+    /// patching kinds run each length group and combine them (the default).
+    case perTemplate = "per-template"
+    /// Every pair has the same length: every patching kind, position-indexed ones included.
+    case one
+    /// Only clean and corrupted of each pair need the same length.
+    case any
 }
 
 /// Builds clean/corrupt pairs from templates, and checks user-written pairs.
@@ -72,9 +96,11 @@ public enum PairGenerator {
     /// same file everywhere; a new seed, new pairs). Candidates whose prompts tokenize to different
     /// lengths, whose answer or wrong string is not one token, whose answer equals the wrong token,
     /// or that repeat an earlier pair are dropped and counted. Stops after `maxAttempts` candidates
-    /// (default `max(100, 20 · count)`) even when fewer pairs were kept.
+    /// (default `max(100, 20 · count)`) even when fewer pairs were kept. `lengths` decides which
+    /// lengths may mix: the first kept pair of a template (or of the dataset) fixes its length,
+    /// and later candidates of another length are dropped as `groupLength`.
     public static func generate(_ spec: PairTemplateSpec, count: Int, seed: UInt64, tokenizer: PromptTokenizer,
-                                maxAttempts: Int? = nil) throws -> (pairs: [PromptPair], report: DatasetReport) {
+                                maxAttempts: Int? = nil, lengths: LengthPolicy = .perTemplate) throws -> (pairs: [PromptPair], report: DatasetReport) {
         guard count >= 0 else { throw MechanicError.invalidArgument("the number of pairs must be ≥ 0 (got \(count))") }
         try spec.validate()
         let (twenty, overflow) = count.multipliedReportingOverflow(by: 20)
@@ -85,14 +111,23 @@ public enum PairGenerator {
         var seen = Set<String>()
         while pairs.count < count && report.attempts < limit {
             report.attempts += 1
-            let (clean, corrupt, answer, wrong) = try draw(spec, &random)
+            let (clean, corrupt, answer, wrong, template) = try draw(spec, &random)
             switch try check(clean: clean, corrupt: corrupt, answer: answer, wrong: wrong, tokenizer: tokenizer) {
             case .success(let pair):
+                let n = pair.cleanTokens.count
+                let fixed = lengths == .one ? report.templateLengths.values.first : report.templateLengths[template]
+                if lengths != .any, let fixed, fixed != n {
+                    drop(&report, .groupLength, "\(clean.debugDescription) is \(n) tokens; the pairs of "
+                         + (lengths == .one ? "the dataset" : "template \(template)") + " are \(fixed)")
+                    continue
+                }
                 guard seen.insert(clean + "\u{0}" + corrupt).inserted else {
                     drop(&report, .duplicate, "\(clean.debugDescription) drawn again")
                     continue
                 }
                 pairs.append(pair)
+                report.templateLengths[template] = n
+                report.templateCounts[template, default: 0] += 1
             case .failure(let failure):
                 drop(&report, failure.reason, failure.detail)
             }
@@ -155,8 +190,9 @@ public enum PairGenerator {
 
     /// One candidate: a template, then the slots in name order; slots sharing a list get different
     /// values (a partial Fisher–Yates shuffle of that list's indices).
-    static func draw(_ spec: PairTemplateSpec, _ random: inout PortableRandom) throws -> (String, String, String, String) {
-        let template = spec.templates[random.below(spec.templates.count)]
+    static func draw(_ spec: PairTemplateSpec, _ random: inout PortableRandom) throws -> (String, String, String, String, Int) {
+        let index = random.below(spec.templates.count)
+        let template = spec.templates[index]
         var fill: [String: String] = [:]
         var remaining: [String: [Int]] = [:]  // list key -> indices not yet used in this pair
         for slot in spec.slotsUsed(by: template) {
@@ -175,6 +211,6 @@ public enum PairGenerator {
         }
         let clean = PairTemplateSpec.fill(template.clean, fill)
         let corrupt = PairTemplateSpec.fill(template.corrupt ?? template.clean, corruptFill)
-        return (clean, corrupt, PairTemplateSpec.fill(spec.answer, fill), PairTemplateSpec.fill(spec.wrong, fill))
+        return (clean, corrupt, PairTemplateSpec.fill(spec.answer, fill), PairTemplateSpec.fill(spec.wrong, fill), index)
     }
 }

@@ -35,12 +35,23 @@ public enum ActivationDiff {
         let runB = try b.enumerated().map { try capture(model, $1, posB[$0]) }
         var skipped: [String] = []
         var rows: [(label: String, hook: String, kind: String, layer: Int?, head: Int?, a: [Float], b: [Float])] = []
+        // Patterns of prompts whose lengths differ within a side but match pairwise (A[i] vs B[i])
+        // are compared as a right-padded batch would hold them: zero weight on keys a prompt lacks.
+        let keysAligned = a.count == b.count ? posA == posB : Set(posA + posB).count == 1
+        let maxKeys = (posA + posB).max().map { $0 + 1 } ?? 0
         for key in runA[0].order {
-            let va = runA.compactMap { $0.vectors[key.label] }, vb = runB.compactMap { $0.vectors[key.label] }
+            var va = runA.compactMap { $0.vectors[key.label] }, vb = runB.compactMap { $0.vectors[key.label] }
+            if key.kind == "pattern" && keysAligned && va.count == runA.count && vb.count == runB.count {
+                va = zip(va, posA).map { padKeys($0, keys: $1 + 1, to: maxKeys) }
+                vb = zip(vb, posB).map { padKeys($0, keys: $1 + 1, to: maxKeys) }
+            }
             let n = va.first?.count ?? 0
             guard va.count == runA.count, vb.count == runB.count, (va + vb).allSatisfy({ $0.count == n }) else {
                 if key.head == nil || key.head == 0 {
-                    skipped.append("\(key.hook): shapes differ between prompts (\(Set((va + vb).map(\.count)).sorted()) values)")
+                    let why = key.kind == "attn_scores" || key.kind == "pattern"
+                        ? "the compared queries see different numbers of keys (A: \(posA.map { $0 + 1 }), B: \(posB.map { $0 + 1 }))"
+                        : "shapes differ between prompts (\(Set((va + vb).map(\.count)).sorted()) values)"
+                    skipped.append("\(key.hook): \(why)")
                 }
                 continue
             }
@@ -56,6 +67,8 @@ public enum ActivationDiff {
         let vocab = dirs.linear(model.weights.W_U)  // [components, d_vocab]
         var up: [Int: [DiffToken]] = [:], down: [Int: [DiffToken]] = [:]
         for (j, i) in outIdx.enumerated() {
+            // A zero difference unembeds to a zero row whose "top" tokens would be the lowest ids.
+            if zip(rows[i].a, rows[i].b).allSatisfy({ $0 == $1 }) { up[i] = []; down[i] = []; continue }
             let row = LogitRow(Array(vocab.data[(j * c.dVocab)..<((j + 1) * c.dVocab)]))
             let tok = { (id: Int) in DiffToken(id: id, token: model.pieceString(id), value: row.logits[id]) }
             up[i] = row.topIDs(top, largest: true).map(tok)
@@ -65,7 +78,8 @@ public enum ActivationDiff {
         var components = rows.enumerated().map { i, r -> DiffComponent in
             let s = stats(r.a, r.b)
             return DiffComponent(hook: r.hook, label: r.label, kind: r.kind, layer: r.layer, head: r.head, norm: s.norm,
-                                 normA: s.normA, normB: s.normB, relativeNorm: s.relative, cosine: s.cosine, up: up[i], down: down[i])
+                                 normA: s.normA, normB: s.normB, relativeNorm: s.relative, cosine: s.cosine, up: up[i], down: down[i],
+                                 noDifference: r.a == r.b)
         }
         let byLayer = components.filter { layerKinds.contains($0.kind) }
         components = rank(components, by: rankBy)
@@ -106,11 +120,25 @@ public enum ActivationDiff {
         }
     }
 
-    /// Warnings about lengths and BOS that change what "the same position" means.
+    /// `v` (`[head, keys]` flattened) with every head's row zero-padded to `to` keys.
+    static func padKeys(_ v: [Float], keys: Int, to: Int) -> [Float] {
+        guard keys > 0, keys < to, v.count % keys == 0 else { return v }
+        var out: [Float] = []
+        out.reserveCapacity(v.count / keys * to)
+        for h in 0..<(v.count / keys) {
+            out += v[(h * keys)..<((h + 1) * keys)]
+            out += [Float](repeating: 0, count: to - keys)
+        }
+        return out
+    }
+
+    /// Warnings about lengths and BOS that change what "the same position" means. Lengths are
+    /// compared pair by pair (A[i] with B[i]) when the sides have as many prompts, else all at once:
+    /// a set whose prompts differ in length among themselves but match the other side is aligned.
     static func alignmentWarnings(model: HookedTransformer, a: [[Int]], b: [[Int]], position: DiffPosition) -> [String] {
         var w: [String] = []
-        let lengths = Set((a + b).map(\.count))
-        if lengths.count > 1 {
+        let mismatched = a.count == b.count ? a.map(\.count) != b.map(\.count) : Set((a + b).map(\.count)).count > 1
+        if mismatched {
             let where_ = position == .final ? "the final token of each prompt" : "index \(position) of each prompt"
             w.append("the prompts have different token lengths (A: \(a.map(\.count)), B: \(b.map(\.count))); compared at \(where_) — check the tokenizations side by side")
         }

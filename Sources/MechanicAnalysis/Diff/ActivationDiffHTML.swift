@@ -74,7 +74,10 @@ extension ActivationDiffReport: HTMLReportable {
         let unembedded = byLayer.filter { $0.up != nil } + components.filter { $0.kind == "result" && $0.up != nil }.prefix(8)
         let chips = { (ts: [DiffToken]?, up: Bool) in Report.tokenChips((ts ?? []).prefix(8).map { ($0.token, $0.value) }, up: up) }
         report.htmlTable(header: ["component", "‖a − b‖", "raises (logit change)", "lowers (logit change)"],
-                         rows: unembedded.map { ["<code>\(HTMLText.escape($0.label))</code>", HTMLText.format($0.norm), chips($0.up, true), chips($0.down, false)] },
+                         rows: unembedded.map { c in
+                             ["<code>\(HTMLText.escape(c.label))</code>", HTMLText.format(c.norm)]
+                                 + (c.noDifference ? ["no difference", "no difference"] : [chips(c.up, true), chips(c.down, false)])
+                         },
                          caption: "a − b through the final norm and W_U: the tokens whose logits the difference raises and lowers most "
                          + "(layer outputs in layer order, then the heads with the largest differences)")
 

@@ -43,8 +43,11 @@ public struct DiffComponent: Codable, Sendable {
     public var cosine: Float?
     /// For residual-stream and output components (`d_model` wide): the tokens whose logits
     /// `a − b` raises most (`up`) and lowers most (`down`) through the final norm and `W_U`.
+    /// Empty when `noDifference` (a zero difference raises and lowers nothing).
     public var up: [DiffToken]?
     public var down: [DiffToken]?
+    /// True when `a == b` exactly at the compared position: there is no difference to rank or unembed.
+    public var noDifference: Bool = false
 }
 
 /// The result of patching one component from run A into run B.

@@ -12,6 +12,13 @@ extension Report {
         var all: [(label: String, value: Float)] = []
         for (l, row) in values.enumerated() { for (h, v) in row.enumerated() where v.isFinite { all.append(("L\(l)H\(h)", v)) } }
         all.sort { ascending ? $0.value < $1.value : $0.value > $1.value }
+        // Equal scores (e.g. no head puts any target in its top k: every share 0) have no ranking:
+        // a chart of zero-width bars says nothing, so say it in words.
+        if let first = all.first, all.allSatisfy({ $0.value == first.value }) {
+            figure(title: "\(ascending ? "Lowest" : "Top") heads: \(title.lowercased())", caption: nil,
+                   body: "<p class=\"note\">Every head scores \(HTMLText.format(first.value)) (\(HTMLText.escape(legendLabel))): there is no ranking to show.</p>")
+            return
+        }
         rankedBars(Array(all.prefix(rankTop)), title: "\(ascending ? "Lowest" : "Top") heads: \(title.lowercased())",
                    valueLabel: legendLabel, limit: rankTop)
     }

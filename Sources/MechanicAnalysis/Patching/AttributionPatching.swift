@@ -42,6 +42,22 @@ public struct AttributionPatchingResult: Sendable {
     public let corruptLogitDiff: Double
     /// The components with the largest |estimate|, each patched exactly, largest first.
     public let checks: [AttributionCheck]
+
+    /// Pearson's r between the checked components' estimated and exact changes: how well the
+    /// linear estimate ranks what exact patching finds. Nil with fewer than two checks or when
+    /// either side does not vary.
+    public var exactCorrelation: Double? { pearson(checks.map(\.estimate), checks.map(\.exact)) }
+}
+
+/// Pearson's correlation coefficient of two equally long samples (nil when undefined).
+public func pearson(_ x: [Double], _ y: [Double]) -> Double? {
+    guard x.count == y.count, x.count >= 2 else { return nil }
+    let n = Double(x.count)
+    let mx = x.reduce(0, +) / n, my = y.reduce(0, +) / n
+    var sxy = 0.0, sxx = 0.0, syy = 0.0
+    for (a, b) in zip(x, y) { sxy += (a - mx) * (b - my); sxx += (a - mx) * (a - mx); syy += (b - my) * (b - my) }
+    guard sxx > 0, syy > 0 else { return nil }
+    return max(-1, min(1, sxy / (sxx * syy).squareRoot()))
 }
 
 extension PatchingRun {

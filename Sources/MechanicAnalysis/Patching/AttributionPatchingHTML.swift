@@ -51,11 +51,41 @@ extension AttributionPatchingReport: HTMLReportable {
         let rows = r.checks.map { c in
             [label(c), HTMLText.format(c.estimate), HTMLText.format(c.exact), HTMLText.format(c.exact - c.estimate)]
         }
+        let total = r.estimates.count
+        let which = r.checks.count >= total ? "All \(total) components" : "The \(r.checks.count) of \(total) components with the largest estimated effect"
         report.table(header: ["component", "estimated change", "exact change", "exact − estimate"], rows: rows,
-                     caption: "The \(r.checks.count) components with the largest estimated effect, each patched exactly")
-        report.scatter(r.checks.map { ScatterPoint(x: Float($0.estimate), y: Float($0.exact), label: label($0), annotate: true) },
-                       title: "Estimate against exact patching effect", xLabel: "estimated change", yLabel: "exact change",
-                       caption: "Points on the diagonal are estimated exactly.", diagonal: true)
+                     caption: "\(which), each patched exactly")
+        let correlation = r.exactCorrelation.map { "Pearson r (estimate, exact) = \(HTMLText.format(Float($0))) over \(r.checks.count) components. " }
+            ?? "Pearson r needs at least two components with varying values. "
+        report.paragraph(correlation + (r.checks.count < total ? "Patch every component exactly with --exact-all." : ""))
+        // Labels beside the 12 points with the largest exact effect; every point's label on hover.
+        let labelled = Set(r.checks.indices.sorted { abs(r.checks[$0].exact) > abs(r.checks[$1].exact) }.prefix(12))
+        report.scatter(r.checks.enumerated().map { i, c in
+                           ScatterPoint(x: Float(c.estimate), y: Float(c.exact), label: shortLabel(c), annotate: labelled.contains(i))
+                       },
+                       title: "Estimate against exact patching effect" + (r.exactCorrelation.map { " (r = \(HTMLText.format(Float($0))))" } ?? ""),
+                       xLabel: "estimated change", yLabel: "exact change",
+                       caption: "Points on the diagonal are estimated exactly; hover a point for its component.", diagonal: true)
+    }
+
+    /// A point label short enough to sit beside its point: `L9H6` (a head), `L2 p5` (a layer at a
+    /// position), `L1N40` (a neuron), prefixed by the part (`q L9H6`) in an `_every` result.
+    public func shortLabel(_ c: AttributionCheck) -> String {
+        var head = "", rest: [String] = []
+        for (axis, i) in zip(c.kind.axes(), c.index) {
+            switch axis {
+            case "layer": head += "L\(i)"
+            case "head", "head_index": head += "H\(i)"
+            case "neuron": head += "N\(i)"
+            case "pos": rest.append("p\(i)")
+            case "dest_pos": rest.append("d\(i)")
+            case "src_pos": rest.append("s\(i)")
+            default: rest.append("\(i)")
+            }
+        }
+        let core = ([head] + rest).filter { !$0.isEmpty }.joined(separator: " ")
+        guard c.kind.rawValue != result.act else { return core }
+        return (c.kind.act == "z" ? "out" : c.kind.act) + " " + core
     }
 
     /// `attn_head_out_all_pos L3H7`, `resid_pre L2 pos 5`, `mlp_neuron L1N40`.
@@ -77,8 +107,8 @@ extension AttributionPatchingReport: HTMLReportable {
 
 extension AttributionPatchingResult {
     /// `{"act", "axes", "shape", "method", "metric", "estimates" (nested, the change of the metric),
-    /// "target_metric", "clean_metric", "corrupt_metric", "clean_logit_diff", "corrupt_logit_diff", "checks": [{"kind", "index", "hook",
-    /// "estimate", "exact"}]}`.
+    /// "target_metric", "clean_metric", "corrupt_metric", "clean_logit_diff", "corrupt_logit_diff", "exact_correlation" (Pearson r of the checks' estimates
+    /// and exact changes, null when undefined), "checks": [{"kind", "index", "hook", "estimate", "exact"}]}`.
     public func jsonObject() throws -> [String: Any] {
         if let bad = estimates.data.first(where: { !$0.isFinite }) {
             throw MechanicError.invalidArgument("the \(act) attribution holds a non-finite estimate (\(bad)); JSON cannot carry it")
@@ -88,6 +118,7 @@ extension AttributionPatchingResult {
             "estimates": PatchingResult.nested(estimates), "target_metric": targetMetric,
             "clean_metric": cleanMetric, "corrupt_metric": corruptMetric,
             "clean_logit_diff": cleanLogitDiff, "corrupt_logit_diff": corruptLogitDiff,
+            "exact_correlation": exactCorrelation.map { $0 as Any } ?? NSNull(),
             "checks": checks.map { ["kind": $0.kind.rawValue, "index": $0.index, "hook": $0.site.hook,
                                     "estimate": $0.estimate, "exact": $0.exact] as [String: Any] },
         ]

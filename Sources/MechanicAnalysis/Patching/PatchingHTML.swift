@@ -150,7 +150,8 @@ extension PatchingReport: HTMLReportable {
             for i in shown {
                 let rows = (0..<P).map { d in Array(t.data[((i * P + d) * P)..<((i * P + d) * P + P)]) }
                 report.heatmap(rows, rowLabels: positionLabels(P), colLabels: positionLabels(P), title: "\(title): L\(i / H)H\(i % H), destination × source",
-                               scale: scale, xLabel: "source position", yLabel: "destination position", legendLabel: legend)
+                               scale: scale, xLabel: "source position", yLabel: "destination position", legendLabel: legend,
+                               maskUpperTriangle: true)
             }
         case ["layer", "neuron"]:
             let N = t.shape[1]

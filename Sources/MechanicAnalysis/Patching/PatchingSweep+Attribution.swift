@@ -11,6 +11,7 @@ extension PatchingSweep {
         if let single { return try single.attribution(kind, method: method, neuronPositions: neuronPositions, topK: topK, engine: engine) }
         let c = model.config
         try kind.checkSupported(c)
+        try requireOneLength(for: kind)
         var hooks = kind.hooks(c, positions: positions, neuronPositions: neuronPositions)
         if method == .atpStar, c.positionalEmbedding == .rotary {
             // AtP* scores with the rotated queries/keys: their means too.

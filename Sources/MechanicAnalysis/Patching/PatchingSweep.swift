@@ -20,8 +20,10 @@ public final class PatchingSweep {
     public let mode: PatchingMode
     /// Pairs per batch (the last batch may hold fewer).
     public let pairBatchSize: Int
-    /// Tokens per prompt (every pair has this length).
+    /// Tokens per prompt of the first pair (of every pair, unless `lengthGroups` holds several).
     public let positions: Int
+    /// The pairs grouped by length (one group when every pair has the same length).
+    public let lengthGroups: [LengthGroup]
     /// Most tokens (rows × positions) one batched forward may hold (`PatchingRun.maxBatchTokens`).
     public var maxBatchTokens = 4096 { didSet { single?.maxBatchTokens = maxBatchTokens } }
     /// The prompts `.ablate(.mean)` averages over (nil = every clean and corrupted prompt).
@@ -41,7 +43,8 @@ public final class PatchingSweep {
         guard pairBatchSize >= 1 else {
             throw MechanicError.invalidArgument("the pair batch size must be at least 1 (got \(pairBatchSize))")
         }
-        positions = try PatchingRun.validate(pairs)
+        lengthGroups = try Self.groupByLength(pairs)
+        positions = lengthGroups[0].length
         let V = model.config.dVocab
         for id in pairs.flatMap({ [$0.answer, $0.wrong] }) where !(0..<V).contains(id) { throw MechanicError.tokenOutOfRange(id: id, dVocab: V) }
         self.model = model
@@ -49,18 +52,18 @@ public final class PatchingSweep {
         self.metric = metric
         self.mode = mode
         self.pairBatchSize = pairBatchSize
-        if pairs.count <= pairBatchSize {
+        if pairs.count <= pairBatchSize && lengthGroups.count == 1 {
             single = try PatchingRun(model: model, pairs: pairs, metric: metric, mode: mode)
             normalization = nil
         } else {
             single = nil
             normalization = metric == .normalizedLogitDiff
-                ? try Self.logitDiffs(model, pairs: pairs, batchSize: pairBatchSize) : nil
+                ? try Self.logitDiffs(model, batches: Self.batches(pairs, groups: lengthGroups, size: pairBatchSize), pairs: pairs.count) : nil
         }
     }
 
     /// Number of batches the pairs go through in.
-    public var batchCount: Int { (pairs.count + pairBatchSize - 1) / pairBatchSize }
+    public var batchCount: Int { lengthGroups.reduce(0) { $0 + ($1.pairs.count + pairBatchSize - 1) / pairBatchSize } }
 
     /// `PatchingRun.run(_:neuronPositions:engine:)` over every pair.
     public func run(_ kind: ActPatchKind, neuronPositions: ActPatchKind.NeuronPositions = .all,
@@ -68,6 +71,7 @@ public final class PatchingSweep {
         if let single { return try single.run(kind, neuronPositions: neuronPositions, engine: engine) }
         let c = model.config
         try kind.checkSupported(c)
+        try requireOneLength(for: kind)
         let (values, summary) = try combine(patches: kind.patchCount(c, positions: positions, neuronPositions: neuronPositions),
                                             meanHooks: kind.hooks(c, positions: positions, neuronPositions: neuronPositions)) {
             try $0.values(kind, neuronPositions: neuronPositions, engine: engine)
@@ -78,6 +82,7 @@ public final class PatchingSweep {
     /// `PatchingRun.evaluate(_:engine:)` over every pair: the metric after each site alone.
     public func evaluate(_ sites: [PatchSite], engine: PatchEngine = .fast) throws -> [Double] {
         if let single { return try single.evaluate(sites, engine: engine) }
+        try requireOneLength(for: sites)
         return try combine(patches: sites.count, meanHooks: Set(sites.map(\.hook))) { try $0.evaluate(sites, engine: engine) }.values
     }
 
@@ -118,13 +123,13 @@ public final class PatchingSweep {
     /// batch's pairs) weighted by the batch sizes. `meanHooks`: the hook points whose means a
     /// mean ablation needs.
     func combine(patches: Int, meanHooks: Set<String>, _ body: (PatchingRun) throws -> [Double]) throws -> (values: [Double], summary: Summary) {
+        try requireOneLengthForMeans()
         func work() throws -> (values: [Double], summary: Summary) {
             let means = mode == .ablate(.mean) ? try globalMeans(meanHooks) : [:]
             var sums: [Double] = []
             var summary = Summary(metric: metric)
-            for start in stride(from: 0, to: pairs.count, by: pairBatchSize) {
+            for batch in batches() {
                 try progress?.check()
-                let batch = Array(pairs[start..<min(start + pairBatchSize, pairs.count)])
                 let run = try PatchingRun(model: model, pairs: batch, metric: metric, mode: mode, normalization: normalization)
                 run.maxBatchTokens = maxBatchTokens
                 run.progress = progress
@@ -185,11 +190,10 @@ public final class PatchingSweep {
     }
 
     /// Mean clean and corrupted logit differences of every pair (batches of final-position logits).
-    static func logitDiffs(_ model: HookedTransformer, pairs: [PatchingPair], batchSize: Int) throws -> (clean: Double, corrupt: Double) {
+    static func logitDiffs(_ model: HookedTransformer, batches: [[PatchingPair]], pairs count: Int) throws -> (clean: Double, corrupt: Double) {
         let V = model.config.dVocab
         var sums = (clean: 0.0, corrupt: 0.0)
-        for start in stride(from: 0, to: pairs.count, by: batchSize) {
-            let batch = Array(pairs[start..<min(start + batchSize, pairs.count)])
+        for batch in batches {
             for isClean in [true, false] {
                 let ids = batch.map { isClean ? $0.clean : $0.corrupt }
                 let logits = try model.forward(TokenBatch(ids: ids), options: ForwardOptions(logits: .last)).logits ?? Tensor(zeros: [0])
@@ -199,7 +203,7 @@ public final class PatchingSweep {
                 if isClean { sums.clean += s } else { sums.corrupt += s }
             }
         }
-        let N = Double(pairs.count)
+        let N = Double(count)
         return try MetricContext.checkNormalizable(clean: sums.clean / N, corrupt: sums.corrupt / N)
     }
 }

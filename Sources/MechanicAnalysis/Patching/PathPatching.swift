@@ -40,6 +40,16 @@ public enum PathReceiver: Hashable, Sendable, CustomStringConvertible {
 /// paper): with the normalised logit difference 1 means "no effect", 0 "as corrupted". A sender
 /// cannot reach a receiver in its own or an earlier layer; such paths give the clean metric.
 /// With `freezeMLPs` and the logits as receiver the result is the sender's direct effect.
+extension PatchingMode {
+    /// What path patching does, in words. It noises: the base is the clean run and the senders
+    /// carry corrupted values — never "clean → corrupted".
+    public static let pathPatchingDescription =
+        "path patching: the senders' corrupted outputs into the clean run (noising), through the direct paths only"
+
+    /// The description of a run: `pathPatchingDescription` for path patching, else `description`.
+    public func description(pathPatching: Bool) -> String { pathPatching ? Self.pathPatchingDescription : description }
+}
+
 extension PatchingRun {
     /// The metric after path patching `senders` (together) into `receivers` (the logits when empty).
     public func pathPatch(senders: [HeadIndex], receivers: [PathReceiver], freezeMLPs: Bool = false) throws -> Double {

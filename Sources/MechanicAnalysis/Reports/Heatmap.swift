@@ -4,17 +4,21 @@ import Mechanic
 extension Report {
     /// A heatmap of `values[row][col]` (layer × position, layer × head, …) with labelled axes, a
     /// colour legend and each cell's value on hover (`<title>`). Values are printed in the cells
-    /// when they are large enough to hold them (`showValues` forces either way).
+    /// only when the grid is small (at most `maxPrintedGrid` × `maxPrintedGrid`) and the cells hold
+    /// them (`showValues` forces either way); dense grids rely on the hover titles.
+    /// `maskUpperTriangle` (destination × source grids of a causal model) draws the cells whose
+    /// column is after their row as masked: light grey, no value, "masked" on hover.
     public mutating func heatmap(_ values: [[Float]], rowLabels: [String], colLabels: [String], title: String,
                                  scale: ColorScale = .diverging(), xLabel: String? = nil, yLabel: String? = nil,
                                  legendLabel: String? = nil, caption: String? = nil, showValues: Bool? = nil,
-                                 highlight: Set<[Int]> = []) {
+                                 highlight: Set<[Int]> = [], maskUpperTriangle: Bool = false) {
         let rows = values.count, cols = values.map(\.count).max() ?? 0
         guard rows > 0, cols > 0 else {
             figure(title: title, caption: caption, body: "<p class=\"note\">(no data)</p>")
             return
         }
-        let resolved = scale.resolved(for: values.flatMap { $0 })
+        let isMasked = { (r: Int, c: Int) in maskUpperTriangle && c > r }
+        let resolved = scale.resolved(for: values.enumerated().flatMap { r, row in row.enumerated().filter { !isMasked(r, $0.offset) }.map(\.element) })
         let rowL = (0..<rows).map { $0 < rowLabels.count ? HTMLText.displayToken(rowLabels[$0]) : "\($0)" }
         let colL = (0..<cols).map { $0 < colLabels.count ? HTMLText.displayToken(colLabels[$0]) : "\($0)" }
 
@@ -39,11 +43,16 @@ extension Report {
         let height = max(top + plotH + bottom, top + legendH + 10)
         var svg = SVG(width: width, height: height)
 
-        let printValues = showValues ?? (cw >= 40 && ch >= 18 && rows * cols <= 400)
+        let printValues = showValues ?? (cw >= 28 && ch >= 16 && rows <= Self.maxPrintedGrid && cols <= Self.maxPrintedGrid)
         for r in 0..<rows {
             for c in 0..<cols {
                 let v = c < values[r].count ? values[r][c] : .nan
                 let x = left + Double(c) * cw, y = top + Double(r) * ch
+                if isMasked(r, c) {
+                    svg.rect(x: x, y: y, w: cw, h: ch, fill: Self.maskedColor, stroke: "#fff", strokeWidth: 0.5,
+                             title: "\(rowL[r]) · \(colL[c]): masked")
+                    continue
+                }
                 svg.rect(x: x, y: y, w: cw, h: ch, fill: resolved.color(v), stroke: "#fff", strokeWidth: 0.5,
                          title: "\(rowL[r]) · \(colL[c]): \(HTMLText.format(v))")
                 if printValues {
@@ -80,6 +89,11 @@ extension Report {
         svg.colorLegend(resolved, id: nextID("g"), x: legendX, y: top, height: legendH, label: legendLabel)
         figure(title: title, caption: caption, body: svg.render(label: title))
     }
+
+    /// The largest grid side whose values are printed in the cells by default.
+    public static let maxPrintedGrid = 12
+    /// The fill of masked cells (distinct from the grey of NaN, "not scored").
+    static let maskedColor = "#f1f1f1"
 
     /// A heatmap of a rank-2 tensor `[rows, cols]`.
     public mutating func heatmap(_ t: Tensor, rowLabels: [String], colLabels: [String], title: String,

@@ -15,6 +15,11 @@ extension Report {
             figure(title: title, caption: caption, body: "<p class=\"note\">(no data)</p>")
             return
         }
+        // All zero (identical runs, no head scoring): zero-width bars would be an empty strip.
+        if shown.allSatisfy({ $0.value == 0 }) {
+            figure(title: title, caption: caption, body: "<p class=\"note\">Every value is 0 (\(list.count) items): nothing to rank.</p>")
+            return
+        }
         let labels = shown.map { HTMLText.truncate(HTMLText.displayToken($0.label), 40) }
         let fontSize = 12.0
         let labelW = (labels.map { HTMLText.textWidth($0, fontSize: fontSize) }.max() ?? 0) + 16
