@@ -48,6 +48,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public let metadata: [String: String]
     let file: MappedFile
 
+    /// The largest header accepted (the reference implementation's limit, 100 MB).
+    public static let maxHeaderLength = 100_000_000
+
     public init(url: URL) throws {
         self.url = url
         let path = url.path
@@ -57,13 +60,16 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard headerLength <= UInt64(file.size - 8) else {
             throw SafeTensorsError.headerLengthPastEnd(file: path, headerLength: headerLength, fileSize: file.size)
         }
+        guard headerLength <= UInt64(SafeTensorsFile.maxHeaderLength) else {
+            throw SafeTensorsError.headerTooLarge(file: path, headerLength: headerLength, limit: SafeTensorsFile.maxHeaderLength)
+        }
         let n = Int(headerLength)
         let headerData = Data(bytes: file.base + 8, count: n)
         let header: JSONValue
         do {
             header = try JSONValue.parse(headerData)
-        } catch {
-            throw SafeTensorsError.headerNotJSON(file: path, reason: "its \(n) bytes do not parse as JSON")
+        } catch let e as JSONParseError {
+            throw SafeTensorsError.headerNotJSON(file: path, reason: "\(n)-byte header, \(e)")
         }
         guard let dict = header.object else {
             throw SafeTensorsError.headerNotJSON(file: path, reason: "the top level is \(header.brief), not an object")
@@ -74,7 +80,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
         var meta: [String: String] = [:]
         for (name, value) in dict {
             if name == "__metadata__" {
-                for (k, v) in value.object ?? [:] { meta[k] = v.string ?? v.brief }
+                guard let object = value.object else {
+                    throw SafeTensorsError.badMetadata(file: path, reason: "it is \(value.brief), not an object")
+                }
+                for (k, v) in object {
+                    guard let text = v.string else {
+                        throw SafeTensorsError.badMetadata(file: path, reason: "the value of \(ErrorText.quoted(k)) is \(v.brief), not a string")
+                    }
+                    meta[k] = text
+                }
                 continue
             }
             infos[name] = try SafeTensorsFile.entry(name, value, path: path, dataStart: dataStart, dataSize: dataSize)
@@ -86,6 +100,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.byteOffset + a.byteCount > b.byteOffset {
             throw SafeTensorsError.overlapping(file: path, tensor: b.name, other: a.name)
+        }
+        // The tensors must cover the data section exactly, as in the reference implementation: a
+        // gap or trailing bytes mean the header length or an offset is wrong (e.g. one byte short,
+        // which would otherwise read every tensor shifted).
+        var covered = dataStart
+        for t in sorted {
+            guard t.byteOffset == covered else {
+                throw SafeTensorsError.gap(file: path, tensor: t.name, begin: t.byteOffset - dataStart, expected: covered - dataStart)
+            }
+            covered += t.byteCount
+        }
+        guard covered == file.size else {
+            throw SafeTensorsError.trailingBytes(file: path, covered: covered - dataStart, dataSize: dataSize)
         }
         tensors = infos
         metadata = meta

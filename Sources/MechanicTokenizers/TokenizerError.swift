@@ -46,13 +46,19 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .unknownToken(let file, let key, let token):
             return "\(file): \(key) refers to token \(Self.quoted(token)), which is not in the vocabulary"
         case .malformedMerges(let file, let line, let content):
-            return "\(file) line \(line): expected two space-separated tokens, found \(Self.quoted(content))"
+            return "\(file) line \(line): expected two space-separated tokens, found \(Self.quoted(content, limit: 60))"
         }
     }
 
-    static func quoted(_ s: String) -> String {
+    /// `s` quoted and escaped for a message; with `limit`, cut to that many characters ("…").
+    static func quoted(_ s: String) -> String { quoted(s, limit: nil) }
+
+    static func quoted(_ s: String, limit: Int?) -> String {
         var out = "\""
+        var count = 0
         for scalar in s.unicodeScalars {
+            if let limit, count == limit { out += "…"; break }
+            count += 1
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"

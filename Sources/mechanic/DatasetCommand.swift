@@ -65,10 +65,12 @@ struct DatasetCommand: ParsableCommand {
     }
 
     func run() throws {
+        let output = try out.map { try OutputFile($0, option: "--out", inputs: [input, spec].compactMap { $0 }) }
         // A local directory may hold only tokenizer files; anything else goes through the resolver.
         var isDir: ObjCBool = false
         let local = FileManager.default.fileExists(atPath: model, isDirectory: &isDir) && isDir.boolValue
         let dir = local ? URL(fileURLWithPath: model) : try resolveModel(model, revision: revision, weights: false)
+        InputFiles.record(directory: dir)
         guard let tok = try HookedTransformer.loadTokenizer(dir) else { throw MechanicError.noTokenizer(model: dir.path) }
         var prependBOS = true
         let configURL = dir.appendingPathComponent("config.json")
@@ -104,10 +106,8 @@ struct DatasetCommand: ParsableCommand {
         } else {
             report = result.report.summary
         }
-        if let out {
-            do { try Data(lines.utf8).write(to: URL(fileURLWithPath: out)) } catch {
-                throw MechanicError.invalidArgument("cannot write \(out): \(error.localizedDescription)")
-            }
+        if let output {
+            try output.write(Data(lines.utf8))
             print(report)
         } else {
             FileHandle.standardOutput.write(Data(lines.utf8))
@@ -116,7 +116,6 @@ struct DatasetCommand: ParsableCommand {
     }
 
     func read(_ path: String, what: String) throws -> Data {
-        guard let data = FileManager.default.contents(atPath: path) else { throw MechanicError.fileMissing(path: path, what: what) }
-        return data
+        try InputFile.read(path, what: what, limit: InputFile.textLimit)
     }
 }

@@ -29,10 +29,14 @@ struct ModelOptions: ParsableArguments {
 func resolveModel(_ model: String, revision: String?, weights: Bool) throws -> URL {
     // Tokenizing needs no config.json or weights: any local directory with tokenizer files will do.
     var isDir: ObjCBool = false
+    let dir: URL
     if !weights, FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue {
-        return URL(fileURLWithPath: model)
+        dir = URL(fileURLWithPath: model)
+    } else {
+        dir = try ModelResolver().resolve(model, revision: revision, weights: weights)
     }
-    return try ModelResolver().resolve(model, revision: revision, weights: weights)
+    InputFiles.record(directory: dir)   // no output may replace a model file
+    return dir
 }
 
 /// Parses `50256,464,3797` (spaces allowed).
