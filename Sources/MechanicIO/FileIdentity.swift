@@ -70,7 +70,8 @@ public enum InputFiles {
         guard let id = info.identity else { return }
         registry.lock.lock()
         defer { registry.lock.unlock() }
-        if registry.seen[id] == nil { registry.seen[id] = path }
+        if let known = registry.seen[id], FileIdentity.inspect(known).identity == id { return }
+        registry.seen[id] = path
     }
 
     /// Records every regular file directly inside `directory` (a model directory: weights,
@@ -83,10 +84,16 @@ public enum InputFiles {
         }
     }
 
-    /// The input path recorded under `identity`, if any.
+    /// The input path recorded under `identity`, if any. An entry whose path no longer names that
+    /// file (deleted, its inode reused by a new file) is dropped.
     public static func path(of identity: FileIdentity) -> String? {
         registry.lock.lock()
         defer { registry.lock.unlock() }
-        return registry.seen[identity]
+        guard let path = registry.seen[identity] else { return nil }
+        guard FileIdentity.inspect(path).identity == identity else {
+            registry.seen[identity] = nil
+            return nil
+        }
+        return path
     }
 }

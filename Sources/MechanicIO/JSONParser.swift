@@ -69,8 +69,12 @@ struct JSONByteParser {
     }
 
     private mutating func literal(_ word: String) throws {
+        let start = pos
         for expected in word.utf8 {
-            guard pos < bytes.count, bytes[pos] == expected else { throw error("invalid literal (expected \(word))") }
+            guard pos < bytes.count, bytes[pos] == expected else {
+                pos = start
+                throw error("invalid literal (expected \(word))")
+            }
             pos += 1
         }
     }

@@ -41,18 +41,23 @@ public enum OutputFileError: Error, CustomStringConvertible, Equatable {
 /// failed write leaves the file system as it was.
 ///
 /// Refused: an empty path, a directory, anything that is not a regular file (a device, FIFO or
-/// socket) or a symlink to one, a path whose directory does not exist, and any file this process
-/// read as an input (`InputFiles`, compared by device and inode) or listed in `inputs`.
+/// socket) or a symlink to one, a path whose directory does not exist, and — for a command's
+/// outputs — any file this process read as an input (`InputFiles`, compared by device and inode)
+/// or listed in `inputs`.
 public struct OutputFile: Sendable {
     public let path: String
     public let option: String
+    /// Whether files this process read count as inputs that must not be replaced. On for the
+    /// command line; off for library writes (a program may rewrite a model file it loaded).
+    public let refusesInputs: Bool
 
     /// Checks `path` now (see the type's notes); `inputs` are files or directories (each regular
     /// file directly inside counts) the command reads.
-    public init(_ path: String, option: String = "--out", inputs: [String] = []) throws {
+    public init(_ path: String, option: String = "--out", inputs: [String] = [], refusesInputs: Bool = true) throws {
         guard !path.isEmpty else { throw OutputFileError.empty(option: option) }
         self.path = path
         self.option = option
+        self.refusesInputs = refusesInputs
         for input in inputs {
             switch FileIdentity.inspect(input).kind {
             case .directory: InputFiles.record(directory: URL(fileURLWithPath: input))
@@ -76,7 +81,7 @@ public struct OutputFile: Sendable {
                 throw OutputFileError.noParentDirectory(option: option, path: path, parent: parent)
             }
         case .regular:
-            if let id = info.identity, let input = InputFiles.path(of: id) {
+            if refusesInputs, let id = info.identity, let input = InputFiles.path(of: id) {
                 throw OutputFileError.isInput(option: option, path: path, input: input)
             }
         default:

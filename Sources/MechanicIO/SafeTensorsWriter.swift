@@ -21,9 +21,10 @@ public struct SafeTensorsWriter {
         entries.append((name, .int64(shape: shape ?? [values.count], values: values)))
     }
 
-    /// Writes the file (see `write(to: OutputFile)`); `url` is checked as an `OutputFile`.
+    /// Writes the file (see `write(to: OutputFile)`); `url` is checked as an `OutputFile` (a
+    /// directory, device or FIFO is refused; a file this program read may be rewritten).
     public func write(to url: URL) throws {
-        try write(to: OutputFile(url.path, option: "the output file"))
+        try write(to: OutputFile(url.path, option: "the output file", refusesInputs: false))
     }
 
     /// Writes the file, streaming tensor bytes (no whole-file buffer) into a temporary file that is

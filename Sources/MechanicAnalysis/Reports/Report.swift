@@ -125,7 +125,7 @@ public protocol HTMLReportable {
 /// Writes `report` as one self-contained HTML file (UTF-8), atomically; a directory, device or
 /// input file at the path is refused, never replaced (`OutputFile`).
 public func writeReport(_ report: Report, to url: URL) throws {
-    try writeReport(report, to: OutputFile(url.path, option: "the HTML report"))
+    try writeReport(report, to: OutputFile(url.path, option: "the HTML report", refusesInputs: false))
 }
 
 /// Writes `report` to a checked output file.
