@@ -126,8 +126,8 @@ public struct OutputFile: Sendable {
         }
     }
 
-    /// A short reason for a Foundation or POSIX write error (never the raw error dump).
-    static func reason(_ error: Error) -> String {
+    /// A short reason for a Foundation or POSIX error (never the raw error dump).
+    public static func reason(_ error: Error) -> String {
         let ns = error as NSError
         if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(posix.code)))

@@ -51,6 +51,29 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// The largest header accepted (the reference implementation's limit, 100 MB).
     public static let maxHeaderLength = 100_000_000
 
+    /// The most tensors one file may hold (real shards hold a few thousand); a header claiming
+    /// more is refused before it is parsed.
+    public static let maxTensorCount = 200_000
+
+    /// How many times `"dtype"` occurs in the header bytes: an upper bound on its tensor count,
+    /// found in one pass without parsing.
+    static func countEntries(_ p: UnsafeRawPointer, _ n: Int) -> Int {
+        let needle = Array("\"dtype\"".utf8)
+        let bytes = p.assumingMemoryBound(to: UInt8.self)
+        var count = 0
+        var i = 0
+        while i + needle.count <= n {
+            if bytes[i] == 0x22, bytes[i + 1] == needle[1], bytes[i + 6] == 0x22,
+               (2..<6).allSatisfy({ bytes[i + $0] == needle[$0] }) {
+                count += 1
+                i += needle.count
+            } else {
+                i += 1
+            }
+        }
+        return count
+    }
+
     public init(url: URL) throws {
         self.url = url
         let path = url.path
@@ -64,6 +87,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
             throw SafeTensorsError.headerTooLarge(file: path, headerLength: headerLength, limit: SafeTensorsFile.maxHeaderLength)
         }
         let n = Int(headerLength)
+        let entries = SafeTensorsFile.countEntries(file.base + 8, n)
+        guard entries <= SafeTensorsFile.maxTensorCount else {
+            throw SafeTensorsError.tooManyTensors(file: path, count: entries, limit: SafeTensorsFile.maxTensorCount)
+        }
         let headerData = Data(bytes: file.base + 8, count: n)
         let header: JSONValue
         do {

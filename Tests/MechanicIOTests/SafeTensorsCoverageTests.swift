@@ -82,3 +82,12 @@ import MechanicIO
         #expect(e?.description == "\(url.path): tensor 'wte.weight' is a weight but has the integer dtype I32; weights must be F32, F16 or BF16")
     }
 }
+
+extension SafeTensorsCoverageTests {
+    @Test func absurdTensorCountIsRefusedBeforeParsing() throws {
+        let entry = #""t":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}"#
+        let header = "{" + Array(repeating: entry, count: 200_001).joined(separator: ",") + "}"
+        let (path, e) = try open(header, data: [])
+        #expect(e == .tooManyTensors(file: path, count: 200_001, limit: 200_000))
+    }
+}

@@ -192,7 +192,7 @@ def safetensors_cases(model, rng):
     for label, value in (("neg", [-1, 4]), ("huge", [2 ** 62, 2 ** 62]), ("float", [1.5]), ("string", "64"), ("null", None)):
         add(f"shape-{label}", shape(value))
     add("many-tensors", lambda n, h, b, raw: ("{" + ",".join(f'"t{i}":{{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}'
-                                                              for i in range(200000)) + "}", b""))
+                                                              for i in range(300000)) + "}", b""))
     add("deep-nesting", lambda n, h, b, raw: ("[" * 100000, b""))
     add("header-not-object", lambda n, h, b, raw: ("[1,2,3]", b))
     add("header-binary", lambda n, h, b, raw: (bytes(rng.randrange(256) for _ in range(n)), b))
@@ -288,7 +288,8 @@ def special_file_cases(model):
         files += ["vocab.json", "merges.txt"]
     for rel in files:
         for kind in ("fifo", "dir", "dangling", "devzero"):
-            expect = "error" if rel in ("model.safetensors", "config.json", "tokenizer.json") else "any"
+            # A dangling symlink counts as a missing file (as in the Hugging Face cache).
+            expect = "error" if rel in ("model.safetensors", "config.json", "tokenizer.json") and kind != "dangling" else "any"
             cases.append((f"{model}/special/{rel}={kind}", [replace_with(kind, rel)], predict, expect))
     return cases
 
@@ -341,22 +342,22 @@ def arg_cases():
         return os.path.join(d, "model")
     hostile = [
         ("predict-top-0", lambda d: ["predict", "--model", m(d), "--tokens", "1,2", "--top", "0"]),
-        ("predict-top-neg", lambda d: ["predict", "--model", m(d), "--tokens", "1,2", "--top", "-1"]),
+        ("predict-top-neg", lambda d: ["predict", "--model", m(d), "--tokens", "1,2", "--top=-1"]),
         ("predict-top-huge", lambda d: ["predict", "--model", m(d), "--tokens", "1,2", "--top", "9223372036854775807"]),
         ("tokens-double-comma", lambda d: ["predict", "--model", m(d), "--tokens", "1,,2"]),
         ("tokens-empty", lambda d: ["predict", "--model", m(d), "--tokens", ""]),
-        ("tokens-negative", lambda d: ["predict", "--model", m(d), "--tokens", "-1"]),
+        ("tokens-negative", lambda d: ["predict", "--model", m(d), "--tokens=-1"]),
         ("tokens-out-of-vocab", lambda d: ["predict", "--model", m(d), "--tokens", "999999"]),
         ("tokens-int-overflow", lambda d: ["predict", "--model", m(d), "--tokens", "99999999999999999999999"]),
         ("tokens-too-long", lambda d: ["predict", "--model", m(d), "--tokens", ",".join(["1"] * 100)]),
         ("generate-max-new-huge", lambda d: ["generate", "--model", m(d), "--tokens", "1,2", "--max-new-tokens",
                                              "9223372036854775807", "--temperature", "0"]),
-        ("generate-max-new-neg", lambda d: ["generate", "--model", m(d), "--tokens", "1,2", "--max-new-tokens", "-1"]),
+        ("generate-max-new-neg", lambda d: ["generate", "--model", m(d), "--tokens", "1,2", "--max-new-tokens=-1"]),
         ("generate-temperature-nan", lambda d: ["generate", "--model", m(d), "--tokens", "1,2", "--temperature", "nan"]),
-        ("generate-temperature-neg", lambda d: ["generate", "--model", m(d), "--tokens", "1,2", "--temperature", "-1"]),
+        ("generate-temperature-neg", lambda d: ["generate", "--model", m(d), "--tokens", "1,2", "--temperature=-1"]),
         ("generate-top-p-2", lambda d: ["generate", "--model", m(d), "--tokens", "1,2", "--top-p", "2"]),
-        ("generate-top-k-neg", lambda d: ["generate", "--model", m(d), "--tokens", "1,2", "--top-k", "-1"]),
-        ("lens-position-huge", lambda d: ["lens", "--model", m(d), "--tokens", "1,2", "--position", "1000"]),
+        ("generate-top-k-neg", lambda d: ["generate", "--model", m(d), "--tokens", "1,2", "--top-k=-1"]),
+        ("lens-pos-huge", lambda d: ["lens", "--model", m(d), "--tokens", "1,2", "--pos", "1000"]),
         ("cache-names-bad-regex", lambda d: ["cache", "--model", m(d), "--tokens", "1,2", "--names", "(", "--out",
                                              os.path.join(d, "new.safetensors")]),
         ("model-empty", lambda d: ["predict", "--model", "", "--tokens", "1"]),
@@ -416,7 +417,7 @@ def classify(case_expect, rc, stderr, timed_out, before, after):
         return "debug-dump"
     lines = [l for l in stderr.splitlines() if l.strip()]
     # ArgumentParser appends "Usage: ..." and "See 'mechanic ... --help'" after a one-line error.
-    core = [l for l in lines if not l.startswith("Usage:") and not l.strip().startswith("See '") and not l.startswith("  ")]
+    core = [l for l in lines if not l.startswith(("Usage:", "Help:")) and not l.strip().startswith("See '") and not l.startswith("  ")]
     if len(core) != 1:
         return "multi-line"
     return "clean-error"
