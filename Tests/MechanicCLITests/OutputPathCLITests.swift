@@ -94,4 +94,13 @@ import Mechanic
         try refused(neurons + ["/dev/zero"], in: root, mentions: "/dev/zero is a character device, not a regular file")
         try refused(neurons + [root.appendingPathComponent("results").path], in: root, mentions: "is a directory, not a regular file")
     }
+
+    @Test func benchNeverWritesItsRandomCheckpointOverAnotherDirectory() throws {
+        let (root, model) = try scratch()
+        defer { try? FileManager.default.removeItem(at: root) }
+        // A directory with a config.json but no model.safetensors (a sharded model, say).
+        try FileManager.default.removeItem(at: model.appendingPathComponent("model.safetensors"))
+        try refused(["bench", "forward", "--dir", model.path], in: root, mentions: "is not empty and holds no benchmark checkpoint")
+        try refused(["bench", "llama7b", "--dir", model.path, "--layers", "1"], in: root, mentions: "is not empty and holds no benchmark checkpoint")
+    }
 }
