@@ -14,6 +14,17 @@ public struct AddedToken: Equatable, Sendable {
     /// Match against normalized text (true) or the raw input (false).
     public var normalized = false
 
+    /// Refuses an added token that could never be matched or indexed: a negative or absurd id,
+    /// or empty text (which Hugging Face `tokenizers` would silently never match).
+    static func check(id: Int, content: String, file: String, path: String) throws {
+        guard id >= 0, id < 16_000_000 else {
+            throw TokenizerError.invalidValue(file: file, key: path + ".id", value: String(id), expected: "a token id between 0 and 16,000,000")
+        }
+        guard !content.isEmpty else {
+            throw TokenizerError.invalidValue(file: file, key: path + ".content", value: "\"\"", expected: "the token's text (not empty)")
+        }
+    }
+
     /// Equal when every field is, with `content` compared byte for byte.
     public static func == (a: AddedToken, b: AddedToken) -> Bool {
         a.content.utf8.elementsEqual(b.content.utf8) && a.id == b.id && a.special == b.special && a.lstrip == b.lstrip

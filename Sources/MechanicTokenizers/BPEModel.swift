@@ -47,6 +47,20 @@ final class BPEModel: @unchecked Sendable {
     /// dynamic exclusivity checks a `var` property of a class costs on every call.
     private let sharedCache: UnsafeMutablePointer<WordCache?>
 
+    /// Refuses a vocabulary in which two tokens share an id (decoding would be ambiguous, and a
+    /// vocabulary that maps every token to one id decodes everything to one string); `key` names
+    /// a token's entry in `file`.
+    static func checkDistinctIds(_ entries: [(String, Int)], file: String, key: (String) -> String) throws {
+        var owner: [Int: String] = [:]
+        owner.reserveCapacity(entries.count)
+        for (token, id) in entries {
+            if let other = owner.updateValue(token, forKey: id) {
+                throw TokenizerError.invalidValue(file: file, key: key(token), value: String(id),
+                                                  expected: "an id of its own (\(TokenizerError.quoted(other)) has id \(id) too)")
+            }
+        }
+    }
+
     init(vocab entries: [(String, Int)], merges: [(String, String)], options: BPEOptions, byteLevel: Bool,
          file: String) throws {
         let vocab = TokenTable(minimumCapacity: entries.count)

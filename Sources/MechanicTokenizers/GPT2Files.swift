@@ -16,6 +16,7 @@ enum GPT2Files {
             }
             vocab.append((k, id))
         }
+        try BPEModel.checkDistinctIds(vocab, file: vocabFile, key: TokenizerError.quoted)
         let merges = try parseMerges(readFile(mergesURL), file: mergesURL.path)
         let model = try BPEModel(vocab: vocab, merges: merges, options: BPEOptions(), byteLevel: true, file: mergesURL.path)
         return TokenizerComponents(model: model, normalizer: nil,

@@ -38,8 +38,10 @@ struct TokenizerConfig {
                         throw TokenizerError.invalidValue(file: file, key: path, value: TokenizerError.quoted(key), expected: "an integer id as key")
                     }
                     let t = try r.object(value, path)
+                    let content = try r.requiredString(t, "content", in: path)
+                    try AddedToken.check(id: id, content: content, file: file, path: path)
                     result.addedTokens.append(AddedToken(
-                        content: try r.requiredString(t, "content", in: path), id: id,
+                        content: content, id: id,
                         special: try r.bool(t, "special", in: path, default: false),
                         lstrip: try r.bool(t, "lstrip", in: path, default: false),
                         rstrip: try r.bool(t, "rstrip", in: path, default: false),

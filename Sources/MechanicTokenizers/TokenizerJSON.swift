@@ -75,7 +75,9 @@ enum TokenizerJSONLoader {
                 let path = "added_tokens[\(i)]"
                 let o = try r.object(item, path)
                 guard let id = try r.int(o, "id", in: path) else { throw TokenizerError.missingKey(file: file, key: path + ".id") }
-                added.append(AddedToken(content: try r.requiredString(o, "content", in: path), id: id,
+                let content = try r.requiredString(o, "content", in: path)
+                try AddedToken.check(id: id, content: content, file: file, path: path)
+                added.append(AddedToken(content: content, id: id,
                                         special: try r.bool(o, "special", in: path, default: false),
                                         lstrip: try r.bool(o, "lstrip", in: path, default: false),
                                         rstrip: try r.bool(o, "rstrip", in: path, default: false),
@@ -105,6 +107,7 @@ enum TokenizerJSONLoader {
             }
             vocab.append((k, id))
         }
+        try BPEModel.checkDistinctIds(vocab, file: r.file, key: { "model.vocab[\(TokenizerError.quoted($0))]" })
         guard let mergeList = o["merges"]?.arrayValue else {
             throw o["merges"] == nil ? TokenizerError.missingKey(file: r.file, key: "model.merges")
                 : TokenizerError.invalidValue(file: r.file, key: "model.merges", value: o["merges"]?.brief ?? "", expected: "an array")

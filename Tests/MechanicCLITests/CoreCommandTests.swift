@@ -13,6 +13,7 @@ import Testing
         #expect(Set(file.names) == Set(cache.names + ["logits", "tokens"]))
         #expect(try file.integers("tokens") == [499, 279, 410, 358])
         #expect(try file.tensor("logits").shape == [4, 500])
+        // The CLI runs the same forward on the same shapes: bit-exact by construction.
         #expect(try file.tensor("logits").data == logits.data)
         #expect(try file.tensor("blocks.1.attn.hook_pattern").shape == [4, 4, 4])
         #expect(try file.tensor("blocks.1.attn.hook_result").data == cache["blocks.1.attn.hook_result"]?.data)

@@ -74,6 +74,7 @@ import FixtureSupport
         #expect(throws: MechanicError.self) { _ = try model.runWithHooks(TokenBatch(tokens), hooks: [bad]) }
     }
 
+    /// Stopping and resuming runs the same blocks on the same shapes: bit-exact by construction.
     @Test func stopAndStartAtLayerCompose() throws {
         let batch = TokenBatch(tokens)
         let (logits, cache) = try model.runWithCache(batch, names: .names(["blocks.1.hook_resid_pre"]))
@@ -84,13 +85,15 @@ import FixtureSupport
         #expect(resumed.logits?.data == logits.data)
     }
 
+    /// The last-row unembedding is a product of another shape than the full one: equal to rounding.
     @Test func lastPositionLogitsEqualTheFullLogitsRow() throws {
         let batch = try TokenBatch.padding([tokens, Array(tokens.prefix(5))], padId: 499, side: .right)
         let full = try #require(try model.forward(batch).logits)
         let last = try #require(try model.forward(batch, options: ForwardOptions(logits: .last)).logits)
         let V = model.config.dVocab, P = batch.length
         for (b, p) in batch.lastPositions.enumerated() {
-            #expect(Array(last.data[(b * V)..<((b + 1) * V)]) == Array(full.data[((b * P + p) * V)..<((b * P + p + 1) * V)]))
+            #expect(Float32Rounding.mismatch("row \(b)", Array(last.data[(b * V)..<((b + 1) * V)]),
+                                             Array(full.data[((b * P + p) * V)..<((b * P + p + 1) * V)])) == nil)
         }
     }
 }
