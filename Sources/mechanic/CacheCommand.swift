@@ -23,12 +23,23 @@ struct CacheCommand: ParsableCommand {
     @Option(name: .long, help: "Output .safetensors file.")
     var out: String
 
+    func validate() throws {
+        if let names, (try? NSRegularExpression(pattern: names)) == nil {
+            throw ValidationError("--names: '\(names)' is not a valid regular expression")
+        }
+    }
+
     func run() throws {
         let m = try model.load()
         let ids = try input.ids(for: m)
         let options = HookOptions(attnResult: attnResult, splitQKVInput: splitQkvInput)
         let filter: NamesFilter = names.map { .regex($0) } ?? .all
-        let (logits, cache) = try m.runWithCache(TokenBatch(ids), names: filter, hookOptions: options)
+        let (logits, cache): (Tensor, ActivationCache)
+        do {
+            (logits, cache) = try m.runWithCache(TokenBatch(ids), names: filter, hookOptions: options)
+        } catch MechanicError.memoryEstimate(let bytes, let available, let hint) {
+            throw MechanicError.memoryEstimate(bytes: bytes, available: available, hint: hint + " (--names selects the hooks)")
+        }
         let flat = try cache.removingBatchDim()
         var writer = SafeTensorsWriter()
         for name in flat.names { if let t = flat[name] { writer.add(name, t) } }
