@@ -2,18 +2,6 @@ import ArgumentParser
 import Mechanic
 import MechanicAnalysis
 
-// Option values of `heads` parsed by the argument parser itself.
-extension ErrorMeasure: ExpressibleByArgument {}
-extension CopyEmbedding: ExpressibleByArgument {}
-extension CompositionMode: ExpressibleByArgument {
-    public init?(argument: String) { self.init(rawValue: argument.uppercased()) }
-}
-extension HeadKind: ExpressibleByArgument {
-    /// `previous_token`, `duplicate_token`, `induction` or TransformerLens's `*_head` names.
-    public init?(argument: String) { self.init(name: argument) }
-    public static var allValueStrings: [String] { ["previous_token", "duplicate_token", "induction"] }
-}
-
 /// Parses `--heads L9H6,9.6,0:1` (one spelling of heads everywhere: `HeadIndex(parsing:)`),
 /// naming the option in the error.
 func parseHeads(_ text: String, option: String) throws -> [HeadIndex] {
@@ -138,3 +126,4 @@ struct NameMoverOptions: ParsableArguments {
         try r.nameMovers(answer: a, wrong: w, answerPos: answerPos)
     }
 }
+

@@ -38,7 +38,7 @@ struct NeuronsCommand: ParsableCommand {
     var corpus: String
 
     @Option(name: .long, help: "How the corpus splits into documents: lines, paragraphs or jsonl (default: jsonl for .jsonl files, else lines).")
-    var format: String?
+    var format: CorpusFormat?
 
     @Option(name: .long, parsing: .unconditional, help: "How many examples to keep.")
     var top = 20
@@ -111,11 +111,7 @@ struct NeuronsCommand: ParsableCommand {
         let probe = try probe(for: m)
         let ctx = context.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard ctx.count == 2, ctx.allSatisfy({ $0 >= 0 }) else { throw ValidationError("--context \(context): expected BEFORE,AFTER, e.g. 12,4") }
-        let fmt = try format.map { f -> CorpusFormat in
-            guard let v = CorpusFormat(rawValue: f) else { throw ValidationError("--format \(f): expected lines, paragraphs or jsonl") }
-            return v
-        }
-        var reader = try CorpusReader(url: URL(fileURLWithPath: corpus), format: fmt)
+        var reader = try CorpusReader(url: URL(fileURLWithPath: corpus), format: format)
         let bos = noBos || !m.config.defaultPrependBOS ? nil : m.bosTokenId
         let options = NeuronSearchOptions(topK: top, order: lowest ? .lowest : .highest, chunkLength: chunk, batchSize: batch,
                                           bos: bos, contextBefore: ctx[0], contextAfter: ctx[1], maxDocuments: maxDocs, maxTokens: maxTokens)
