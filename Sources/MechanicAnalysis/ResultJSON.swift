@@ -2,16 +2,27 @@ import Foundation
 import Mechanic
 
 /// The one JSON encoding of result types, shared by the command line (`--json`) and the server:
-/// sorted keys, slashes unescaped, non-finite numbers as `null` (JSON has no NaN).
+/// sorted keys, slashes unescaped. Result types write non-finite scores as `null` (JSON has no
+/// NaN) through `number(_:)`; a raw non-finite Float left in a type is written `"nan"`/`"inf"`.
 public enum ResultJSON {
-    public static func data(_ value: some Encodable) throws -> Data {
+    /// How property names become keys: as the type's coding keys declare them, or converted to
+    /// snake_case (the lens and attribution reports, whose Swift names are camelCase).
+    public enum Keys: Sendable { case asDeclared, snakeCase }
+
+    public static func encoder(_ keys: Keys = .asDeclared) -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(value)
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        if keys == .snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
+        return encoder
     }
 
-    public static func string(_ value: some Encodable) throws -> String {
-        String(decoding: try data(value), as: UTF8.self)
+    public static func data(_ value: some Encodable, keys: Keys = .asDeclared) throws -> Data {
+        try encoder(keys).encode(value)
+    }
+
+    public static func string(_ value: some Encodable, keys: Keys = .asDeclared) throws -> String {
+        String(decoding: try data(value, keys: keys), as: UTF8.self)
     }
 
     /// A float as JSON wants it: nil (`null`) when not finite.

@@ -261,8 +261,8 @@ struct PatchCommand: ParsableCommand {
                 // Too wide (neurons): the 10 largest effects per row, measured from the target run's metric.
                 let base = mode == .denoise ? r.corruptMetric : r.cleanMetric
                 for i in 0..<rows {
-                    let row = (0..<cols).map { (j: $0, v: t.data[i * cols + $0]) }.sorted { abs(Double($0.v) - base) > abs(Double($1.v) - base) }
-                    print(label(axes[0], i) + ": " + row.prefix(10).map { "\(axes[1]) \($0.j) \(String(format: "%.4f", $0.v))" }.joined(separator: ", "))
+                    let row = EffectRanking.largestChanges(Array(t.data[(i * cols)..<((i + 1) * cols)]), from: base, count: 10)
+                    print(label(axes[0], i) + ": " + row.map { "\(axes[1]) \($0.index) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
                 }
                 return
             }
