@@ -31,7 +31,8 @@ extension ModelConfig {
 
 extension HookedTransformer {
     /// Throws `memoryEstimate` when caching `names` would need more than 80% of the available
-    /// memory, naming the estimate and a smaller selection that would fit. A forward that caches
+    /// memory, naming the estimate and a `--names` filter that would fit (the flag stays in this
+    /// message: a test asserts it). A forward that caches
     /// nothing (every step of generation) has nothing to refuse and reads no memory figures; one
     /// that does reads `MemAvailable` once, here.
     func checkCacheFits(_ names: [String], batch: Int, pos: Int, keys: Int, perHeadLN1: Bool = false) throws {
@@ -43,6 +44,6 @@ extension HookedTransformer {
         let residBytes = config.cacheBytes(resid, batch: batch, pos: pos, keys: keys)
         throw MechanicError.memoryEstimate(
             bytes: need, available: available,
-            hint: String(format: "cache fewer hooks, e.g. those matching 'hook_resid_post$' (about %.1f GB), or fewer/shorter prompts", Double(residBytes) / 1e9))
+            hint: String(format: "cache fewer hooks, e.g. --names 'hook_resid_post$' (about %.1f GB), or fewer/shorter prompts", Double(residBytes) / 1e9))
     }
 }

@@ -34,12 +34,7 @@ struct CacheCommand: ParsableCommand {
         let ids = try input.ids(for: m)
         let options = HookOptions(attnResult: attnResult, splitQKVInput: splitQkvInput)
         let filter: NamesFilter = names.map { .regex($0) } ?? .all
-        let (logits, cache): (Tensor, ActivationCache)
-        do {
-            (logits, cache) = try m.runWithCache(TokenBatch(ids), names: filter, hookOptions: options)
-        } catch MechanicError.memoryEstimate(let bytes, let available, let hint) {
-            throw MechanicError.memoryEstimate(bytes: bytes, available: available, hint: hint + " (--names selects the hooks)")
-        }
+        let (logits, cache) = try m.runWithCache(TokenBatch(ids), names: filter, hookOptions: options)
         let flat = try cache.removingBatchDim()
         var writer = SafeTensorsWriter()
         for name in flat.names { if let t = flat[name] { writer.add(name, t) } }

@@ -75,7 +75,7 @@ struct CongruenceCommand: ParsableCommand {
         }
         let result = try m.congruence(tokens: ids, kinds: kinds, options: CongruenceOptions(metric: metricValue, bins: bins, seed: seed))
         if json {
-            try printJSON(Self.json(result))
+            try printResult(CongruenceJSON(result))
         } else {
             print("\(result.tokens.count) tokens, \(result.tokens.count * (result.tokens.count - 1) / 2) pairs, \(metric.rawValue)")
             for s in result.series {
@@ -97,19 +97,5 @@ struct CongruenceCommand: ParsableCommand {
             r.add(result)
             return r
         }
-    }
-
-    static func json(_ r: CongruenceResult) -> [String: Any] {
-        [
-            "metric": r.metric.rawValue, "tokens": r.tokens,
-            "series": r.series.map { s in
-                [
-                    "embedding": s.kind.rawValue, "pairs": s.pairCount, "mean": s.stats.mean, "std": s.stats.standardDeviation,
-                    "min": s.stats.minimum, "max": s.stats.maximum,
-                    "histogram": ["edges": s.histogram.edges, "counts": s.histogram.counts, "below": s.histogram.below, "above": s.histogram.above],
-                    "most_similar": s.mostSimilar.map { ["a": r.tokens[$0.a], "b": r.tokens[$0.b], "value": Double($0.value)] },
-                ] as [String: Any]
-            },
-        ]
     }
 }

@@ -121,7 +121,7 @@ struct NeuronsCommand: ParsableCommand {
         })
         bar.finish(note: "\(ProgressBar.grouped(result.documents)) docs  \(ProgressBar.grouped(result.tokens)) tokens")
         if json {
-            try printJSON(Self.json(result))
+            try printResult(NeuronSearchJSON(result))
         } else {
             print("\(probe.label): \(result.order == .highest ? "highest" : "lowest") \(result.examples.count) of \(ProgressBar.grouped(result.tokens)) tokens in \(ProgressBar.grouped(result.documents)) documents")
             print(String(format: "mean %.4g  std %.4g  min %.4g  max %.4g", result.stats.mean, result.stats.standardDeviation,
@@ -138,19 +138,6 @@ struct NeuronsCommand: ParsableCommand {
             r.add(result)
             return r
         }
-    }
-
-    static func json(_ r: NeuronSearchResult) -> [String: Any] {
-        [
-            "probe": r.probe.label, "hook": r.probe.hook, "order": r.order.rawValue,
-            "documents": r.documents, "tokens": r.tokens, "chunks": r.chunks, "chunk_length": r.chunkLength,
-            "stats": ["mean": r.stats.mean, "std": r.stats.standardDeviation, "min": r.stats.minimum, "max": r.stats.maximum,
-                      "fraction_positive": r.stats.fractionPositive],
-            "examples": r.examples.map { e in
-                ["value": Double(e.value), "document": e.document, "position": e.position, "tokens": e.tokens,
-                 "strings": e.strings, "values": e.values.map(Double.init), "focus": e.focus] as [String: Any]
-            },
-        ]
     }
 }
 
