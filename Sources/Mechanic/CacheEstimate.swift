@@ -7,16 +7,17 @@ extension ModelConfig {
     public func activationElements(_ name: String, batch: Int, pos: Int, keys: Int, perHeadLN1: Bool = false) -> Int {
         let (D, H, K, E, M) = (dModel, nHeads, nKeyValueHeads, dHead, dMLP)
         let n = batch * pos
-        let splitLN = perHeadLN1 && name.contains(".ln1.")
-        switch name.split(separator: ".").last.map(String.init) ?? name {
-        case "hook_scale": return n * (splitLN ? H : 1)
-        case "hook_q", "hook_rot_q", "hook_z": return n * H * E
-        case "hook_k", "hook_v", "hook_rot_k": return n * K * E
-        case "hook_attn_scores", "hook_pattern": return batch * H * pos * keys
-        case "hook_result", "hook_attn_in", "hook_q_input": return n * H * D
-        case "hook_k_input", "hook_v_input": return n * K * D
-        case "hook_pre", "hook_post", "hook_pre_linear": return n * M
-        case "hook_normalized": return n * D * (splitLN ? H : 1)
+        guard let kind = HookKind(name: name) else { return n * D }
+        let splitLN = perHeadLN1 && (kind == .ln1Scale || kind == .ln1Normalized)
+        switch kind {
+        case .ln1Scale, .ln2Scale, .lnFinalScale: return n * (splitLN ? H : 1)
+        case .q, .rotQ, .z: return n * H * E
+        case .k, .v, .rotK: return n * K * E
+        case .attnScores, .pattern: return batch * H * pos * keys
+        case .result, .attnIn, .qInput: return n * H * D
+        case .kInput, .vInput: return n * K * D
+        case .pre, .post, .preLinear: return n * M
+        case .ln1Normalized, .ln2Normalized, .lnFinalNormalized: return n * D * (splitLN ? H : 1)
         default: return n * D
         }
     }
@@ -30,12 +31,16 @@ extension ModelConfig {
 
 extension HookedTransformer {
     /// Throws `memoryEstimate` when caching `names` would need more than 80% of the available
-    /// memory, naming the estimate and a `--names` filter that would fit.
+    /// memory, naming the estimate and a `--names` filter that would fit (the flag stays in this
+    /// message: a test asserts it). A forward that caches
+    /// nothing (every step of generation) has nothing to refuse and reads no memory figures; one
+    /// that does reads `MemAvailable` once, here.
     func checkCacheFits(_ names: [String], batch: Int, pos: Int, keys: Int, perHeadLN1: Bool = false) throws {
+        guard !names.isEmpty else { return }
         let need = config.cacheBytes(names, batch: batch, pos: pos, keys: keys, perHeadLN1: perHeadLN1)
         let available = SystemMemory.availableBytes()
         guard Double(need) > 0.8 * Double(available) else { return }
-        let resid = (0..<config.nLayers).map { "blocks.\($0).hook_resid_post" }
+        let resid = (0..<config.nLayers).map { HookKind.residPost.name(layer: $0) }
         let residBytes = config.cacheBytes(resid, batch: batch, pos: pos, keys: keys)
         throw MechanicError.memoryEstimate(
             bytes: need, available: available,

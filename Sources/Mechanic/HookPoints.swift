@@ -38,7 +38,7 @@ public enum NamesFilter: Sendable {
         case let .regex(pattern):
             let re: NSRegularExpression
             do { re = try NSRegularExpression(pattern: pattern) } catch {
-                throw MechanicError.invalidArgument("--names: '\(pattern)' is not a valid regular expression")
+                throw MechanicError.invalidArgument("'\(pattern)' is not a valid regular expression")
             }
             return available.filter { re.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
         case let .predicate(p): return available.filter(p)
@@ -69,27 +69,27 @@ struct BlockHookNames {
         attnIn, qInput, kInput, vInput, mlpIn: String
 
     init(_ l: Int) {
-        let p = "blocks.\(l)."
-        residPre = p + "hook_resid_pre"
-        ln1Scale = p + "ln1.hook_scale"; ln1Normalized = p + "ln1.hook_normalized"
-        q = p + "attn.hook_q"; k = p + "attn.hook_k"; v = p + "attn.hook_v"
-        rotQ = p + "attn.hook_rot_q"; rotK = p + "attn.hook_rot_k"
-        attnScores = p + "attn.hook_attn_scores"; pattern = p + "attn.hook_pattern"
-        z = p + "attn.hook_z"; result = p + "attn.hook_result"; attnOut = p + "hook_attn_out"
-        residMid = p + "hook_resid_mid"
-        ln2Scale = p + "ln2.hook_scale"; ln2Normalized = p + "ln2.hook_normalized"
-        pre = p + "mlp.hook_pre"; preLinear = p + "mlp.hook_pre_linear"; post = p + "mlp.hook_post"
-        mlpOut = p + "hook_mlp_out"; residPost = p + "hook_resid_post"
-        attnIn = p + "hook_attn_in"; qInput = p + "hook_q_input"; kInput = p + "hook_k_input"; vInput = p + "hook_v_input"
-        mlpIn = p + "hook_mlp_in"
+        func n(_ kind: HookKind) -> String { kind.name(layer: l) }
+        residPre = n(.residPre)
+        ln1Scale = n(.ln1Scale); ln1Normalized = n(.ln1Normalized)
+        q = n(.q); k = n(.k); v = n(.v)
+        rotQ = n(.rotQ); rotK = n(.rotK)
+        attnScores = n(.attnScores); pattern = n(.pattern)
+        z = n(.z); result = n(.result); attnOut = n(.attnOut)
+        residMid = n(.residMid)
+        ln2Scale = n(.ln2Scale); ln2Normalized = n(.ln2Normalized)
+        pre = n(.pre); preLinear = n(.preLinear); post = n(.post)
+        mlpOut = n(.mlpOut); residPost = n(.residPost)
+        attnIn = n(.attnIn); qInput = n(.qInput); kInput = n(.kInput); vInput = n(.vInput)
+        mlpIn = n(.mlpIn)
     }
 }
 
 extension ModelConfig {
     /// Every hook point this model fires, in firing order, given the optional points switched on.
     public func hookNames(_ o: HookOptions = HookOptions()) -> [String] {
-        var names = ["hook_embed"]
-        if positionalEmbedding == .standard { names.append("hook_pos_embed") }
+        var names = [HookKind.embed.rawValue]
+        if positionalEmbedding == .standard { names.append(HookKind.posEmbed.rawValue) }
         let norm = normalization != .none
         for l in 0..<nLayers {
             let n = BlockHookNames(l)
@@ -112,19 +112,14 @@ extension ModelConfig {
             }
             names.append(n.residPost)
         }
-        if normalization != .none { names += ["ln_final.hook_scale", "ln_final.hook_normalized"] }
+        if normalization != .none { names += [HookKind.lnFinalScale.rawValue, HookKind.lnFinalNormalized.rawValue] }
         return names
     }
 
     /// The optional points needed so that every name in `names` fires.
     func hookOptions(enabling names: some Sequence<String>, base: HookOptions) -> HookOptions {
         var o = base
-        for n in names {
-            if n.hasSuffix("attn.hook_result") { o.attnResult = true }
-            if n.hasSuffix("hook_q_input") || n.hasSuffix("hook_k_input") || n.hasSuffix("hook_v_input") { o.splitQKVInput = true }
-            if n.hasSuffix("hook_attn_in") { o.attnIn = true }
-            if n.hasSuffix("hook_mlp_in") { o.mlpIn = true }
-        }
+        for n in names { HookKind(name: n)?.enable(in: &o) }
         return o
     }
 
@@ -136,11 +131,11 @@ extension ModelConfig {
     func selectHooks(matching pattern: String, base: HookOptions) throws -> [String] {
         let everything = hookNames(HookOptions(attnResult: true, splitQKVInput: true, attnIn: true, mlpIn: true))
         let active = Set(hookNames(base))
-        let words = ["attn.hook_result": "result", "hook_q_input": "q_input", "hook_k_input": "k_input",
-                     "hook_v_input": "v_input", "hook_attn_in": "attn_in", "hook_mlp_in": "mlp_in"]
+        let optional: Set<HookKind> = [.result, .qInput, .kInput, .vInput, .attnIn, .mlpIn]
         let selected = try NamesFilter.regex(pattern).select(from: everything).filter { name in
             if active.contains(name) { return true }
-            return words.contains { name.hasSuffix($0.key) && pattern.contains($0.value) }
+            guard let kind = HookKind(name: name), optional.contains(kind) else { return false }
+            return pattern.contains(kind.shortName)
         }
         guard !selected.isEmpty else {
             let best = everything.min { editDistance($0, pattern) < editDistance($1, pattern) }

@@ -23,6 +23,12 @@ struct CacheCommand: ParsableCommand {
     @Option(name: .long, help: "Output .safetensors file.")
     var out: String
 
+    func validate() throws {
+        if let names, (try? NSRegularExpression(pattern: names)) == nil {
+            throw ValidationError("--names: '\(names)' is not a valid regular expression")
+        }
+    }
+
     func run() throws {
         let output = try OutputFile(out, option: "--out")   // checked before any work; inputs are refused when written
         let m = try model.load()

@@ -31,7 +31,7 @@ struct CongruenceCommand: ParsableCommand {
     var all = false
 
     @Option(name: .long, help: "cosine or dot.")
-    var metric = "cosine"
+    var metric: SimilarityMetric = .cosine
 
     @Option(name: .long, help: "Embedding kinds to compare, comma-separated: raw, mlp0, block0 (default raw,mlp0; raw,block0 for attention-only models).")
     var embedding: String?
@@ -55,7 +55,7 @@ struct CongruenceCommand: ParsableCommand {
 
     func run() throws {
         let m = try model.load()
-        guard let metricValue = SimilarityMetric(rawValue: metric) else { throw ValidationError("--metric \(metric): expected cosine or dot") }
+        let metricValue = metric
         let kinds = try (embedding ?? (m.config.attnOnly ? "raw,block0" : "raw,mlp0")).split(separator: ",").map { k -> EmbeddingKind in
             let name = k.trimmingCharacters(in: .whitespaces)
             guard let v = EmbeddingKind(rawValue: name) else { throw ValidationError("--embedding \(name): expected raw, mlp0 or block0") }
@@ -75,9 +75,9 @@ struct CongruenceCommand: ParsableCommand {
         }
         let result = try m.congruence(tokens: ids, kinds: kinds, options: CongruenceOptions(metric: metricValue, bins: bins, seed: seed))
         if json {
-            try printJSON(Self.json(result))
+            try printResult(CongruenceJSON(result))
         } else {
-            print("\(result.tokens.count) tokens, \(result.tokens.count * (result.tokens.count - 1) / 2) pairs, \(metric)")
+            print("\(result.tokens.count) tokens, \(result.tokens.count * (result.tokens.count - 1) / 2) pairs, \(metric.rawValue)")
             for s in result.series {
                 print("\n\(s.kind.title): mean \(HTMLText.format(s.stats.mean))  std \(HTMLText.format(s.stats.standardDeviation))  min \(HTMLText.format(s.stats.minimum))  max \(HTMLText.format(s.stats.maximum))")
                 let peak = max(s.histogram.counts.max() ?? 1, 1)
@@ -90,26 +90,12 @@ struct CongruenceCommand: ParsableCommand {
             }
         }
         try report.write {
-            var r = Report(title: "Token congruence — \(metric)",
-                           meta: reportMeta(m, processed: !model.noProcessing) + [("tokens", "\(result.tokens.count)"), ("metric", metric),
+            var r = Report(title: "Token congruence — \(metric.rawValue)",
+                           meta: reportMeta(m, processed: !model.noProcessing) + [("tokens", "\(result.tokens.count)"), ("metric", metric.rawValue),
                                                                                   ("embeddings", kinds.map(\.rawValue).joined(separator: ", ")), ("bins", "\(bins)"),
                                                                                   ("seed", "\(seed)")])
             r.add(result)
             return r
         }
-    }
-
-    static func json(_ r: CongruenceResult) -> [String: Any] {
-        [
-            "metric": r.metric.rawValue, "tokens": r.tokens,
-            "series": r.series.map { s in
-                [
-                    "embedding": s.kind.rawValue, "pairs": s.pairCount, "mean": s.stats.mean, "std": s.stats.standardDeviation,
-                    "min": s.stats.minimum, "max": s.stats.maximum,
-                    "histogram": ["edges": s.histogram.edges, "counts": s.histogram.counts, "below": s.histogram.below, "above": s.histogram.above],
-                    "most_similar": s.mostSimilar.map { ["a": r.tokens[$0.a], "b": r.tokens[$0.b], "value": Double($0.value)] },
-                ] as [String: Any]
-            },
-        ]
     }
 }

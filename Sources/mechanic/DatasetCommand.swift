@@ -26,10 +26,10 @@ struct DatasetCommand: ParsableCommand {
     var ioi = false
 
     @Option(name: .long, help: "IOI name order: abba, baba or both.")
-    var order: String = "both"
+    var order: IOIDataset.Order = .both
 
     @Option(name: .long, help: "IOI corruption: abc (three fresh names, as the IOI paper) or swap (the two names exchanged).")
-    var corruption: String = "abc"
+    var corruption: IOIDataset.Corruption = .abc
 
     @Option(name: .long, help: "A JSON template spec (templates with [SLOT]s, lists, answer, wrong, swap).")
     var spec: String?
@@ -41,7 +41,7 @@ struct DatasetCommand: ParsableCommand {
     var count = 100
 
     @Option(name: .long, help: "Which lengths may mix: per-template (every pair of a template has one length; position-free patching kinds accept the dataset), one (every pair the same length; every kind does) or any.")
-    var lengths: String = "per-template"
+    var lengths: LengthPolicy = .perTemplate
 
     @Option(name: .long, parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 0
@@ -64,12 +64,9 @@ struct DatasetCommand: ParsableCommand {
         guard [ioi, spec != nil, input != nil].filter({ $0 }).count == 1 else {
             throw ValidationError("choose exactly one of --ioi, --spec FILE, --input FILE")
         }
-        guard IOIDataset.Order(rawValue: order) != nil else { throw ValidationError("--order must be abba, baba or both") }
-        guard IOIDataset.Corruption(rawValue: corruption) != nil else { throw ValidationError("--corruption must be abc or swap") }
         try requireAtLeast(1, count, "--count")
         try requireAtMost(1_000_000, count, "--count", "every pair is kept in memory")
         try requireAtMost(100_000_000, maxAttempts, "--max-attempts", "beyond that a template that keeps nothing would run for hours")
-        guard LengthPolicy(rawValue: lengths) != nil else { throw ValidationError("--lengths must be per-template, one or any") }
         if let m = maxAttempts, m < 1 { throw ValidationError("--max-attempts must be ≥ 1") }
     }
 
@@ -91,14 +88,13 @@ struct DatasetCommand: ParsableCommand {
             if let spec {
                 templates = try PairTemplateSpec.parse(json: read(spec, what: "a JSON template spec"))
             } else {
-                templates = IOIDataset.spec(order: IOIDataset.Order(rawValue: order) ?? .both,
-                                            corruption: IOIDataset.Corruption(rawValue: corruption) ?? .abc)
+                templates = IOIDataset.spec(order: order, corruption: corruption)
             }
             result = try PairGenerator.generate(templates, count: count, seed: seed, tokenizer: tokenizer, maxAttempts: maxAttempts,
-                                                lengths: LengthPolicy(rawValue: lengths) ?? .perTemplate)
+                                                lengths: lengths)
         }
 
-        let source = input.map { "pairs from \($0)" } ?? spec.map { "templates from \($0)" } ?? "IOI (order \(order), corruption \(corruption))"
+        let source = input.map { "pairs from \($0)" } ?? spec.map { "templates from \($0)" } ?? "IOI (order \(order.rawValue), corruption \(corruption.rawValue))"
         try html.write(title: "Prompt-pair dataset", meta: [("tokenizer", tok.source), ("source", source), ("count", "\(count)"), ("seed", "\(seed)"),
                                                             ("BOS", prependBOS && !noBos ? "prepended" : "not prepended")],
                        [PromptPairDataset(pairs: result.pairs, report: result.report)])

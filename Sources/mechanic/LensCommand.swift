@@ -85,9 +85,5 @@ struct AnswerOptions: ParsableArguments {
 
 /// Prints a report as JSON: snake_case keys, sorted; non-finite numbers as strings.
 func printEncodable<T: Encodable>(_ value: T) throws {
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    print(try ResultJSON.string(value, keys: .snakeCase))
 }

@@ -85,6 +85,12 @@ func parseTokenList(_ text: String, option: String) throws -> [Int] {
 }
 
 /// Prints a JSON value (sorted keys) to stdout.
+func printResult(_ value: some Encodable) throws {
+    print(try ResultJSON.string(value))
+}
+
+/// Prints a JSON object built by hand (sorted keys); prefer a Codable result type and the
+/// `Encodable` overload.
 func printJSON(_ value: Any) throws {
     let data = try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
     print(String(decoding: data, as: UTF8.self))

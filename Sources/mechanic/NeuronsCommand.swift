@@ -38,7 +38,7 @@ struct NeuronsCommand: ParsableCommand {
     var corpus: String
 
     @Option(name: .long, help: "How the corpus splits into documents: lines, paragraphs or jsonl (default: jsonl for .jsonl files, else lines).")
-    var format: String?
+    var format: CorpusFormat?
 
     @Option(name: .long, parsing: .unconditional, help: "How many examples to keep.")
     var top = 20
@@ -111,11 +111,7 @@ struct NeuronsCommand: ParsableCommand {
         let probe = try probe(for: m)
         let ctx = context.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard ctx.count == 2, ctx.allSatisfy({ $0 >= 0 }) else { throw ValidationError("--context \(context): expected BEFORE,AFTER, e.g. 12,4") }
-        let fmt = try format.map { f -> CorpusFormat in
-            guard let v = CorpusFormat(rawValue: f) else { throw ValidationError("--format \(f): expected lines, paragraphs or jsonl") }
-            return v
-        }
-        var reader = try CorpusReader(url: URL(fileURLWithPath: corpus), format: fmt)
+        var reader = try CorpusReader(url: URL(fileURLWithPath: corpus), format: format)
         let bos = noBos || !m.config.defaultPrependBOS ? nil : m.bosTokenId
         let options = NeuronSearchOptions(topK: top, order: lowest ? .lowest : .highest, chunkLength: chunk, batchSize: batch,
                                           bos: bos, contextBefore: ctx[0], contextAfter: ctx[1], maxDocuments: maxDocs, maxTokens: maxTokens)
@@ -125,7 +121,7 @@ struct NeuronsCommand: ParsableCommand {
         })
         bar.finish(note: "\(ProgressBar.grouped(result.documents)) docs  \(ProgressBar.grouped(result.tokens)) tokens")
         if json {
-            try printJSON(Self.json(result))
+            try printResult(NeuronSearchJSON(result))
         } else {
             print("\(probe.label): \(result.order == .highest ? "highest" : "lowest") \(result.examples.count) of \(ProgressBar.grouped(result.tokens)) tokens in \(ProgressBar.grouped(result.documents)) documents")
             print(String(format: "mean %.4g  std %.4g  min %.4g  max %.4g", result.stats.mean, result.stats.standardDeviation,
@@ -142,19 +138,6 @@ struct NeuronsCommand: ParsableCommand {
             r.add(result)
             return r
         }
-    }
-
-    static func json(_ r: NeuronSearchResult) -> [String: Any] {
-        [
-            "probe": r.probe.label, "hook": r.probe.hook, "order": r.order.rawValue,
-            "documents": r.documents, "tokens": r.tokens, "chunks": r.chunks, "chunk_length": r.chunkLength,
-            "stats": ["mean": r.stats.mean, "std": r.stats.standardDeviation, "min": r.stats.minimum, "max": r.stats.maximum,
-                      "fraction_positive": r.stats.fractionPositive],
-            "examples": r.examples.map { e in
-                ["value": Double(e.value), "document": e.document, "position": e.position, "tokens": e.tokens,
-                 "strings": e.strings, "values": e.values.map(Double.init), "focus": e.focus] as [String: Any]
-            },
-        ]
     }
 }
 

@@ -8,13 +8,13 @@ extension PatchCommand {
     /// forward and one backward (per batch of pairs), then the top components patched exactly.
     func runAttribution(_ m: HookedTransformer, pairs: [PatchingPair], mode: PatchingMode, kind: ActPatchKind,
                         method: AttributionMethod) throws {
-        let positions = ActPatchKind.NeuronPositions(rawValue: neuronPositions) ?? .all
+        let positions = neuronPositions
         let result = try Interruptible.run(unit: "patches", quiet: quiet) { progress -> AttributionPatchingResult in
-            let sweep = try PatchingSweep(model: m, pairs: pairs, metric: PatchingMetric(rawValue: metric) ?? .logitDiff, mode: mode,
+            let sweep = try PatchingSweep(model: m, pairs: pairs, metric: metric, mode: mode,
                                           pairBatchSize: pairBatch)
             sweep.progress = progress
             return try sweep.attribution(kind, method: method, neuronPositions: positions, topK: exactAll ? .max : topK,
-                                         engine: PatchEngine(rawValue: engine) ?? .fast)
+                                         engine: engine)
         }
         let report = AttributionPatchingReport(result: result, cleanTokens: pairs.first.map { m.pieceStrings($0.clean) },
                                                corruptTokens: pairs.first.map { m.pieceStrings($0.corrupt) },
@@ -24,7 +24,7 @@ extension PatchCommand {
                                   + [("attribution", method.rawValue)], [report])
         if json {
             var object = try result.jsonObject()
-            object["mode"] = mode == .denoise ? "patch" : (ablate ?? "")
+            object["mode"] = mode == .denoise ? "patch" : (ablate?.rawValue ?? "")
             object["pairs"] = pairs.count
             try printJSON(object)
             return

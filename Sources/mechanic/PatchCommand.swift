@@ -41,15 +41,15 @@ struct PatchCommand: ParsableCommand {
     var wrong: String?
 
     @Option(name: .long, help: "Patching family (suffix of a TransformerLens get_act_patch_* function).")
-    var act: String?
+    var act: ActPatchKind?
     @Option(name: .long, help: "logit_diff | normalized_logit_diff | prob | loss | kl (read at the final position).")
-    var metric = "logit_diff"
+    var metric: PatchingMetric = .logitDiff
     @Option(name: .long, help: "Ablate the clean run instead of patching: zero | mean | resample (from the corrupted prompt).")
-    var ablate: String?
+    var ablate: AblationMode?
     @Option(name: .long, help: "mlp_neuron: patch each neuron at all positions or only the final one (all | final).")
-    var neuronPositions = "all"
+    var neuronPositions: ActPatchKind.NeuronPositions = .all
     @Option(name: .long, help: "fast (default, packed engine), batched (core forward from the patched layer) or naive (one full forward per patch, as TransformerLens).")
-    var engine = "fast"
+    var engine: PatchEngine = .fast
 
     @Option(name: .long, help: "Path patching senders, e.g. L9H6,L9H9 (omit for a grid over every head).")
     var pathSenders: String?
@@ -59,7 +59,7 @@ struct PatchCommand: ParsableCommand {
     var freezeMlps = false
 
     @Option(name: .long, help: "Attribution patching instead of exact patching: atp (linear estimate from one forward and one backward) or atp* (query/key patches recompute the attention pattern exactly). Estimates every component of --act at once.")
-    var attribution: String?
+    var attribution: AttributionMethod?
     @Option(name: .long, parsing: .unconditional, help: "With --attribution: patch this many components with the largest estimates exactly and show both.")
     var topK = 10
     @Flag(name: .long, help: "With --attribution: patch every component exactly (not only the --top-k largest estimates).")
@@ -87,17 +87,7 @@ struct PatchCommand: ParsableCommand {
         if dataset == nil, answerId == nil && answer == nil || usesWrongToken && wrongId == nil && wrong == nil {
             throw ValidationError("give the answer and wrong tokens: --answer-id/--wrong-id or --answer/--wrong")
         }
-        guard PatchingMetric(rawValue: metric) != nil else {
-            throw ValidationError("--metric \(metric): expected one of \(PatchingMetric.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if let act, ActPatchKind(rawValue: act) == nil {
-            throw ValidationError("--act \(act): expected one of \(ActPatchKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if let ablate, AblationMode(rawValue: ablate) == nil { throw ValidationError("--ablate \(ablate): expected zero, mean or resample") }
-        guard ActPatchKind.NeuronPositions(rawValue: neuronPositions) != nil else { throw ValidationError("--neuron-positions: all or final") }
-        guard PatchEngine(rawValue: engine) != nil else { throw ValidationError("--engine: fast, batched or naive") }
-        if let attribution {
-            guard AttributionMethod(rawValue: attribution) != nil else { throw ValidationError("--attribution \(attribution): expected atp or atp*") }
+        if attribution != nil {
             guard act != nil else { throw ValidationError("--attribution estimates the components of an --act family; give --act") }
             guard topK >= 0 else { throw ValidationError("--top-k \(topK): give 0 or more") }
         } else if exactAll {
@@ -109,19 +99,19 @@ struct PatchCommand: ParsableCommand {
     func run() throws {
         let m = try model.load()
         let pairs = try loadPairs(m)
-        let mode: PatchingMode = ablate.flatMap(AblationMode.init(rawValue:)).map { .ablate($0) } ?? .denoise
+        let mode: PatchingMode = ablate.map { .ablate($0) } ?? .denoise
         var extra: [String: Any] = [:]
         let receivers = try pathReceivers.map(parseReceivers)
         let senders = try pathSenders.map { try parseHeads($0, option: "--path-senders") }
         if let receivers { extra["receivers"] = receivers.map(\.description) }
         if let senders { extra["senders"] = senders.map(\.description) }
-        let kind = ActPatchKind(rawValue: act ?? "")
-        if let method = attribution.flatMap(AttributionMethod.init(rawValue:)), let kind {
+        let kind = act
+        if let method = attribution, let kind {
             return try runAttribution(m, pairs: pairs, mode: mode, kind: kind, method: method)
         }
         // Outputs are written only after the sweep: Ctrl-C leaves nothing behind.
         let result = try Interruptible.run(unit: "patches", quiet: quiet) { progress -> PatchingResult in
-            let sweep = try PatchingSweep(model: m, pairs: pairs, metric: PatchingMetric(rawValue: metric) ?? .logitDiff, mode: mode,
+            let sweep = try PatchingSweep(model: m, pairs: pairs, metric: metric, mode: mode,
                                           pairBatchSize: pairBatch)
             sweep.progress = progress
             if let receivers {
@@ -129,8 +119,7 @@ struct PatchCommand: ParsableCommand {
                 return try sweep.pathPatchEachHead(receivers: receivers, freezeMLPs: freezeMlps)
             }
             guard let kind else { throw MechanicError.invalidArgument("--act is missing or unknown") }
-            return try sweep.run(kind, neuronPositions: ActPatchKind.NeuronPositions(rawValue: neuronPositions) ?? .all,
-                                 engine: PatchEngine(rawValue: engine) ?? .fast)
+            return try sweep.run(kind, neuronPositions: neuronPositions, engine: engine)
         }
         try report.write(title: result.act.hasPrefix("path") ? "Path patching" : "Activation patching: \(result.act)",
                          meta: reportMeta(m, processed: !model.noProcessing) + reportInputs(pairs, model: m, mode: mode), [
@@ -140,7 +129,7 @@ struct PatchCommand: ParsableCommand {
         ])
         if json {
             var object = try result.jsonObject()
-            object["mode"] = receivers != nil ? "path" : mode == .denoise ? "patch" : (ablate ?? "")
+            object["mode"] = receivers != nil ? "path" : mode == .denoise ? "patch" : (ablate?.rawValue ?? "")
             object["pairs"] = pairs.count
             // Values that mean nothing here are left out rather than printed as numbers.
             if !hasCorruptedRun { object["corrupt_metric"] = nil; object["corrupt_logit_diff"] = nil }
@@ -164,8 +153,8 @@ struct PatchCommand: ParsableCommand {
             out.append(("answer", "\(m.pieceString(p.answer).debugDescription) (id \(p.answer))"))
             out.append(("wrong", "\(m.pieceString(p.wrong).debugDescription) (id \(p.wrong))"))
         }
-        out.append(("metric", metric))
-        if let act { out += [("mode", mode.description), ("act", act)] }
+        out.append(("metric", metric.rawValue))
+        if let act { out += [("mode", mode.description), ("act", act.rawValue)] }
         if act == nil { out.append(("path", "senders \(pathSenders ?? "each head") → \(pathReceivers ?? "")\(freezeMlps ? ", MLPs frozen" : "")")) }
         return out
     }
@@ -204,25 +193,12 @@ struct PatchCommand: ParsableCommand {
     }
 
     /// Whether the metric reads the wrong token (the logit differences); prob, loss and kl do not.
-    var usesWrongToken: Bool { metric == "logit_diff" || metric == "normalized_logit_diff" }
+    var usesWrongToken: Bool { metric == .logitDiff || metric == .normalizedLogitDiff }
 
     /// Zero and mean ablation run the clean prompt only: there is no corrupted run to report.
-    var hasCorruptedRun: Bool { ablate == nil || ablate == "resample" || pathReceivers != nil }
+    var hasCorruptedRun: Bool { ablate == nil || ablate == .resample || pathReceivers != nil }
 
-    var needsCorrupt: Bool { ablate == nil || ablate == "resample" || pathReceivers != nil }
-
-    /// `L9H6,L9H9`.
-    func parseHeads(_ text: String, option: String) throws -> [HeadIndex] {
-        try text.split(separator: ",").map { try parseHead(String($0).trimmingCharacters(in: .whitespaces), option: option) }
-    }
-
-    func parseHead(_ s: String, option: String) throws -> HeadIndex {
-        let parts = s.uppercased().dropFirst().split(separator: "H")
-        guard s.uppercased().hasPrefix("L"), parts.count == 2, let l = Int(parts[0]), let h = Int(parts[1]) else {
-            throw MechanicError.invalidArgument("\(option): '\(s)' is not a head; write L<layer>H<head>, e.g. L9H6")
-        }
-        return HeadIndex(layer: l, head: h)
-    }
+    var needsCorrupt: Bool { ablate == nil || ablate == .resample || pathReceivers != nil }
 
     /// `L10H7:q,L10H3:k` or `logits`.
     func parseReceivers(_ text: String) throws -> [PathReceiver] {
@@ -233,7 +209,7 @@ struct PatchCommand: ParsableCommand {
             guard parts.count == 2, let input = PathReceiver.Input(rawValue: parts[1].lowercased()) else {
                 throw MechanicError.invalidArgument("--path-receivers: '\(s)' is not a receiver; write L<layer>H<head>:q|k|v or logits")
             }
-            return .head(try parseHead(String(parts[0]), option: "--path-receivers"), input)
+            return .head(try HeadIndex.parsingOption(String(parts[0]), "--path-receivers"), input)
         }
     }
 
@@ -251,7 +227,7 @@ struct PatchCommand: ParsableCommand {
         print("\(r.act) — \(mode.description(pathPatching: extra["receivers"] != nil)), metric \(r.metric.rawValue)\(pairs.count > 1 ? ", mean over \(pairs.count) pairs" : "")")
         let logitDiffs = usesWrongToken || dataset != nil || wrongId != nil || wrong != nil
         if hasCorruptedRun {
-            let source = ablate == "resample" ? " (resample source)" : ""
+            let source = ablate == .resample ? " (resample source)" : ""
             print(String(format: "clean %.4f   corrupted%@ %.4f", r.cleanMetric, source, r.corruptMetric)
                   + (logitDiffs ? String(format: "   (logit diff clean %.4f, corrupted %.4f)", r.cleanLogitDiff, r.corruptLogitDiff) : ""))
         } else {  // zero/mean ablation: only the clean run exists
@@ -285,8 +261,8 @@ struct PatchCommand: ParsableCommand {
                 // Too wide (neurons): the 10 largest effects per row, measured from the target run's metric.
                 let base = mode == .denoise ? r.corruptMetric : r.cleanMetric
                 for i in 0..<rows {
-                    let row = (0..<cols).map { (j: $0, v: t.data[i * cols + $0]) }.sorted { abs(Double($0.v) - base) > abs(Double($1.v) - base) }
-                    print(label(axes[0], i) + ": " + row.prefix(10).map { "\(axes[1]) \($0.j) \(String(format: "%.4f", $0.v))" }.joined(separator: ", "))
+                    let row = EffectRanking.largestChanges(Array(t.data[(i * cols)..<((i + 1) * cols)]), from: base, count: 10)
+                    print(label(axes[0], i) + ": " + row.map { "\(axes[1]) \($0.index) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
                 }
                 return
             }

@@ -62,9 +62,7 @@ struct PredictCommand: ParsableCommand {
             return r
         }
         if json {
-            try printJSON(["tokens": ids, "top": entries.map { e -> [String: Any] in
-                ["rank": e.rank + 1, "id": e.id, "logit": Double(e.logit), "prob": Double(e.prob), "token": e.token]
-            }])
+            try printResult(NextTokenResult(tokens: ids, entries: entries))
         } else {
             print("prompt tokens: " + zip(ids, m.pieceStrings(ids)).map { "\($1.debugDescription)(\($0))" }.joined(separator: " "))
             for e in entries {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Mechanic
+import MechanicAnalysis
 
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,7 +31,7 @@ struct TokenizeCommand: ParsableCommand {
         let ids = try HookedTransformer.tokens(text, tokenizer: tok, prependBOS: !noBos && tok.bosTokenId != nil)
         let pieces = ids.map { tok.displayToken($0) }  // Llama's "▁" kept: "▁short" and "short" differ
         if json {
-            try printJSON(["ids": ids, "tokens": pieces])
+            try printResult(TokenizationResult(ids: ids, tokens: pieces))
         } else {
             for (i, (id, piece)) in zip(ids, pieces).enumerated() {
                 print(String(format: "%4d  %6d  ", i, id) + piece.debugDescription)

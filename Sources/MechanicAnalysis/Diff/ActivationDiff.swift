@@ -199,11 +199,8 @@ public enum ActivationDiff {
 
     /// `blocks.3.attn.hook_z` → (`z`, 3); `ln_final.hook_scale` → (`scale`, nil); `blocks.1.ln2.hook_scale` → (`scale`, 1).
     static func parse(_ name: String) -> (kind: String, layer: Int?) {
-        let parts = name.split(separator: ".")
-        let last = parts.last.map(String.init) ?? name
-        let kind = last.hasPrefix("hook_") ? String(last.dropFirst(5)) : last
-        let layer = parts.count > 1 && parts[0] == "blocks" ? Int(parts[1]) : nil
-        return (kind, layer)
+        guard let hook = HookName(name) else { return (name, nil) }
+        return (hook.kind.shortName, hook.layer)
     }
 
     static func mean(_ vs: [[Float]]) -> [Float] {

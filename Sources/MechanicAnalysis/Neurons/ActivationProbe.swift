@@ -50,7 +50,7 @@ public struct ActivationProbe: Sendable, Equatable {
 
     /// The forward options that run only the blocks needed to reach the hook and cache just it.
     public func forwardOptions(for config: ModelConfig) throws -> ForwardOptions {
-        if hook.hasSuffix("hook_pattern") || hook.hasSuffix("hook_attn_scores") {
+        if let kind = HookKind(name: hook), kind == .pattern || kind == .attnScores {
             throw MechanicError.invalidArgument("\(hook) is [batch, head, query, key], not per token; probe a hook with a position axis (e.g. attn.hook_z, hook_resid_post, mlp.hook_post)")
         }
         var options = ForwardOptions(cache: .names([hook]), logits: .none)

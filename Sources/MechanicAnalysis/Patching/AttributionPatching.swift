@@ -158,10 +158,10 @@ extension PatchingRun {
         var byHook: [String: [Int]] = [:]
         for (i, s) in sites.enumerated() { byHook[s.hook, default: []].append(i) }
         for (hook, idx) in byHook {
-            let kind = String(hook.split(separator: ".").last ?? "")
-            if method == .atpStar, kind == "hook_q" || kind == "hook_k" {
+            let kind = HookKind(name: hook)
+            if method == .atpStar, kind == .q || kind == .k {
                 let recompute = try AttentionRecompute(run: self, layer: sites[idx[0]].layer, gradients: g)
-                for i in idx { out[i] = try recompute.effect(of: sites[i], keys: kind == "hook_k") }
+                for i in idx { out[i] = try recompute.effect(of: sites[i], keys: kind == .k) }
                 continue
             }
             let targetAct = try targetActivation(hook)                   // [pairs, ...]
@@ -191,7 +191,7 @@ extension PatchingRun {
     /// `d attn_out` for every head, since `attn_out = Σ_h result_h + b_O`.
     private func gradient(_ hook: String, _ g: Gradients) throws -> Tensor {
         if let t = g.gradients[hook] { return t }
-        guard hook.hasSuffix("attn.hook_result"), let layer = Int(hook.split(separator: ".")[1]) else {
+        guard let name = HookName(hook), name.kind == .result, let layer = name.layer else {
             throw MechanicError.invalidArgument("attribution patching: no gradient for '\(hook)'")
         }
         let d = try g.gradients.require(actName("attn_out", layer: layer))   // [pairs, pos, d_model]

@@ -29,8 +29,9 @@ extension PatchingRun {
             var kinds: [String: [Int]] = [:]
             var kindOrder: [String] = []
             for (i, s) in sites.enumerated() {
-                let kind = String(s.hook.split(separator: ".").last ?? "")
-                guard PackedStage(hookKind: kind) != nil, s.hook == actName(String(kind.dropFirst(5)), layer: s.layer) else { rest.append(i); continue }
+                guard let hook = HookName(s.hook), hook.layer == s.layer,
+                      PackedStage(hookKind: hook.kind.hookAttribute) != nil else { rest.append(i); continue }
+                let kind = hook.kind.hookAttribute
                 if kinds[kind] == nil { kindOrder.append(kind) }
                 kinds[kind, default: []].append(i)
             }
@@ -115,9 +116,9 @@ extension PatchingRun {
         let c = model.config
         let N = pairs.count
         let perChunk = max(1, maxBatchTokens / max(N * positions, 1))
-        let kind = hook.split(separator: ".").last.map(String.init) ?? hook
+        let kind = HookKind(name: hook)
         // Patches that only change resid_post of layer l: rebuild it and start one layer later.
-        let rebuild = kind == "hook_resid_post" || (kind == "hook_mlp_out" && !c.attnOnly)
+        let rebuild = kind == .residPost || (kind == .mlpOut && !c.attnOnly)
         var out: [Double] = []
         var start = 0
         while start < selections.count {
@@ -144,12 +145,12 @@ extension PatchingRun {
     /// `resid_post` of layer l for each variant (rows `v · pairs + n`): the target's, with the
     /// patched elements recomputed as the block does — `resid_mid + mlp_out` (sequential),
     /// `(resid_pre + attn_out) + mlp_out` (parallel) — or replaced (a `resid_post` patch).
-    private func rebuiltResidPost(hook: String, kind: String, layer l: Int, variants: [PatchSelection]) throws -> Tensor {
+    private func rebuiltResidPost(hook: String, kind: HookKind?, layer l: Int, variants: [PatchSelection]) throws -> Tensor {
         let c = model.config
         let post = try targetActivation(actName("resid_post", layer: l))   // [pairs, pos, d_model]
         let source = try sourceActivation(hook)
         var mid: Tensor? = nil
-        if kind == "hook_mlp_out" {
+        if kind == .mlpOut {
             if c.parallelAttnMLP {
                 mid = try targetActivation(actName("resid_pre", layer: l)) + targetActivation(actName("attn_out", layer: l))
             } else {

@@ -73,7 +73,7 @@ public enum PatchingBenchmark {
             let (s, cpu) = try time { grid = try run.run(kind, engine: engine).values }
             let floor = PatchFloor.multiplyAdds(kind, model.config, positions: run.positions, pairs: pairs.count,
                                                 metric: run.metric) { site in
-                (try? run.patchStarts(site, isPattern: site.hook.hasSuffix("hook_pattern")))
+                (try? run.patchStarts(site, isPattern: HookKind(name: site.hook) == .pattern))
                     ?? [Int?](repeating: site.selection.suffixStart, count: pairs.count)
             }
             out.append(Sweep(kind: kind, seconds: s, cpuSeconds: cpu, grid: grid, multiplyAdds: floor))

@@ -15,7 +15,10 @@ extension PatchingSweep {
         var hooks = kind.hooks(c, positions: positions, neuronPositions: neuronPositions)
         if method == .atpStar, c.positionalEmbedding == .rotary {
             // AtP* scores with the rotated queries/keys: their means too.
-            for h in hooks where h.hasSuffix("attn.hook_q") || h.hasSuffix("attn.hook_k") { hooks.insert(h.replacingOccurrences(of: "hook_", with: "hook_rot_")) }
+            for h in hooks {
+                guard let name = HookName(h), name.kind == .q || name.kind == .k else { continue }
+                hooks.insert(HookName(name.kind == .q ? .rotQ : .rotK, layer: name.layer).name)
+            }
         }
         // The gradient pass counts as one patch over every pair.
         let (raw, summary) = try combine(patches: 1, meanHooks: hooks) { run in

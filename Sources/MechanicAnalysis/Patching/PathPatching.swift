@@ -1,13 +1,5 @@
 import Mechanic
 
-/// An attention head, `L{layer}H{head}`.
-public struct HeadIndex: Hashable, Sendable, CustomStringConvertible {
-    public var layer: Int
-    public var head: Int
-    public init(layer: Int, head: Int) { self.layer = layer; self.head = head }
-    public var description: String { "L\(layer)H\(head)" }
-}
-
 /// Where a path ends: one input (query, key or value) of a receiver head, or the logits.
 /// For keys and values of grouped-query models `head` is the key/value head.
 public enum PathReceiver: Hashable, Sendable, CustomStringConvertible {
@@ -160,7 +152,7 @@ extension PatchingRun {
             if case let .head(h, input) = r { return actName(input.rawValue, layer: h.layer) }
             return nil
         })
-        let reached = receiverNames.filter { (Int($0.split(separator: ".")[1]) ?? 0) >= start }
+        let reached = receiverNames.filter { (HookName($0)?.layer ?? 0) >= start }
         let maxLayer = receivers.compactMap { r -> Int? in if case let .head(h, _) = r { return h.layer }; return nil }.max() ?? start
         var recorded: [String: Tensor] = [:]
         if !reached.isEmpty {
