@@ -28,9 +28,7 @@ struct AttentionRecompute {
         pairs = run.pairs.count
         (P, H, K, E) = (run.positions, c.nHeads, c.nKeyValueHeads, c.dHead)
         group = c.groupSize
-        var s = Float(c.dHead).squareRoot()
-        if c.scaleAttnByInverseLayerIdx { s *= Float(l + 1) }
-        scale = s
+        scale = c.attnScale(layer: l)
         targetQ = try run.targetActivation(qName)
         targetK = try run.targetActivation(kName)
         sourceQ = try run.sourceActivation(qName)
