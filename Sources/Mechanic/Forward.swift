@@ -130,8 +130,9 @@ extension HookedTransformer {
         case .none:
             return ForwardResult(logits: nil, residual: x, cache: finalCache)
         case .last:
-            let rows = batch.lastPositions.enumerated().map { b, p in x.data[((b * batch.length + p) * c.dModel)...].prefix(c.dModel) }
-            x = Tensor(shape: [batch.batch, 1, c.dModel], data: rows.flatMap { Array($0) })   // [batch, 1, d_model]
+            let rows = batch.lastPositions.enumerated().map { b, p in b * batch.length + p }
+            x = Kernels.gatherRows(x.reshaped([batch.batch * batch.length, c.dModel]), rows)
+                .reshaped([batch.batch, 1, c.dModel])                                            // [batch, 1, d_model]
             return ForwardResult(logits: Kernels.unembed(x, W_U: weights.W_U, b_U: weights.b_U), residual: nil, cache: finalCache)
         case .all:
             return ForwardResult(logits: Kernels.unembed(x, W_U: weights.W_U, b_U: weights.b_U), residual: nil, cache: finalCache)  // [batch, pos, d_vocab]

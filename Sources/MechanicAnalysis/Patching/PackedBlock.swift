@@ -5,7 +5,7 @@ import Mechanic
 /// keys after rotary).
 struct PackedBlock {
     let model: HookedTransformer
-    let rotary: PackedRotary?
+    let rotary: RotaryTables?
     let weights = PackedWeights()
 
     /// resid_pre `[tokens, d_model]` → resid_post, from `entry.stage` on (earlier stages' values
@@ -90,10 +90,7 @@ struct PackedBlock {
         let T = out.shape[0]
         if rows.count == T { out = f(x); return }
         let (wIn, wOut) = (x.count / max(x.shape[0], 1), out.count / max(T, 1))
-        var gathered = [Float]()
-        gathered.reserveCapacity(rows.count * wIn)
-        for t in rows { gathered += x.data[(t * wIn)..<((t + 1) * wIn)] }
-        let y = f(Tensor(shape: [rows.count, wIn], data: gathered))   // [n, d_out]
+        let y = f(Kernels.gatherRows(x.reshaped([x.shape[0], wIn]), rows))   // [n, width] -> [n, d_out]
         out.data.withUnsafeMutableBufferPointer { o in
             for (i, t) in rows.enumerated() { for m in 0..<wOut { o[t * wOut + m] = y.data[i * wOut + m] } }
         }
@@ -108,8 +105,8 @@ struct PackedBlock {
         var q = Kernels.project(x, f, .q)                                  // [tokens, head, d_head]
         var k = Kernels.project(x, f, .k)                                  // [tokens, kv_head, d_head]
         let v = Kernels.project(x, f, .v)                                  // [tokens, kv_head, d_head]
-        rotary?.apply(&q, positions: layout.tokenPositions)
-        rotary?.apply(&k, positions: layout.tokenPositions)
+        rotary?.apply(rows: &q, positions: layout.tokenPositions)
+        rotary?.apply(rows: &k, positions: layout.tokenPositions)
         let keys = fullRows(layout, suffix: k, prefix: prefixKeys)        // per row [P, kv_head, d_head]
         let values = fullRows(layout, suffix: v, prefix: prefixValues)
         var z = Tensor(zeros: [T, c.nHeads, c.dHead])
@@ -127,8 +124,8 @@ struct PackedBlock {
         var k = Kernels.project(xn, f, .k)                                 // [tokens, kv_head, d_head]
         let v = Kernels.project(xn, f, .v)                                 // [tokens, kv_head, d_head]
         var q = Kernels.project(layout.lastTokens(xn), f, .q)              // [rows, head, d_head]
-        rotary?.apply(&q, positions: [Int](repeating: P - 1, count: R))
-        rotary?.apply(&k, positions: layout.tokenPositions)
+        rotary?.apply(rows: &q, positions: [Int](repeating: P - 1, count: R))
+        rotary?.apply(rows: &k, positions: layout.tokenPositions)
         let keys = fullRows(layout, suffix: k, prefix: prefixKeys)
         let values = fullRows(layout, suffix: v, prefix: prefixValues)
         let last = PackedLayout(layout.rows.map { var r = $0; r.start = P - 1; return r }, positions: P)

@@ -46,7 +46,7 @@ extension PatchingRun {
             score(Kernels.norm(last, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB), rows: unchanged, into: &sums)
             try advance(rows: unchanged.count)   // done, for the progress
         }
-        let block = PackedBlock(model: model, rotary: PackedRotary(c))   // one per sweep: it keeps the layers' projections
+        let block = PackedBlock(model: model, rotary: RotaryTables.rotating(c))   // one per sweep: it keeps the layers' projections
         var chunk: [PackedRow] = []
         var tokens = 0
         for row in rows {
