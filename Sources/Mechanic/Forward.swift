@@ -130,11 +130,12 @@ extension HookedTransformer {
         case .none:
             return ForwardResult(logits: nil, residual: x, cache: finalCache)
         case .last:
-            let rows = batch.lastPositions.enumerated().map { b, p in x.data[((b * batch.length + p) * c.dModel)...].prefix(c.dModel) }
-            x = Tensor(shape: [batch.batch, 1, c.dModel], data: rows.flatMap { Array($0) })
-            return ForwardResult(logits: x.linear(weights.W_U, bias: weights.b_U), residual: nil, cache: finalCache)
+            let rows = batch.lastPositions.enumerated().map { b, p in b * batch.length + p }
+            x = Kernels.gatherRows(x.reshaped([batch.batch * batch.length, c.dModel]), rows)
+                .reshaped([batch.batch, 1, c.dModel])                                            // [batch, 1, d_model]
+            return ForwardResult(logits: Kernels.unembed(x, W_U: weights.W_U, b_U: weights.b_U), residual: nil, cache: finalCache)
         case .all:
-            return ForwardResult(logits: x.linear(weights.W_U, bias: weights.b_U), residual: nil, cache: finalCache)  // [batch, pos, d_vocab]
+            return ForwardResult(logits: Kernels.unembed(x, W_U: weights.W_U, b_U: weights.b_U), residual: nil, cache: finalCache)  // [batch, pos, d_vocab]
         }
     }
 
@@ -234,29 +235,16 @@ extension HookedTransformer {
     /// `hook_pre`, (`hook_pre_linear`), `hook_post`; returns `post @ W_out + b_out`.
     func mlp(_ l: Int, _ w: BlockWeights, _ x: Tensor, ctx: ForwardContext) throws -> Tensor {
         let n = blockNames[l]
-        guard let W_in = w.W_in, let W_out = w.W_out else { return Tensor(zeros: x.shape) }
-        let act = Activation(rawValue: config.actFn) ?? .geluNew
-        var post: Tensor
-        if let W_gate = w.W_gate {
-            var pre = x.linear(W_gate)                 // [batch, pos, d_mlp]
-            try ctx.hooks.fire(n.pre, layer: l, &pre)
-            var preLinear = x.linear(W_in)             // [batch, pos, d_mlp]
-            try ctx.hooks.fire(n.preLinear, layer: l, &preLinear)
-            post = pre
-            post.data.withUnsafeMutableBufferPointer { p in
-                preLinear.data.withUnsafeBufferPointer { lin in
-                    let bias = w.b_in?.data ?? []
-                    let d = bias.count
-                    for i in p.indices { p[i] = act.apply(p[i]) * lin[i] + (d > 0 ? bias[i % d] : 0) }
-                }
-            }
-        } else {
-            var pre = x.linear(W_in, bias: w.b_in)     // [batch, pos, d_mlp]
-            try ctx.hooks.fire(n.pre, layer: l, &pre)
-            post = pre
-            post.data.withUnsafeMutableBufferPointer { act.apply($0) }
+        guard w.W_in != nil, w.W_out != nil else { return Tensor(zeros: x.shape) }
+        var pre = Kernels.mlpPre(x, w)                              // [batch, pos, d_mlp]
+        try ctx.hooks.fire(n.pre, layer: l, &pre)
+        var preLinear = Kernels.mlpPreLinear(x, w)                  // [batch, pos, d_mlp] (gated MLPs)
+        if var linear = preLinear {
+            try ctx.hooks.fire(n.preLinear, layer: l, &linear)
+            preLinear = linear
         }
+        var post = Kernels.mlpPost(pre: pre, preLinear: preLinear, w, Kernels.activation(config))   // [batch, pos, d_mlp]
         try ctx.hooks.fire(n.post, layer: l, &post)
-        return post.linear(W_out, bias: w.b_out)       // [batch, pos, d_model]
+        return Kernels.mlpOut(post: post, w)                        // [batch, pos, d_model]
     }
 }

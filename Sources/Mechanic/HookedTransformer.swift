@@ -24,13 +24,6 @@ public final class HookedTransformer: @unchecked Sendable {
     let blockStore: BlockStore
     let rotary: RotaryTables?
 
-    /// The query/key/value weights of one block side by side: `x @ wQKV` gives q | k | v.
-    struct FusedAttention {
-        let wQKV: [Float]  // [d_model, (n_heads + 2·n_kv_heads)·d_head]
-        let bQKV: [Float]  // [(n_heads + 2·n_kv_heads)·d_head]
-        let width: Int
-    }
-
     /// Builds a model from weights in TransformerLens's layout (already processed as `processing` says).
     public init(config: ModelConfig, weights: ModelWeights, tokenizer: Tokenizer? = nil,
                 processing: WeightProcessing = .none, source: String = "<memory>") throws {
@@ -42,7 +35,7 @@ public final class HookedTransformer: @unchecked Sendable {
         self.source = source
         blockNames = (0..<config.nLayers).map(BlockHookNames.init)
         rotary = config.positionalEmbedding == .rotary ? RotaryTables(config) : nil
-        blockStore = .resident(weights.blocks.map { Self.fuse($0, config) })
+        blockStore = .resident(weights.blocks.map { FusedAttention($0, config) })
     }
 
     /// A model whose blocks stay in the checkpoint (memory-mapped, in their stored precision) and
@@ -85,12 +78,19 @@ public final class HookedTransformer: @unchecked Sendable {
         }
     }
 
+    /// Block `l`'s query/key/value weights fused for `Kernels.project` (a resident model's own,
+    /// without a copy; a streamed model's block is read and fused on each call).
+    public func fusedAttention(_ l: Int) throws -> FusedAttention {
+        try checkLayer(l)
+        return try blockForForward(l).fused
+    }
+
     func blockForForward(_ l: Int) throws -> (weights: BlockWeights, fused: FusedAttention) {
         switch blockStore {
         case let .resident(fused): return (weights.blocks[l], fused[l])
         case let .streaming(s):
             let b = try s.load(l)
-            return (b, Self.fuse(b, config))
+            return (b, FusedAttention(b, config))
         }
     }
 
@@ -147,24 +147,6 @@ public final class HookedTransformer: @unchecked Sendable {
         let has = { fm.fileExists(atPath: directory.appendingPathComponent($0).path) }
         guard has("tokenizer.json") || (has("vocab.json") && has("merges.txt")) || has("tokenizer.model") else { return nil }
         return try Tokenizer.load(directory: directory)
-    }
-
-    private static func fuse(_ b: BlockWeights, _ c: ModelConfig) -> FusedAttention {
-        let (D, H, K, E) = (c.dModel, c.nHeads, c.nKeyValueHeads, c.dHead)
-        let width = (H + 2 * K) * E
-        var w = [Float](repeating: 0, count: D * width)
-        var bias = [Float](repeating: 0, count: width)
-        var col = 0
-        for (W, bb, n) in [(b.W_Q, b.b_Q, H), (b.W_K, b.b_K, K), (b.W_V, b.b_V, K)] {
-            for h in 0..<n {
-                for m in 0..<D {
-                    for e in 0..<E { w[m * width + col + h * E + e] = W.data[(h * D + m) * E + e] }  // [h, m, e] -> [m, (h e)]
-                }
-                for e in 0..<E { bias[col + h * E + e] = bb.data[h * E + e] }
-            }
-            col += n * E
-        }
-        return FusedAttention(wQKV: w, bQKV: bias, width: width)
     }
 
     private static func validate(_ w: ModelWeights, _ c: ModelConfig) throws {

@@ -13,8 +13,7 @@ extension HookedTransformer {
         let v = try cache.require(n.v)                                    // [batch, pos, kv_head, d_head]
         let q = try cache.require(rotary == nil ? n.q : n.rotQ)          // [batch, pos, head, d_head]
         let k = try cache.require(rotary == nil ? n.k : n.rotK)          // [batch, pos, kv_head, d_head]
-        var attnScale = Float(E).squareRoot()
-        if c.scaleAttnByInverseLayerIdx { attnScale *= Float(l + 1) }
+        let attnScale = c.attnScale(layer: l)
 
         // attn_out = z @ W_O + b_O with z viewed as [batch·pos, head·d_head], W_O as [head·d_head, d_model].
         var dz = Tensor(zeros: [B, P, H, E])

@@ -32,9 +32,8 @@ extension HookedTransformer {
         let last = batch.lastPositions
 
         // logits[b] = ln_final(resid)[b, last_b] @ W_U + b_U.
-        var rows = Tensor(zeros: [B, D])
-        for b in 0..<B { for m in 0..<D { rows.data[b * D + m] = final.data[(b * P + last[b]) * D + m] } }
-        let logits = rows.linear(weights.W_U, bias: weights.b_U)   // [batch, d_vocab]
+        let rows = Kernels.gatherRows(final.reshaped([B * P, D]), (0..<B).map { $0 * P + last[$0] })   // [batch, d_model]
+        let logits = Kernels.unembed(rows, W_U: weights.W_U, b_U: weights.b_U)   // [batch, d_vocab]
         let dLogits = try objectiveGradient(logits)
         guard dLogits.count == B * V else {
             throw MechanicError.invalidArgument("gradients: the objective's gradient has shape \(dLogits.shape), expected [\(B), \(V)]")

@@ -42,16 +42,20 @@ extension HookedTransformer {
     /// Rows `x [n, d_model]` through block 0 on their own (see `CopyEmbedding.block0`).
     public func blockZeroEmbedding(_ x: Tensor, blockRows: Int = 1024) throws -> Tensor {
         let b = try block(0)   // once (a streamed model reads it from the checkpoint)
+        let fused = FusedAttention(b, config)
         return chunked(x, blockRows) { chunk in
             // Self-attention of a lone token: pattern 1 on itself, so z = v.
             let x1 = normalized(chunk, b.ln1W, b.ln1B)
-            var attn = Tensor(zeros: chunk.shape)
-            for h in 0..<config.nHeads {
-                let g = circuitKVHead(h)
-                let v = x1.linear(b.W_V.slice0(g), bias: b.b_V.slice0(g))   // [rows, d_head]
-                attn.add(v.linear(b.W_O.slice0(h)))                         // [rows, d_model]
+            let v = Kernels.project(x1, fused, .v)                                // [rows, kv_head, d_head]
+            let z = Tensor(shape: [v.shape[0], config.nHeads, config.dHead]) { out in   // [rows, head, d_head]: z = v of the head's group
+                for r in 0..<v.shape[0] {
+                    for h in 0..<config.nHeads {
+                        let (src, dst) = ((r * config.nKeyValueHeads + circuitKVHead(h)) * config.dHead, (r * config.nHeads + h) * config.dHead)
+                        for e in 0..<config.dHead { out[dst + e] = v.data[src + e] }
+                    }
+                }
             }
-            for r in 0..<chunk.shape[0] { for m in 0..<config.dModel { attn.data[r * config.dModel + m] += b.b_O.data[m] } }
+            let attn = Kernels.attentionOut(z: z, W_O: b.W_O, b_O: b.b_O)         // [rows, d_model]
             let mid = chunk + attn
             if config.attnOnly || b.W_in == nil { return mid }
             let mlpIn = config.parallelAttnMLP ? chunk : mid
@@ -75,55 +79,11 @@ extension HookedTransformer {
     }
 
     private func normalized(_ x: Tensor, _ w: Tensor?, _ b: Tensor?) -> Tensor {
-        var y = x
-        HeadsNorm.apply(&y, config.normalization, weight: w, bias: b, eps: config.eps)
-        return y
+        Kernels.norm(x, config, weight: w, bias: b)   // [rows, d_model]
     }
 
     /// Block 0's MLP (weights `b`) on normalised rows `[rows, d_model]`, as the forward pass computes it.
     private func firstMLP(_ x: Tensor, _ b: BlockWeights) -> Tensor {
-        guard let W_in = b.W_in, let W_out = b.W_out else { return Tensor(zeros: x.shape) }
-        let act = Activation(rawValue: config.actFn) ?? .geluNew
-        var post: Tensor
-        if let W_gate = b.W_gate {
-            post = x.linear(W_gate)                       // [rows, d_mlp]
-            let lin = x.linear(W_in)                      // [rows, d_mlp]
-            let d = b.b_in?.count ?? 0
-            for i in post.data.indices {
-                post.data[i] = act.apply(post.data[i]) * lin.data[i] + (d > 0 ? (b.b_in?.data[i % d] ?? 0) : 0)
-            }
-        } else {
-            post = x.linear(W_in, bias: b.b_in)           // [rows, d_mlp]
-            post.data.withUnsafeMutableBufferPointer { act.apply($0) }
-        }
-        return post.linear(W_out, bias: b.b_out)          // [rows, d_model]
-    }
-}
-
-/// Layer norm / RMS norm of rows in place, with the model's (possibly folded-away) weights.
-enum HeadsNorm {
-    static func apply(_ x: inout Tensor, _ kind: ModelConfig.Normalization, weight: Tensor?, bias: Tensor?, eps: Float) {
-        guard kind != .none else { return }
-        let d = x.shape.last ?? 1
-        let rows = x.count / d
-        let center = kind == .layerNorm || kind == .layerNormPre
-        for r in 0..<rows {
-            let o = r * d
-            if center {
-                var mean: Float = 0
-                for j in 0..<d { mean += x.data[o + j] }
-                mean /= Float(d)
-                for j in 0..<d { x.data[o + j] -= mean }
-            }
-            var ss: Float = 0
-            for j in 0..<d { ss += x.data[o + j] * x.data[o + j] }
-            let inv = 1 / (ss / Float(d) + eps).squareRoot()
-            for j in 0..<d {
-                var v = x.data[o + j] * inv
-                if let weight { v *= weight.data[j] }
-                if let bias { v += bias.data[j] }
-                x.data[o + j] = v
-            }
-        }
+        Kernels.mlp(x, b, Kernels.activation(config))   // [rows, d_model]
     }
 }

@@ -5,11 +5,11 @@ extension HookedTransformer {
     /// LayerNorm/RMSNorm with statistics computed from `x` itself, then its weight and bias when
     /// the model still has them (they are folded into `W_U`/`b_U` by default processing).
     public func applyFinalNorm(_ x: Tensor) -> Tensor {
-        normalize(x, config.normalization, weight: weights.lnFinalW, bias: weights.lnFinalB, eps: config.eps)
+        Kernels.norm(x, config, weight: weights.lnFinalW, bias: weights.lnFinalB)
     }
 
     /// `x @ W_U + b_U` on the last axis (`model.unembed`).
-    public func unembed(_ x: Tensor) -> Tensor { x.linear(weights.W_U, bias: weights.b_U) }
+    public func unembed(_ x: Tensor) -> Tensor { Kernels.unembed(x, W_U: weights.W_U, b_U: weights.b_U) }
 }
 
 /// Subtracts each row's mean over the last axis (the centering step of a LayerNorm).

@@ -28,9 +28,7 @@ struct AttentionRecompute {
         pairs = run.pairs.count
         (P, H, K, E) = (run.positions, c.nHeads, c.nKeyValueHeads, c.dHead)
         group = c.groupSize
-        var s = Float(c.dHead).squareRoot()
-        if c.scaleAttnByInverseLayerIdx { s *= Float(l + 1) }
-        scale = s
+        scale = c.attnScale(layer: l)
         targetQ = try run.targetActivation(qName)
         targetK = try run.targetActivation(kName)
         sourceQ = try run.sourceActivation(qName)
@@ -73,30 +71,28 @@ struct AttentionRecompute {
 
     /// `Σ_{i,j} (pattern' − pattern) · d pattern` of one head of one pair.
     private func headEffect(pair n: Int, head h: Int, rows: [Int], queries: [Float]?, keys: [Float]?) -> Double {
-        let g = h / group
-        let qBase = n * P * H * E, kBase = n * P * K * E
+        let shape = AttentionShape(heads: H, kvHeads: K, dHead: E)
         let pBase = (n * H + h) * P * P
+        // The pair's q [pos, head, d_head] and k [pos, kv_head, d_head]: patched, or the target's.
+        let (qAll, qBase) = queries.map { ($0, 0) } ?? (targetQ.data, n * P * H * E)
+        let (kAll, kBase) = keys.map { ($0, 0) } ?? (targetK.data, n * P * K * E)
+        var row = [Float](repeating: 0, count: H * P)   // pattern'[head, 1, k_pos] of one query; only head h is written
         var sum = 0.0
-        var row = [Float](repeating: 0, count: P)
-        for i in rows {
-            // scores[i, j] = q[i, h] · k[j, g] / scale for j ≤ i (causal), softmax over j.
-            var m = -Float.infinity
-            for j in 0...i {
-                var dot: Float = 0
-                for e in 0..<E {
-                    let q = queries.map { $0[(i * H + h) * E + e] } ?? targetQ.data[qBase + (i * H + h) * E + e]
-                    let k = keys.map { $0[(j * K + g) * E + e] } ?? targetK.data[kBase + (j * K + g) * E + e]
-                    dot += q * k
+        qAll.withUnsafeBufferPointer { qp in
+            kAll.withUnsafeBufferPointer { kp in
+                row.withUnsafeMutableBufferPointer { sp in
+                    guard let qb = qp.baseAddress, let kb = kp.baseAddress, let sb = sp.baseAddress else { return }
+                    for i in rows {
+                        // pattern'[h, i, :] = softmax(q[i, h] · k[:, h / group] / scale), causal.
+                        Kernels.attentionScores(shape, q: qb + qBase + i * H * E, k: kb + kBase,
+                                                queries: 1, keys: P, firstQuery: i, scale: scale, softmax: true,
+                                                include: { $0 == h }, scores: sb)
+                        for j in 0..<P {
+                            let o = pBase + i * P + j
+                            sum += Double(sb[h * P + j] - pattern.data[o]) * Double(dPattern.data[o])
+                        }
+                    }
                 }
-                row[j] = dot / scale
-                m = max(m, row[j])
-            }
-            var z: Float = 0
-            for j in 0...i { row[j] = expf(row[j] - m); z += row[j] }
-            for j in 0..<P {
-                let new = j <= i ? row[j] / z : 0
-                let o = pBase + i * P + j
-                sum += Double(new - pattern.data[o]) * Double(dPattern.data[o])
             }
         }
         return sum

@@ -43,10 +43,10 @@ extension PatchingRun {
         if !unchanged.isEmpty {
             let final = try targetActivation(actName("resid_post", layer: c.nLayers - 1))   // [pairs, P, d_model]
             let last = PackedLayout(unchanged, positions: P).pack(final)   // rows start at P − 1: [rows, d_model]
-            score(PackedMath.norm(last, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB), rows: unchanged, into: &sums)
+            score(Kernels.norm(last, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB), rows: unchanged, into: &sums)
             try advance(rows: unchanged.count)   // done, for the progress
         }
-        let block = PackedBlock(model: model, rotary: PackedRotary(c))   // one per sweep: it keeps the layers' projections
+        let block = PackedBlock(model: model, rotary: RotaryTables.rotating(c))   // one per sweep: it keeps the layers' projections
         var chunk: [PackedRow] = []
         var tokens = 0
         for row in rows {
@@ -136,17 +136,17 @@ extension PatchingRun {
         }
         // Final norm and unembedding at each row's final position.
         let resid = concatRows(finals, active.rows.isEmpty ? Tensor(zeros: [0, c.dModel]) : active.lastTokens(x))   // [rows, d_model]
-        let last = PackedMath.norm(resid, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB)
+        let last = Kernels.norm(resid, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB)
         score(last, rows: finalRows + active.rows, into: &sums)
     }
 
     /// Adds the raw metric of each row's final normalised residual (`last [rows, d_model]`) to
     /// `sums[variant]`. The logit difference reads only the answer and wrong columns of W_U.
     func score(_ last: Tensor, rows: [PackedRow], into sums: inout [Double]) {
-        let (D, V) = (model.config.dModel, model.config.dVocab)
+        let V = model.config.dVocab
         let W_U = model.weights.W_U, b_U = model.weights.b_U   // [d_model, d_vocab], [d_vocab]
         guard context.metric == .logitDiff || context.metric == .normalizedLogitDiff else {
-            let logits = last.linear(W_U, bias: b_U)   // [rows, d_vocab]
+            let logits = Kernels.unembed(last, W_U: W_U, b_U: b_U)   // [rows, d_vocab]
             logits.data.withUnsafeBufferPointer { p in
                 guard let base = p.baseAddress else { return }
                 for (r, row) in rows.enumerated() { sums[row.variant] += context.raw(base + r * V, dVocab: V, pair: row.pair) }
@@ -157,10 +157,7 @@ extension PatchingRun {
         var column: [Int: Int] = [:]
         for (j, id) in ids.enumerated() { column[id] = j }
         let n = ids.count
-        var W = [Float](repeating: 0, count: D * n)   // [d_model, ids]: the columns of W_U the metric reads
-        for m in 0..<D { for (j, id) in ids.enumerated() { W[m * n + j] = W_U.data[m * V + id] } }
-        let bias = Tensor(shape: [n], data: ids.map { b_U.count == V ? b_U.data[$0] : 0 })
-        let logits = last.linear(Tensor(shape: [D, n], data: W), bias: bias)   // [rows, ids]
+        let logits = Kernels.unembed(last, W_U: W_U, b_U: b_U, columns: ids)   // [rows, ids]
         for (r, row) in rows.enumerated() {
             guard let a = column[context.answers[row.pair]], let w = column[context.wrongs[row.pair]] else { continue }
             sums[row.variant] += Double(logits.data[r * n + a]) - Double(logits.data[r * n + w])

@@ -23,8 +23,8 @@ extension PackedBlock {
             for (a, b) in [(k, k0), (v, v0)] {
                 for (i, t) in touchedHeads(layout, a, b, group: c.groupSize).enumerated() where t { touched[i] = true }
             }
-            rotary?.apply(&q, positions: layout.tokenPositions)
-            rotary?.apply(&k, positions: layout.tokenPositions)
+            rotary?.apply(rows: &q, positions: layout.tokenPositions)
+            rotary?.apply(rows: &k, positions: layout.tokenPositions)
             let keys = fullRows(layout, suffix: k, prefix: prefixKeys)
             let values = fullRows(layout, suffix: v, prefix: prefixValues)
             let pattern = scores(layout, q: q, keys: keys, layer: l, heads: touched)
