@@ -339,7 +339,7 @@ func appendUTF8(_ scalar: UnicodeScalar, to out: inout [UInt8]) {
 }
 
 /// Reads a whole file, mapping failures to typed errors.
-func readFile(_ url: URL) throws -> Data {
+package func readFile(_ url: URL) throws -> Data {
     let path = url.path
     guard FileManager.default.fileExists(atPath: path) else { throw TokenizerError.fileNotFound(path: path) }
     do {
