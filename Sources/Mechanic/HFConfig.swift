@@ -14,9 +14,13 @@ public struct HFConfig: Sendable {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw MechanicError.fileMissing(path: url.path, what: "a Hugging Face config.json")
         }
-        let data = try Data(contentsOf: url)
-        guard case let .object(obj)? = try? JSONValue.parse(data) else {
-            throw MechanicError.badConfig(file: url.path, reason: "not a JSON object")
+        let data = try InputFile.read(url.path, what: "a Hugging Face config.json", limit: InputFile.configLimit)
+        let parsed: JSONValue
+        do { parsed = try JSONValue.parse(data) } catch {
+            throw MechanicError.badConfig(file: url.path, reason: "not valid JSON at \(error)")
+        }
+        guard case let .object(obj) = parsed else {
+            throw MechanicError.badConfig(file: url.path, reason: "the top level is \(parsed.brief), not a JSON object")
         }
         values = obj.mapValues { $0.plain }
         json = obj

@@ -53,14 +53,10 @@ public final class Checkpoint: @unchecked Sendable {
     /// The `weight_map` of a shard index: tensor name → shard file name (a plain file name in
     /// the same directory; absolute paths and `..` are refused).
     public static func weightMap(_ index: URL) throws -> [String: String] {
-        let data: Data
-        do {
-            data = try Data(contentsOf: index)
-        } catch {
-            throw SafeTensorsError.cannotOpen(file: index.path, reason: "\(error.localizedDescription)")
-        }
-        guard let root = try? JSONValue.parse(data) else {
-            throw SafeTensorsError.badIndex(file: index.path, reason: "the shard index is not JSON")
+        let data = try InputFile.read(index.path, what: "a safetensors shard index", limit: InputFile.configLimit)
+        let root: JSONValue
+        do { root = try JSONValue.parse(data) } catch {
+            throw SafeTensorsError.badIndex(file: index.path, reason: "the shard index is not JSON (\(error))")
         }
         guard let mapValue = root.object?["weight_map"]?.object else {
             throw SafeTensorsError.badIndex(file: index.path, reason: "no \"weight_map\" object mapping tensor names to shard files")
@@ -105,6 +101,9 @@ public final class Checkpoint: @unchecked Sendable {
         if let expected, expected != info.shape {
             throw SafeTensorsError.wrongShape(file: file.url.path, tensor: name, expected: expected, found: info.shape)
         }
-        return try byReading ? file.tensorByReading(name) : file.tensor(name)
+        guard info.dtype.floatType != nil else {
+            throw SafeTensorsError.integerWeight(file: file.url.path, tensor: name, dtype: info.dtype.rawValue)
+        }
+                return try byReading ? file.tensorByReading(name) : file.tensor(name)
     }
 }

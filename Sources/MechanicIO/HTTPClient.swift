@@ -115,7 +115,7 @@ final class FileSink: @unchecked Sendable {
         do {
             try handle.write(contentsOf: data)
         } catch {
-            throw ModelResolveError.cache(path: url.path, reason: "writing failed: \(error.localizedDescription)")
+            throw ModelResolveError.cache(path: url.path, reason: "writing failed: \(OutputFile.reason(error))")
         }
         size += Int64(data.count)
     }

@@ -169,7 +169,7 @@ struct HubDownloader {
             if fm.fileExists(atPath: blob.path) { try fm.removeItem(at: blob) }
             try fm.moveItem(at: incomplete, to: blob)
         } catch {
-            throw ModelResolveError.cache(path: blob.path, reason: "cannot move the download into place: \(error.localizedDescription)")
+            throw ModelResolveError.cache(path: blob.path, reason: "cannot move the download into place: \(OutputFile.reason(error))")
         }
     }
 

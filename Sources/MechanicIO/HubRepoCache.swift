@@ -85,7 +85,7 @@ struct HubRepoCache {
         do {
             try fm.createSymbolicLink(atPath: link.path, withDestinationPath: target)
         } catch {
-            throw ModelResolveError.cache(path: link.path, reason: "cannot create the symlink to \(target): \(error.localizedDescription)")
+            throw ModelResolveError.cache(path: link.path, reason: "cannot create the symlink to \(target): \(OutputFile.reason(error))")
         }
     }
 
@@ -98,7 +98,7 @@ struct HubRepoCache {
         do {
             try Data(commit.utf8).write(to: ref, options: .atomic)
         } catch {
-            throw ModelResolveError.cache(path: ref.path, reason: "cannot write the ref: \(error.localizedDescription)")
+            throw ModelResolveError.cache(path: ref.path, reason: "cannot write the ref: \(OutputFile.reason(error))")
         }
     }
 
@@ -106,7 +106,7 @@ struct HubRepoCache {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {
-            throw ModelResolveError.cache(path: url.path, reason: "cannot create the directory: \(error.localizedDescription)")
+            throw ModelResolveError.cache(path: url.path, reason: "cannot create the directory: \(OutputFile.reason(error))")
         }
     }
 

@@ -1,10 +1,11 @@
 import Foundation
 
 /// A parsed JSON document, decoded strictly: a number stays a number and a boolean a boolean
-/// (unlike `JSONSerialization` on Linux, where `0` and `1` also pass `is Bool`). Used for the
+/// (unlike `JSONSerialization` on Linux, where `0` and `1` also pass `is Bool`), and no object
+/// repeats a key. Used for the
 /// safetensors header, the shard index and the hub's API replies, so that each field can be
 /// checked one by one and a bad one named in the error.
-public enum JSONValue: Decodable, Sendable, Equatable {
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int)
@@ -13,28 +14,10 @@ public enum JSONValue: Decodable, Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() {
-            self = .null
-        } else if let b = try? c.decode(Bool.self) {
-            self = .bool(b)
-        } else if let i = try? c.decode(Int.self) {
-            self = .int(i)
-        } else if let d = try? c.decode(Double.self) {
-            self = .double(d)
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
-        } else if let a = try? c.decode([JSONValue].self) {
-            self = .array(a)
-        } else {
-            self = .object(try c.decode([String: JSONValue].self))
-        }
-    }
-
-    /// Parses `data`; throws the decoder's error when it is not JSON.
+    /// Parses `data` in one linear pass (`JSONByteParser`); throws a `JSONParseError` with the
+    /// line and column when it is not JSON or an object repeats a key.
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        try JSONByteParser.parse(data)
     }
 
     public var object: [String: JSONValue]? {
@@ -68,8 +51,8 @@ public enum JSONValue: Decodable, Sendable, Equatable {
         case let .bool(b): return "\(b)"
         case let .int(i): return "\(i)"
         case let .double(d): return "\(d)"
-        case let .string(s): return "\"\(s)\""
-        case let .array(a): return "[" + a.map(\.brief).joined(separator: ", ") + "]"
+        case let .string(s): return ErrorText.quoted(s)
+        case let .array(a): return a.count > 8 ? "an array of \(a.count) elements" : "[" + a.map(\.brief).joined(separator: ", ") + "]"
         case .object: return "{…}"
         }
     }

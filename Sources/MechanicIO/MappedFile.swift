@@ -14,7 +14,12 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(url: URL) throws {
         self.url = url
-        let fd = open(url.path, O_RDONLY)
+        // Classify before opening: opening a FIFO blocks until a writer appears.
+        let kind = FileIdentity.inspect(url.path).kind
+        guard kind == .regular || kind == .missing else {
+            throw SafeTensorsError.cannotOpen(file: url.path, reason: "it is \(kind.phrase), not a regular file")
+        }
+        let fd = open(url.path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else {
             throw SafeTensorsError.cannotOpen(file: url.path, reason: String(cString: strerror(errno)))
         }
@@ -24,8 +29,9 @@ public final class MappedFile: @unchecked Sendable {
             throw SafeTensorsError.cannotOpen(file: url.path, reason: String(cString: strerror(errno)))
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw SafeTensorsError.cannotOpen(file: url.path, reason: (st.st_mode & S_IFMT) == S_IFDIR ? "it is a directory" : "not a regular file")
+            throw SafeTensorsError.cannotOpen(file: url.path, reason: "it is \(FileIdentity.kind(st.st_mode).phrase), not a regular file")
         }
+        InputFiles.record(url.path)
         size = Int(st.st_size)
         if size == 0 {
             // mmap of length 0 fails; hand out a pointer to a static zero byte instead.

@@ -48,6 +48,32 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public let metadata: [String: String]
     let file: MappedFile
 
+    /// The largest header accepted (the reference implementation's limit, 100 MB).
+    public static let maxHeaderLength = 100_000_000
+
+    /// The most tensors one file may hold (real shards hold a few thousand); a header claiming
+    /// more is refused before it is parsed.
+    public static let maxTensorCount = 200_000
+
+    /// How many times `"dtype"` occurs in the header bytes: an upper bound on its tensor count,
+    /// found in one pass without parsing.
+    static func countEntries(_ p: UnsafeRawPointer, _ n: Int) -> Int {
+        let needle = Array("\"dtype\"".utf8)
+        let bytes = p.assumingMemoryBound(to: UInt8.self)
+        var count = 0
+        var i = 0
+        while i + needle.count <= n {
+            if bytes[i] == 0x22, bytes[i + 1] == needle[1], bytes[i + 6] == 0x22,
+               (2..<6).allSatisfy({ bytes[i + $0] == needle[$0] }) {
+                count += 1
+                i += needle.count
+            } else {
+                i += 1
+            }
+        }
+        return count
+    }
+
     public init(url: URL) throws {
         self.url = url
         let path = url.path
@@ -57,13 +83,20 @@ public final class SafeTensorsFile: @unchecked Sendable {
         guard headerLength <= UInt64(file.size - 8) else {
             throw SafeTensorsError.headerLengthPastEnd(file: path, headerLength: headerLength, fileSize: file.size)
         }
+        guard headerLength <= UInt64(SafeTensorsFile.maxHeaderLength) else {
+            throw SafeTensorsError.headerTooLarge(file: path, headerLength: headerLength, limit: SafeTensorsFile.maxHeaderLength)
+        }
         let n = Int(headerLength)
+        let entries = SafeTensorsFile.countEntries(file.base + 8, n)
+        guard entries <= SafeTensorsFile.maxTensorCount else {
+            throw SafeTensorsError.tooManyTensors(file: path, count: entries, limit: SafeTensorsFile.maxTensorCount)
+        }
         let headerData = Data(bytes: file.base + 8, count: n)
         let header: JSONValue
         do {
             header = try JSONValue.parse(headerData)
-        } catch {
-            throw SafeTensorsError.headerNotJSON(file: path, reason: "its \(n) bytes do not parse as JSON")
+        } catch let e as JSONParseError {
+            throw SafeTensorsError.headerNotJSON(file: path, reason: "\(n)-byte header, \(e)")
         }
         guard let dict = header.object else {
             throw SafeTensorsError.headerNotJSON(file: path, reason: "the top level is \(header.brief), not an object")
@@ -74,7 +107,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
         var meta: [String: String] = [:]
         for (name, value) in dict {
             if name == "__metadata__" {
-                for (k, v) in value.object ?? [:] { meta[k] = v.string ?? v.brief }
+                guard let object = value.object else {
+                    throw SafeTensorsError.badMetadata(file: path, reason: "it is \(value.brief), not an object")
+                }
+                for (k, v) in object {
+                    guard let text = v.string else {
+                        throw SafeTensorsError.badMetadata(file: path, reason: "the value of \(ErrorText.quoted(k)) is \(v.brief), not a string")
+                    }
+                    meta[k] = text
+                }
                 continue
             }
             infos[name] = try SafeTensorsFile.entry(name, value, path: path, dataStart: dataStart, dataSize: dataSize)
@@ -86,6 +127,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.byteOffset + a.byteCount > b.byteOffset {
             throw SafeTensorsError.overlapping(file: path, tensor: b.name, other: a.name)
+        }
+        // The tensors must cover the data section exactly, as in the reference implementation: a
+        // gap or trailing bytes mean the header length or an offset is wrong (e.g. one byte short,
+        // which would otherwise read every tensor shifted).
+        var covered = dataStart
+        for t in sorted {
+            guard t.byteOffset == covered else {
+                throw SafeTensorsError.gap(file: path, tensor: t.name, begin: t.byteOffset - dataStart, expected: covered - dataStart)
+            }
+            covered += t.byteCount
+        }
+        guard covered == file.size else {
+            throw SafeTensorsError.trailingBytes(file: path, covered: covered - dataStart, dataSize: dataSize)
         }
         tensors = infos
         metadata = meta

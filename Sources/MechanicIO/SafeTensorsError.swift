@@ -13,6 +13,12 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
     case missingTensor(file: String, tensor: String)
     case wrongShape(file: String, tensor: String, expected: [Int], found: [Int])
     case badIndex(file: String, reason: String)
+    case headerTooLarge(file: String, headerLength: UInt64, limit: Int)
+    case badMetadata(file: String, reason: String)
+    case gap(file: String, tensor: String, begin: Int, expected: Int)
+    case trailingBytes(file: String, covered: Int, dataSize: Int)
+    case integerWeight(file: String, tensor: String, dtype: String)
+    case tooManyTensors(file: String, count: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -40,6 +46,18 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
             return "\(file): tensor '\(tensor)' has shape \(found) but the config implies \(expected)"
         case let .badIndex(file, reason):
             return "\(file): \(reason)"
+        case let .headerTooLarge(file, n, limit):
+            return "\(file): the header length \(n) is more than the \(limit) bytes a safetensors header may have (corrupt file?)"
+        case let .badMetadata(file, reason):
+            return "\(file): the header's __metadata__ must map strings to strings, but \(reason)"
+        case let .gap(file, tensor, begin, expected):
+            return "\(file): tensor '\(tensor)' begins at data byte \(begin), but the tensors before it end at byte \(expected) (a gap: the header length or an offset is wrong)"
+        case let .trailingBytes(file, covered, dataSize):
+            return "\(file): the tensors cover \(covered) of the \(dataSize) bytes in the data section (the header length or an offset is wrong, or the file has trailing bytes)"
+        case let .tooManyTensors(file, count, limit):
+            return "\(file): the header lists \(count) tensors, more than the \(limit) one safetensors file may hold (corrupt file?)"
+        case let .integerWeight(file, tensor, dtype):
+            return "\(file): tensor '\(tensor)' is a weight but has the integer dtype \(dtype); weights must be F32, F16 or BF16"
         }
     }
 }

@@ -21,9 +21,17 @@ public struct SafeTensorsWriter {
         entries.append((name, .int64(shape: shape ?? [values.count], values: values)))
     }
 
-    /// Writes the file, streaming tensor bytes (no whole-file buffer), then renames it into place.
-    /// Throws when a name repeats, a shape does not hold its values, or the disk write fails.
+    /// Writes the file (see `write(to: OutputFile)`); `url` is checked as an `OutputFile` (a
+    /// directory, device or FIFO is refused; a file this program read may be rewritten).
     public func write(to url: URL) throws {
+        try write(to: OutputFile(url.path, option: "the output file", refusesInputs: false))
+    }
+
+    /// Writes the file, streaming tensor bytes (no whole-file buffer) into a temporary file that is
+    /// renamed into place (`OutputFile`: an existing directory, device or input is never replaced).
+    /// Throws when a name repeats, a shape does not hold its values, or the disk write fails.
+    public func write(to output: OutputFile) throws {
+        let url = output.url
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
@@ -46,13 +54,7 @@ public struct SafeTensorsWriter {
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }  // pad with spaces to 8-byte alignment
-        let fm = FileManager.default
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
-        guard fm.createFile(atPath: tmp.path, contents: nil), let handle = FileHandle(forWritingAtPath: tmp.path) else {
-            throw SafeTensorsError.cannotOpen(file: url.path, reason: "cannot create \(tmp.path)")
-        }
-        do {
-            defer { try? handle.close() }
+        try output.write { handle in
             var lengthLE = UInt64(json.count).littleEndian
             try handle.write(contentsOf: Data(bytes: &lengthLE, count: 8))
             try handle.write(contentsOf: json)
@@ -68,11 +70,6 @@ public struct SafeTensorsWriter {
                     try wide.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
                 }
             }
-        } catch {
-            try? fm.removeItem(at: tmp)
-            throw SafeTensorsError.cannotOpen(file: url.path, reason: "writing failed: \(error)")
         }
-        if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
-        try fm.moveItem(at: tmp, to: url)
     }
 }

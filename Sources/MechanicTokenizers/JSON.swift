@@ -44,13 +44,25 @@ enum JSONValue {
     }
 }
 
+/// A key compared by its UTF-8 bytes: `String ==` uses canonical equivalence, under which two
+/// distinct vocabulary entries (U+1F77 and U+03AF, say) are "equal", and both must be kept.
+struct ExactKey: Hashable {
+    let text: String
+    init(_ text: String) { self.text = text }
+    static func == (a: ExactKey, b: ExactKey) -> Bool { a.text.utf8.elementsEqual(b.text.utf8) }
+    func hash(into hasher: inout Hasher) {
+        var t = text
+        t.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
 /// A JSON object as parallel arrays of keys and values, in file order.
 struct JSONObject {
     var keys: [String] = []
     var values: [JSONValue] = []
 
     subscript(key: String) -> JSONValue? {
-        // Objects other than the vocabulary are small; the last duplicate wins, as in serde_json.
+        // Objects other than the vocabulary are small; keys are unique (the parser refuses repeats).
         var i = keys.count - 1
         while i >= 0 {
             if keys[i] == key { return values[i] }
@@ -143,12 +155,19 @@ struct JSONParser {
         defer { depth -= 1 }
         pos += 1
         var object = JSONObject()
+        var seen = Set<ExactKey>()
         skipWhitespace()
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return object }
         while true {
             skipWhitespace()
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let keyStart = pos
             let key = try parseString()
+            // A repeated key is refused (Python and serde_json keep the last one silently).
+            guard seen.insert(ExactKey(key)).inserted else {
+                pos = keyStart
+                throw error("the key \(TokenizerError.quoted(key, limit: 60)) appears twice in one object")
+            }
             skipWhitespace()
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after key") }
             pos += 1
@@ -338,13 +357,45 @@ func appendUTF8(_ scalar: UnicodeScalar, to out: inout [UInt8]) {
     }
 }
 
-/// Reads a whole file, mapping failures to typed errors.
-package func readFile(_ url: URL) throws -> Data {
+/// The largest tokenizer file read (tokenizer.json of the largest vocabularies is tens of MB).
+package let tokenizerFileLimit = 512 << 20
+
+/// Reads a whole file, mapping failures to typed errors. The path is classified with `stat`
+/// first, so a FIFO, device or directory is refused instead of blocking or reading forever.
+package func readFile(_ url: URL, limit: Int = tokenizerFileLimit) throws -> Data {
     let path = url.path
-    guard FileManager.default.fileExists(atPath: path) else { throw TokenizerError.fileNotFound(path: path) }
+    var st = stat()
+    guard stat(path, &st) == 0 else {
+        if errno == ENOENT { throw TokenizerError.fileNotFound(path: path) }
+        throw TokenizerError.unreadableFile(path: path, reason: String(cString: strerror(errno)))
+    }
+    guard (st.st_mode & S_IFMT) == S_IFREG else {
+        let kind: String
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR: kind = "a directory"
+        case S_IFIFO: kind = "a FIFO (named pipe)"
+        case S_IFCHR, S_IFBLK: kind = "a device"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "a special file"
+        }
+        throw TokenizerError.unreadableFile(path: path, reason: "it is \(kind), not a regular file")
+    }
+    guard Int(st.st_size) <= limit else {
+        throw TokenizerError.unreadableFile(path: path, reason: "it has \(st.st_size) bytes, more than the \(limit) allowed")
+    }
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+        throw TokenizerError.unreadableFile(path: path, reason: "it cannot be opened for reading")
+    }
+    defer { try? handle.close() }
     do {
-        return try Data(contentsOf: url)
+        let data = try handle.read(upToCount: limit + 1) ?? Data()
+        guard data.count <= limit else {
+            throw TokenizerError.unreadableFile(path: path, reason: "it has more than the \(limit) bytes allowed")
+        }
+        return data
+    } catch let e as TokenizerError {
+        throw e
     } catch {
-        throw TokenizerError.unreadableFile(path: path, reason: error.localizedDescription)
+        throw TokenizerError.unreadableFile(path: path, reason: "reading failed (error \((error as NSError).code))")
     }
 }

@@ -29,7 +29,7 @@ enum SplitPattern {
             do {
                 return .regex(try NSRegularExpression(pattern: pattern, options: []))
             } catch {
-                throw TokenizerError.invalidRegex(file: file, key: key, pattern: pattern, reason: "\(error)")
+                throw TokenizerError.invalidRegex(file: file, key: key, pattern: pattern, reason: "the pattern is not valid for NSRegularExpression")
             }
         }
         throw TokenizerError.invalidValue(file: file, key: key, value: value?.brief ?? "null",

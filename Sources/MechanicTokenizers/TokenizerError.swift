@@ -46,13 +46,19 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .unknownToken(let file, let key, let token):
             return "\(file): \(key) refers to token \(Self.quoted(token)), which is not in the vocabulary"
         case .malformedMerges(let file, let line, let content):
-            return "\(file) line \(line): expected two space-separated tokens, found \(Self.quoted(content))"
+            return "\(file) line \(line): expected two space-separated tokens, found \(Self.quoted(content, limit: 60))"
         }
     }
 
-    static func quoted(_ s: String) -> String {
+    /// `s` quoted and escaped for a message; with `limit`, cut to that many characters ("…").
+    static func quoted(_ s: String) -> String { quoted(s, limit: nil) }
+
+    static func quoted(_ s: String, limit: Int?) -> String {
         var out = "\""
+        var count = 0
         for scalar in s.unicodeScalars {
+            if let limit, count == limit { out += "…"; break }
+            count += 1
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
@@ -60,7 +66,11 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
             case "\t": out += "\\t"
             case "\r": out += "\\r"
             default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04X", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 || (0x7F..<0xA0).contains(scalar.value) || scalar.value == 0xFFFD {
+                    out += String(format: "\\u%04X", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
         return out + "\""

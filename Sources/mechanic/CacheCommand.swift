@@ -24,6 +24,7 @@ struct CacheCommand: ParsableCommand {
     var out: String
 
     func run() throws {
+        let output = try OutputFile(out, option: "--out")   // checked before any work; inputs are refused when written
         let m = try model.load()
         let ids = try input.ids(for: m)
         let options = HookOptions(attnResult: attnResult, splitQKVInput: splitQkvInput)
@@ -34,7 +35,7 @@ struct CacheCommand: ParsableCommand {
         for name in flat.names { if let t = flat[name] { writer.add(name, t) } }
         writer.add("logits", logits.reshaped(Array(logits.shape.dropFirst())))  // [1, pos, vocab] -> [pos, vocab]
         writer.add("tokens", int64: ids)
-        try writer.write(to: URL(fileURLWithPath: out))
+        try writer.write(to: output)
         warn("wrote \(flat.names.count) hook points + logits + tokens for \(ids.count) positions to \(out)")
     }
 }

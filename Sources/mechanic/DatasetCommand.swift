@@ -74,6 +74,7 @@ struct DatasetCommand: ParsableCommand {
     }
 
     func run() throws {
+        let output = try out.map { try OutputFile($0, option: "--out", inputs: [input, spec].compactMap { $0 }) }
         let (tok, dir) = try commandTokenizer(model: model, revision: revision, tokenizer: tokenizer)
         var prependBOS = true
         if let configURL = dir?.appendingPathComponent("config.json"), FileManager.default.fileExists(atPath: configURL.path) {
@@ -119,10 +120,8 @@ struct DatasetCommand: ParsableCommand {
             let example = reasons.first.flatMap { r.examples[$0.key] }.map { " — e.g. \($0)" } ?? ""
             throw MechanicError.invalidArgument("no pair was kept: all \(r.attempts) candidate pairs were dropped (\(why.isEmpty ? "none checked" : why))\(example)")
         }
-        if let out {
-            do { try Data(lines.utf8).write(to: URL(fileURLWithPath: out)) } catch {
-                throw MechanicError.invalidArgument("cannot write \(out): \(error.localizedDescription)")
-            }
+        if let output {
+            try output.write(Data(lines.utf8))
             print(report)
         } else {
             FileHandle.standardOutput.write(Data(lines.utf8))
@@ -131,7 +130,6 @@ struct DatasetCommand: ParsableCommand {
     }
 
     func read(_ path: String, what: String) throws -> Data {
-        guard let data = FileManager.default.contents(atPath: path) else { throw MechanicError.fileMissing(path: path, what: what) }
-        return data
+        try InputFile.read(path, what: what, limit: InputFile.textLimit)
     }
 }

@@ -9,12 +9,17 @@ struct HTMLReportOption: ParsableArguments {
                                             valueName: "file"))
     var html: String?
 
+    /// Refuses an `--html` path that cannot be written as a new file before any work is done.
+    func validate() throws {
+        if let html { _ = try OutputFile(html, option: "--html") }
+    }
+
     /// Writes the report when `--html` was given, and says where on stderr.
     func write(_ build: () throws -> Report) throws {
         guard let html else { return }
-        let url = URL(fileURLWithPath: html)
-        try writeReport(try build(), to: url)
-        warn("wrote the HTML report to \(url.path)")
+        let output = try OutputFile(html, option: "--html")
+        try writeReport(try build(), to: output)
+        warn("wrote the HTML report to \(output.path)")
     }
 
     /// Writes a report of the results `items` (in order) under `title`, with the inputs in `meta`.

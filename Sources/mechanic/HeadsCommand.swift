@@ -252,9 +252,7 @@ struct HeadsCommand: ParsableCommand {
 
     func runMapping(_ m: HookedTransformer, file: String, embedding: CopyEmbedding, meta: [(key: String, value: String)]) throws {
         let url = URL(fileURLWithPath: file)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw MechanicError.fileMissing(path: file, what: "a JSON mapping of source → target tokens")
-        }
+        let data = try InputFile.read(url.path, what: "a JSON mapping of source → target tokens", limit: InputFile.textLimit)
         let mapping = try TokenMapping.parse(json: data) { try m.toSingleToken($0) }
         let k = topK ?? 5
         let r = try m.mappingScores(mapping, embedding: embedding, k: k, heads: try headList())

@@ -29,6 +29,7 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> HookedTransformer {
         // Built-in models (planted:induction) are built in code; everything else is resolved to files.
         if let builtin = try HookedTransformer.builtin(model) { return builtin }
+        if let tokenizer { recordTokenizerInput(tokenizer) }
         return try HookedTransformer.load(directory(), processing: processing, streaming: streaming.load,
                                           tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
     }
@@ -55,10 +56,14 @@ func resolveModel(_ model: String, revision: String?, weights: Bool) throws -> U
     if BuiltinModels.isBuiltinName(model) { throw BuiltinModels.noFiles(model) }
     // Tokenizing needs no config.json or weights: any local directory with tokenizer files will do.
     var isDir: ObjCBool = false
+    let dir: URL
     if !weights, FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue {
-        return URL(fileURLWithPath: model)
+        dir = URL(fileURLWithPath: model)
+    } else {
+        dir = try ModelResolver().resolve(model, revision: revision, weights: weights)
     }
-    return try ModelResolver().resolve(model, revision: revision, weights: weights)
+    InputFiles.record(directory: dir)   // no output may replace a model file
+    return dir
 }
 
 /// Parses `50256,464,3797` (spaces allowed around or instead of commas); an empty element

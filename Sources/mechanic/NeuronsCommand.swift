@@ -168,9 +168,7 @@ func readDirection(_ path: String) throws -> [Float] {
         }
         return try file.tensor(name).data
     }
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw MechanicError.fileMissing(path: path, what: "a direction file (JSON array of numbers)")
-    }
+    let data = try InputFile.read(path, what: "a direction file (JSON array of numbers)", limit: InputFile.textLimit)
     let text = String(decoding: data, as: UTF8.self)
     let parts = text.split { " \n\t\r,[]".contains($0) }
     let values = parts.compactMap { Float($0) }

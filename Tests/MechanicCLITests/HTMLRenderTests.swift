@@ -18,7 +18,7 @@ import Testing
         ("render-heads-pattern", ["heads", "--model", model, "--prompt", ioi, "--pattern", "1:1"]),
         ("render-heads-composition", ["heads", "--model", model, "--composition", "K"]),
         ("render-heads-name-movers", ["heads", "--model", model, "--prompt", ioi, "--name-movers", "--answer", " Mary", "--wrong", " John"]),
-        ("render-dataset", ["dataset", "--model", model, "--ioi", "--count", "3", "--max-attempts", "40", "--out", "/dev/null"]),
+        ("render-dataset", ["dataset", "--model", model, "--ioi", "--count", "3", "--max-attempts", "40"]),
         ("render-patch", ["patch", "--model", model, "--clean", ioi, "--corrupt", ioi.replacingOccurrences(of: "John gave", with: "Mary gave"),
                           "--answer", " Mary", "--wrong", " John", "--act", "block_every"]),
         ("render-patch-path", ["patch", "--model", model, "--clean", ioi, "--corrupt", ioi.replacingOccurrences(of: "John gave", with: "Mary gave"),

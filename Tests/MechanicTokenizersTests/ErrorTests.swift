@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
 @testable import MechanicTokenizers
@@ -156,5 +159,57 @@ extension TokenizerError {
              .malformedMerges(let f, _, _):
             return f
         }
+    }
+}
+
+/// Hostile files found by fuzzing: duplicate keys, binary merges lines, FIFOs and directories.
+struct FuzzedFileTests {
+    func directory(_ files: [String: Data]) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mechanic-tokfuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for (name, content) in files { try content.write(to: dir.appendingPathComponent(name)) }
+        return dir
+    }
+
+    func loadError(_ dir: URL) -> String {
+        do { _ = try Tokenizer.load(directory: dir); return "" } catch { return "\(error)" }
+    }
+
+    @Test func duplicateVocabularyKeyIsRefusedAndNamed() throws {
+        let json = #"{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "a": 2}, "merges": []}}"#
+        let dir = try directory(["tokenizer.json": Data(json.utf8)])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(loadError(dir) == "malformed JSON in \(dir.path)/tokenizer.json at line 1, column 53: the key \"a\" appears twice in one object")
+    }
+
+    @Test func canonicallyEquivalentKeysAreDistinct() throws {
+        // U+1F77 and U+03AF are canonically equivalent (Swift's == says equal) but distinct tokens.
+        let json = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\u{1F77}\": 0, \"\u{03AF}\": 1}, \"merges\": []}}"
+        let dir = try directory(["tokenizer.json": Data(json.utf8)])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(throws: Never.self) { _ = try Tokenizer.load(directory: dir) }
+    }
+
+    @Test func binaryMergesLineIsQuotedShort() throws {
+        var merges = Data("#version: 0.2\na b\n".utf8)
+        merges.append(Data((0..<800).map { UInt8(0x80 + $0 % 100) }))
+        merges.append(Data("\n".utf8))
+        let dir = try directory(["vocab.json": Data(#"{"a": 0, "b": 1, "ab": 2}"#.utf8), "merges.txt": merges])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let message = loadError(dir)
+        #expect(message.hasPrefix("\(dir.path)/merges.txt line "))
+        #expect(message.contains(": expected two space-separated tokens, found \""))
+        #expect(message.hasSuffix("…\""))
+        #expect(message.count < dir.path.count + 100 + 60 * 6)   // 60 characters, each escaped to at most 6
+    }
+
+    @Test func fifoAndDirectoryAreRefusedWithoutBlocking() throws {
+        let dir = try directory([:])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(mkfifo(dir.appendingPathComponent("tokenizer.json").path, 0o600) == 0)
+        #expect(loadError(dir) == "cannot read tokenizer file \(dir.path)/tokenizer.json: it is a FIFO (named pipe), not a regular file")
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("tokenizer.json"))
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("tokenizer.json"), withIntermediateDirectories: false)
+        #expect(loadError(dir) == "cannot read tokenizer file \(dir.path)/tokenizer.json: it is a directory, not a regular file")
     }
 }

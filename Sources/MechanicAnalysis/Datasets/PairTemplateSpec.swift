@@ -92,8 +92,11 @@ public struct PairTemplateSpec: Sendable, Equatable, Decodable {
         let spec: PairTemplateSpec
         do { spec = try JSONDecoder().decode(PairTemplateSpec.self, from: data) } catch let DecodingError.keyNotFound(key, _) {
             throw MechanicError.invalidArgument("the template spec needs \"\(key.stringValue)\" (keys: templates, answer, wrong; optional lists, slots, swap)")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            throw MechanicError.invalidArgument("the template spec has a value of the wrong type at \"\(key)\" (keys: templates, answer, wrong; optional lists, slots, swap)")
         } catch {
-            throw MechanicError.invalidArgument("the template spec is not valid JSON of the documented form: \(error)")
+            throw MechanicError.invalidArgument("the template spec is not valid JSON of the documented form (keys: templates, answer, wrong; optional lists, slots, swap)")
         }
         try spec.validate()
         return spec

@@ -139,6 +139,11 @@ final class LineReader {
     let totalBytes: Int
 
     init(url: URL) throws {
+        // A directory, FIFO or device (e.g. /dev/zero, which never ends) is refused before opening.
+        if FileIdentity.inspect(url.path).kind != .missing {
+            try InputFile.check(url.path, what: "a corpus file (text, one document per line, or .jsonl)")
+        }
+        InputFiles.record(url.path)
         guard let h = try? FileHandle(forReadingFrom: url) else {
             throw MechanicError.fileMissing(path: url.path, what: "a corpus file (text, one document per line, or .jsonl)")
         }

@@ -70,10 +70,7 @@ public struct PatchingResult: Sendable {
 /// (one token each, by `singleToken`) or ids.
 public enum PatchingDataset {
     public static func load(_ url: URL, tokenize: (String) throws -> [Int], singleToken: (String) throws -> Int) throws -> [PatchingPair] {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw MechanicError.fileMissing(path: url.path, what: "a JSON-lines file of prompt pairs")
-        }
+        let text = try InputFile.readText(url.path, what: "a JSON-lines file of prompt pairs")
         var pairs: [PatchingPair] = []
         for (i, line) in text.split(whereSeparator: \.isNewline).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)

@@ -122,13 +122,15 @@ public protocol HTMLReportable {
     func html(into report: inout Report)
 }
 
-/// Writes `report` as one self-contained HTML file (UTF-8).
+/// Writes `report` as one self-contained HTML file (UTF-8), atomically; a directory, device or
+/// input file at the path is refused, never replaced (`OutputFile`).
 public func writeReport(_ report: Report, to url: URL) throws {
-    do {
-        try Data(report.html.utf8).write(to: url, options: .atomic)
-    } catch {
-        throw MechanicError.invalidArgument("cannot write the HTML report to \(url.path): \(error.localizedDescription)")
-    }
+    try writeReport(report, to: OutputFile(url.path, option: "the HTML report", refusesInputs: false))
+}
+
+/// Writes `report` to a checked output file.
+public func writeReport(_ report: Report, to output: OutputFile) throws {
+    try output.write(Data(report.html.utf8))
 }
 
 /// Writes a report holding one result.

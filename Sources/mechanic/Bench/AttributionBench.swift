@@ -33,7 +33,7 @@ struct AttributionBench: ParsableCommand {
         if let writeInputs {
             let object: [String: Any] = ["clean": list.map(\.clean), "corrupt": list.map(\.corrupt),
                                          "answer": list.map(\.answer), "wrong": list.map(\.wrong)]
-            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: writeInputs))
+            try OutputFile(writeInputs, option: "--write-inputs").write(JSONSerialization.data(withJSONObject: object))
         }
         func median(_ body: () throws -> Void) rethrows -> Double {
             try body()   // warm-up

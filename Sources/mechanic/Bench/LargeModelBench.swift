@@ -33,12 +33,15 @@ struct LargeModelBench: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: dir)
         let writeStart = Date()
-        if !FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors.index.json").path) {
+        // Only a checkpoint this run wrote is removed afterwards — never a directory that was there.
+        let written = !FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors.index.json").path)
+        if written {
+            try RandomCheckpoint.requireNewOrEmpty(url, option: "--dir")
             warn("writing a random bf16 Llama-2-7B-shaped checkpoint to \(dir) …")
             try RandomCheckpoint.llama(at: url, layers: layers)
         }
         let writeSeconds = Date().timeIntervalSince(writeStart)
-        defer { if !keep { try? FileManager.default.removeItem(at: url) } }
+        defer { if written && !keep { try? FileManager.default.removeItem(at: url) } }
         let rssBefore = SystemMemory.residentBytes()
         let t0 = Date()
         let model = try HookedTransformer.load(url, streaming: streaming.load)

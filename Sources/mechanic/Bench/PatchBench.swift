@@ -59,7 +59,7 @@ struct PatchBench: ParsableCommand {
         let prompts = PatchingBenchmark.pairs(count: pairs, seq: seq, dVocab: model.config.dVocab)
         if let inputs {
             let data = try JSONEncoder().encode(["pairs": prompts])
-            try data.write(to: URL(fileURLWithPath: inputs))
+            try OutputFile(inputs, option: "--inputs").write(data)
         }
         let rateBefore = measuredSgemmRate(m: 1024)
         let report = try PatchingBenchmark.run(model: model, pairs: prompts, sweeps: kinds, engine: engine, repeats: repeats)

@@ -23,10 +23,26 @@ enum RandomCheckpoint {
     static func gpt2Directory(_ dir: String) throws -> URL {
         let url = URL(fileURLWithPath: dir)
         if !FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) {
+            try requireNewOrEmpty(url, option: "--dir")
             warn("writing a random GPT-2-small-shaped checkpoint to \(dir) …")
             try gpt2(at: url)
         }
         return url
+    }
+
+    /// A random checkpoint is written only into a directory that does not exist yet or is empty:
+    /// never over a real model's config.json or next to other files.
+    static func requireNewOrEmpty(_ url: URL, option: String) throws {
+        switch FileIdentity.inspect(url.path).kind {
+        case .missing: return
+        case .directory:
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+            guard names.isEmpty else {
+                throw MechanicError.invalidArgument("\(option) \(url.path) is not empty and holds no benchmark checkpoint; give a new or empty directory (nothing was changed)")
+            }
+        case let kind:
+            throw MechanicError.invalidArgument("\(option) \(url.path) is \(kind.phrase), not a directory")
+        }
     }
 
     /// A GPT-2-shaped Hugging Face directory (config.json + model.safetensors), N(0, 0.02) weights.

@@ -1,0 +1,256 @@
+import Foundation
+
+/// Where and why a document is not JSON: "line 3, column 14: expected ',' or '}' in an object".
+public struct JSONParseError: Error, CustomStringConvertible, Equatable {
+    public let reason: String
+    public let line: Int
+    public let column: Int
+
+    public var description: String { "line \(line), column \(column): \(reason)" }
+}
+
+/// A strict, linear-time JSON parser over UTF-8 bytes for `JSONValue`: RFC 8259 syntax, nesting
+/// at most 512 deep, and an object that repeats a key is an error naming the key (Python keeps the
+/// last one silently; a safetensors header or config.json that says two things is refused).
+struct JSONByteParser {
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var pos = 0
+    private var depth = 0
+
+    static let maxDepth = 512
+
+    static func parse(_ data: Data) throws -> JSONValue {
+        try data.withUnsafeBytes { raw in
+            var p = JSONByteParser(bytes: raw.bindMemory(to: UInt8.self))
+            if p.bytes.count >= 3, p.bytes[0] == 0xEF, p.bytes[1] == 0xBB, p.bytes[2] == 0xBF { p.pos = 3 }
+            p.skipWhitespace()
+            let value = try p.parseValue()
+            p.skipWhitespace()
+            guard p.pos == p.bytes.count else { throw p.error("unexpected data after the top-level value") }
+            return value
+        }
+    }
+
+    private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    /// An error at the current position (line and column counted in characters, from 1).
+    private func error(_ reason: String) -> JSONParseError {
+        var line = 1, column = 1
+        var i = 0
+        let end = min(pos, bytes.count)
+        while i < end {
+            let b = bytes[i]
+            if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
+            i += 1
+        }
+        return JSONParseError(reason: reason, line: line, column: column)
+    }
+
+    private mutating func skipWhitespace() {
+        while pos < bytes.count, bytes[pos] == 0x20 || bytes[pos] == 0x0A || bytes[pos] == 0x0D || bytes[pos] == 0x09 { pos += 1 }
+    }
+
+    private mutating func parseValue() throws -> JSONValue {
+        guard pos < bytes.count else { throw error("unexpected end of the document") }
+        switch bytes[pos] {
+        case UInt8(ascii: "{"): return try parseObject()
+        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        default: throw error("unexpected character \(Self.show(bytes[pos]))")
+        }
+    }
+
+    private static func show(_ b: UInt8) -> String {
+        b >= 0x20 && b < 0x7F ? "'\(String(UnicodeScalar(b)))'" : String(format: "byte 0x%02X", b)
+    }
+
+    private mutating func literal(_ word: String) throws {
+        let start = pos
+        for expected in word.utf8 {
+            guard pos < bytes.count, bytes[pos] == expected else {
+                pos = start
+                throw error("invalid literal (expected \(word))")
+            }
+            pos += 1
+        }
+    }
+
+    private mutating func enter() throws {
+        depth += 1
+        if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth) levels") }
+    }
+
+    private mutating func parseObject() throws -> JSONValue {
+        try enter()
+        defer { depth -= 1 }
+        pos += 1
+        var object: [String: JSONValue] = [:]
+        skipWhitespace()
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(object) }
+        while true {
+            skipWhitespace()
+            guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a string key in an object") }
+            let keyStart = pos
+            let key = try parseString()
+            skipWhitespace()
+            guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
+            pos += 1
+            skipWhitespace()
+            let value = try parseValue()
+            if object.updateValue(value, forKey: key) != nil {
+                pos = keyStart
+                throw error("the key \(ErrorText.quoted(key)) appears twice in one object")
+            }
+            skipWhitespace()
+            guard pos < bytes.count else { throw error("unexpected end of the document inside an object") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+            if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(object) }
+            throw error("expected ',' or '}' in an object")
+        }
+    }
+
+    private mutating func parseArray() throws -> JSONValue {
+        try enter()
+        defer { depth -= 1 }
+        pos += 1
+        var array: [JSONValue] = []
+        skipWhitespace()
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(array) }
+        while true {
+            skipWhitespace()
+            array.append(try parseValue())
+            skipWhitespace()
+            guard pos < bytes.count else { throw error("unexpected end of the document inside an array") }
+            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(array) }
+            throw error("expected ',' or ']' in an array")
+        }
+    }
+
+    private func isDigit(_ i: Int) -> Bool { i < bytes.count && bytes[i] >= 0x30 && bytes[i] <= 0x39 }
+
+    /// RFC 8259 numbers; an integer literal that fits `Int` stays `.int`, anything else `.double`.
+    private mutating func parseNumber() throws -> JSONValue {
+        let start = pos
+        if bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+        guard isDigit(pos) else { throw error("invalid number") }
+        if bytes[pos] == UInt8(ascii: "0"), isDigit(pos + 1) { throw error("invalid number (leading zero)") }
+        while isDigit(pos) { pos += 1 }
+        var integral = true
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
+            integral = false
+            pos += 1
+            guard isDigit(pos) else { throw error("invalid number (no digits after '.')") }
+            while isDigit(pos) { pos += 1 }
+        }
+        if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+            integral = false
+            pos += 1
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+            guard isDigit(pos) else { throw error("invalid number (no digits in the exponent)") }
+            while isDigit(pos) { pos += 1 }
+        }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
+        if integral, let i = Int(text) { return .int(i) }
+        guard let d = Double(text) else { pos = start; throw error("invalid number \(text)") }
+        return .double(d)
+    }
+
+    private mutating func parseString() throws -> String {
+        pos += 1
+        var out: [UInt8] = []
+        while pos < bytes.count {
+            let b = bytes[pos]
+            switch b {
+            case UInt8(ascii: "\""):
+                pos += 1
+                guard let s = String(validating: out, as: UTF8.self) else { throw error("a string is not valid UTF-8") }
+                return s
+            case UInt8(ascii: "\\"):
+                pos += 1
+                guard pos < bytes.count else { break }
+                let e = bytes[pos]
+                pos += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5C)
+                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if scalar >= 0xD800 && scalar < 0xDC00 {
+                        guard pos + 1 < bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") else {
+                            throw error("a lone surrogate in a \\u escape")
+                        }
+                        pos += 2
+                        let low = try hex4()
+                        guard low >= 0xDC00 && low < 0xE000 else { throw error("a lone surrogate in a \\u escape") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let u = UnicodeScalar(scalar) else { throw error("a lone surrogate in a \\u escape") }
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default:
+                    pos -= 1
+                    throw error("invalid escape \\\(String(UnicodeScalar(e)))")
+                }
+            default:
+                if b < 0x20 { throw error("a control character inside a string") }
+                out.append(b)
+                pos += 1
+            }
+        }
+        throw error("unterminated string")
+    }
+
+    private mutating func hex4() throws -> UInt32 {
+        guard pos + 4 <= bytes.count else { throw error("truncated \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[pos]
+            let digit: UInt32
+            switch b {
+            case 0x30...0x39: digit = UInt32(b - 0x30)
+            case 0x41...0x46: digit = UInt32(b - 0x41 + 10)
+            case 0x61...0x66: digit = UInt32(b - 0x61 + 10)
+            default: throw error("invalid hex digit in a \\u escape")
+            }
+            v = v * 16 + digit
+            pos += 1
+        }
+        return v
+    }
+}
+
+/// Quoting of file content in messages: escaped, and cut to `limit` characters.
+public enum ErrorText {
+    public static func quoted(_ s: String, limit: Int = 60) -> String {
+        var body = ""
+        var count = 0
+        for scalar in s.unicodeScalars {
+            if count == limit { body += "…"; break }
+            switch scalar {
+            case "\"": body += "\\\""
+            case "\\": body += "\\\\"
+            case "\n": body += "\\n"
+            case "\t": body += "\\t"
+            case "\r": body += "\\r"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) || scalar.value == 0xFFFD {
+                    body += String(format: "\\u{%X}", scalar.value)
+                } else {
+                    body.unicodeScalars.append(scalar)
+                }
+            }
+            count += 1
+        }
+        return "\"" + body + "\""
+    }
+}

@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Testing
+import MechanicIO
+
+/// Inputs are classified before they are opened: a FIFO or a device is refused at once (opening a
+/// FIFO would block forever, /dev/zero never ends), sizes are bounded, JSON errors have positions.
+@Suite struct InputFileTests {
+    @Test func fifoAndDirectoryAreRefusedWithoutBlocking() throws {
+        let dir = try makeTempDir("input")
+        defer { cleanUp(dir) }
+        let fifo = dir.appendingPathComponent("model.safetensors").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(openError(URL(fileURLWithPath: fifo)) == .cannotOpen(file: fifo, reason: "it is a FIFO (named pipe), not a regular file"))
+        let e = caught(InputFileError.self) { try InputFile.read(fifo, what: "a Hugging Face config.json") }
+        #expect(e == .notRegular(path: fifo, what: "a Hugging Face config.json", kind: "a FIFO (named pipe)"))
+        #expect(e?.description == "\(fifo) is a FIFO (named pipe), not a regular file (expected a Hugging Face config.json)")
+        let d = caught(InputFileError.self) { try InputFile.read(dir.path, what: "a corpus") }
+        #expect(d == .notRegular(path: dir.path, what: "a corpus", kind: "a directory"))
+    }
+
+    @Test func devicesAreRefused() throws {
+        let e = caught(InputFileError.self) { try InputFile.read("/dev/zero", what: "a corpus") }
+        #expect(e == .notRegular(path: "/dev/zero", what: "a corpus", kind: "a character device"))
+        #expect(openError(URL(fileURLWithPath: "/dev/zero")) == .cannotOpen(file: "/dev/zero", reason: "it is a character device, not a regular file"))
+    }
+
+    @Test func sizeIsBoundedBeforeReading() throws {
+        let dir = try makeTempDir("input")
+        defer { cleanUp(dir) }
+        let url = dir.appendingPathComponent("config.json")
+        try Data(repeating: 0x20, count: 100).write(to: url)
+        let e = caught(InputFileError.self) { try InputFile.read(url.path, what: "a config", limit: 50) }
+        #expect(e == .tooLarge(path: url.path, what: "a config", size: 100, limit: 50))
+        #expect(try InputFile.read(url.path, what: "a config", limit: 100).count == 100)
+        let missing = dir.appendingPathComponent("nope.json").path
+        #expect(caught(InputFileError.self) { try InputFile.read(missing, what: "a config") } == .missing(path: missing, what: "a config"))
+    }
+}
+
+/// The byte parser behind `JSONValue`: positions, duplicate keys, numbers, linear time.
+@Suite struct JSONParserTests {
+    private func error(_ text: String) -> JSONParseError? {
+        caught(JSONParseError.self) { try JSONValue.parse(Data(text.utf8)) }
+    }
+
+    @Test func syntaxErrorsHaveLineAndColumn() {
+        #expect(error("{\n  \"a\": 1,\n  \"b\" 2\n}")?.description == "line 3, column 7: expected ':' after a key")
+        #expect(error("{\"a\": tru}")?.description == "line 1, column 7: invalid literal (expected true)")
+        #expect(error("[1, 2")?.description == "line 1, column 6: unexpected end of the document inside an array")
+        #expect(error("{} x")?.description == "line 1, column 4: unexpected data after the top-level value")
+        #expect(error("01") != nil)
+        #expect(error("\"\u{01}\"") != nil)
+    }
+
+    @Test func duplicateKeysAreNamed() {
+        #expect(error("{\"n_layer\": 2,\n \"n_layer\": 3}")?.description == "line 2, column 2: the key \"n_layer\" appears twice in one object")
+    }
+
+    @Test func valuesKeepTheirKinds() throws {
+        let v = try JSONValue.parse(Data(#"{"i": 3, "d": 3.5, "e": 1e30, "big": 123456789012345678901234, "b": true, "n": null, "s": "\u00e9\ud83d\ude00"}"#.utf8))
+        let o = try #require(v.object)
+        #expect(o["i"] == .int(3))
+        #expect(o["d"] == .double(3.5))
+        #expect(o["e"] == .double(1e30))
+        #expect(o["big"] == .double(123456789012345678901234))
+        #expect(o["b"] == .bool(true))
+        #expect(o["n"] == .null)
+        #expect(o["s"] == .string("é😀"))
+    }
+
+    @Test func largeArraysParseInLinearTime() throws {
+        // 5 MB of numbers: the old Decodable chain took seconds per megabyte.
+        let text = "[" + Array(repeating: "1.5", count: 1_250_000).joined(separator: ",") + "]"
+        let start = Date()
+        let v = try JSONValue.parse(Data(text.utf8))
+        #expect(v.array?.count == 1_250_000)
+        #expect(Date().timeIntervalSince(start) < 5)
+        let deep = String(repeating: "[", count: 100_000)
+        #expect(error(deep)?.reason == "nesting deeper than 512 levels")
+    }
+
+    @Test func quotedContentIsEscapedAndCut() {
+        #expect(ErrorText.quoted("a\"b\n") == #""a\"b\n""#)
+        #expect(ErrorText.quoted(String(repeating: "x", count: 100)) == "\"" + String(repeating: "x", count: 60) + "…\"")
+    }
+}
