@@ -23,8 +23,12 @@ let package = Package(
         .target(name: "MechanicTokenizers"),
         .target(name: "Mechanic", dependencies: ["MechanicTensor", "MechanicIO", "MechanicTokenizers"]),
         .target(name: "MechanicAnalysis", dependencies: ["Mechanic"]),
+        // What `mechanic bench` times (patching sweeps and their multiply-add floor, tokenizer throughput).
+        .target(name: "MechanicBench", dependencies: ["MechanicAnalysis"]),
+        // `mechanic demo`: the toolkit's workflow on a model with a known circuit, as one report.
+        .target(name: "MechanicDemo", dependencies: ["MechanicAnalysis"]),
         .executableTarget(name: "mechanic", dependencies: [
-            "Mechanic", "MechanicAnalysis",
+            "Mechanic", "MechanicAnalysis", "MechanicBench", "MechanicDemo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MechanicTensorTests", dependencies: ["MechanicTensor"]),
@@ -36,6 +40,8 @@ let package = Package(
         // Fixture paths, the per-process model cache and the tolerance rule, shared by the test targets.
         .target(name: "FixtureSupport", dependencies: ["Mechanic"], path: "Tests/FixtureSupport"),
         .testTarget(name: "MechanicAnalysisTests", dependencies: ["MechanicAnalysis", "ReportTestSupport", "FixtureSupport"]),
+        .testTarget(name: "MechanicBenchTests", dependencies: ["MechanicBench", "FixtureSupport"]),
+        .testTarget(name: "MechanicDemoTests", dependencies: ["MechanicDemo", "ReportTestSupport", "FixtureSupport"]),
         // Runs the built `mechanic` executable as a user would (it must be built first: `swift test` builds it).
         .testTarget(name: "MechanicCLITests", dependencies: ["Mechanic", "MechanicAnalysis", "ReportTestSupport", "FixtureSupport", .target(name: "mechanic")]),
     ]

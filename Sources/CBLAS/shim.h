@@ -1,1 +1,9 @@
+#include <stddef.h>
 #include <cblas.h>
+
+/* LAPACK ships inside OpenBLAS, but Debian's openblas package installs no lapack.h/lapacke.h,
+   so the few routines Mechanic calls are declared here (LP64: 32-bit integers; column-major).
+   The trailing lengths are gfortran's hidden CHARACTER lengths (ignored by f2c-style builds). */
+void dgeev_(const char *jobvl, const char *jobvr, const int *n, double *a, const int *lda,
+            double *wr, double *wi, double *vl, const int *ldvl, double *vr, const int *ldvr,
+            double *work, const int *lwork, int *info, size_t jobvl_len, size_t jobvr_len);

@@ -2,11 +2,18 @@ import Foundation
 import MechanicTensor
 
 /// Writes safetensors files: float tensors as F32 (or narrowed to F16/BF16), integers as I64.
+/// A tensor may also be generated while it is written (streaming mode: `add(_:shape:as:generate:)`),
+/// so a checkpoint larger than memory is written holding one chunk at a time.
 public struct SafeTensorsWriter {
     public enum Payload {
         case float(Tensor, DType)
         case int64(shape: [Int], values: [Int])
+        /// Values produced in order, a chunk at a time, by the closure (called during `write`).
+        case generated(shape: [Int], DType, (UnsafeMutableBufferPointer<Float>) -> Void)
     }
+
+    /// Floats per chunk of a generated tensor (16 MiB of float32).
+    static let chunkElements = 1 << 22
 
     private var entries: [(String, Payload)] = []
     public var metadata: [String: String] = [:]
@@ -19,6 +26,13 @@ public struct SafeTensorsWriter {
 
     public mutating func add(_ name: String, int64 values: [Int], shape: [Int]? = nil) {
         entries.append((name, .int64(shape: shape ?? [values.count], values: values)))
+    }
+
+    /// Streaming mode: a tensor of `shape` whose values `generate` fills in order, one chunk
+    /// (at most 2²² values) per call, while the file is written; nothing larger is held in memory.
+    public mutating func add(_ name: String, shape: [Int], as dtype: DType = .f32,
+                             generate: @escaping (UnsafeMutableBufferPointer<Float>) -> Void) {
+        entries.append((name, .generated(shape: shape, dtype, generate)))
     }
 
     /// Writes the file (see `write(to: OutputFile)`); `url` is checked as an `OutputFile` (a
@@ -41,6 +55,7 @@ public struct SafeTensorsWriter {
             switch payload {
             case let .float(t, d): (dtype, shape, count, elementSize) = (d.rawValue, t.shape, t.count, d.byteSize)
             case let .int64(s, v): (dtype, shape, count, elementSize) = ("I64", s, v.count, 8)
+            case let .generated(s, d, _): (dtype, shape, count, elementSize) = (d.rawValue, s, s.reduce(1, *), d.byteSize)
             }
             guard name != "__metadata__", seen.insert(name).inserted else {
                 throw SafeTensorsError.badEntry(file: url.path, tensor: name, reason: "the name is reserved or added twice")
@@ -63,13 +78,32 @@ public struct SafeTensorsWriter {
                 case let .float(t, .f32):
                     try t.data.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
                 case let .float(t, d):
-                    let narrow: [UInt16] = t.data.map { (d == .bf16 ? bf16FromFloat($0) : f16FromFloat($0)).littleEndian }
-                    try narrow.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                    try Self.writeNarrowed(t.data[...], d, handle)
+                case let .generated(shape, d, generate):
+                    let count = shape.reduce(1, *)
+                    var chunk = [Float](repeating: 0, count: min(count, Self.chunkElements))
+                    var done = 0
+                    while done < count {
+                        let m = min(chunk.count, count - done)
+                        chunk.withUnsafeMutableBufferPointer { generate(UnsafeMutableBufferPointer(rebasing: $0[..<m])) }
+                        if d == .f32 {
+                            try chunk[..<m].withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                        } else {
+                            try Self.writeNarrowed(chunk[..<m], d, handle)
+                        }
+                        done += m
+                    }
                 case let .int64(_, v):
                     let wide = v.map { Int64($0).littleEndian }
                     try wide.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
                 }
             }
         }
+    }
+
+    /// F16/BF16 values of `values`, little-endian.
+    private static func writeNarrowed(_ values: ArraySlice<Float>, _ d: DType, _ handle: FileHandle) throws {
+        let narrow: [UInt16] = values.map { (d == .bf16 ? bf16FromFloat($0) : f16FromFloat($0)).littleEndian }
+        try narrow.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
     }
 }

@@ -50,29 +50,8 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         }
     }
 
-    /// `s` quoted and escaped for a message; with `limit`, cut to that many characters ("…").
-    static func quoted(_ s: String) -> String { quoted(s, limit: nil) }
+    /// `s` quoted and escaped for a message (`JSONQuoting.quoted`).
+    static func quoted(_ s: String) -> String { JSONQuoting.quoted(s) }
 
-    static func quoted(_ s: String, limit: Int?) -> String {
-        var out = "\""
-        var count = 0
-        for scalar in s.unicodeScalars {
-            if let limit, count == limit { out += "…"; break }
-            count += 1
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || (0x7F..<0xA0).contains(scalar.value) || scalar.value == 0xFFFD {
-                    out += String(format: "\\u%04X", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ s: String, limit: Int?) -> String { JSONQuoting.quoted(s, limit: limit) }
 }

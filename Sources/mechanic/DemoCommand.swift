@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Mechanic
 import MechanicAnalysis
+import MechanicDemo
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -109,23 +109,7 @@ public struct PromptPairDraft: Sendable, Equatable, Decodable {
     }
 }
 
-/// Minimal, platform-independent JSON string quoting.
+/// JSON string quoting for the JSONL writer (the project's one quoter, `JSONQuoting`).
 enum DatasetJSON {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONQuoting.quoted(s) }
 }

@@ -23,6 +23,12 @@ public struct DiffToken: Codable, Sendable, Equatable {
     public var id: Int
     public var token: String
     public var value: Float
+
+    public init(id: Int, token: String, value: Float) {
+        self.id = id
+        self.token = token
+        self.value = value
+    }
 }
 
 /// One cached component compared between the two runs at the aligned position.

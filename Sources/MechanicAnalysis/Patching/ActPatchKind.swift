@@ -60,7 +60,7 @@ public enum ActPatchKind: String, CaseIterable, Sendable {
     }
 
     /// The `utils.get_act_name` activation a single kind patches.
-    var act: String {
+    package var act: String {
         switch self {
         case .residPre: return "resid_pre"
         case .residMid: return "resid_mid"
@@ -134,7 +134,7 @@ public enum ActPatchKind: String, CaseIterable, Sendable {
 
     /// Every patch of a single kind, each with its flat index into the result (row-major in
     /// `shape`). Sites are listed layer by layer.
-    func sites(_ c: ModelConfig, positions P: Int, neuronPositions: NeuronPositions = .all) -> [(index: Int, site: PatchSite)] {
+    package func sites(_ c: ModelConfig, positions P: Int, neuronPositions: NeuronPositions = .all) -> [(index: Int, site: PatchSite)] {
         let (L, h) = (c.nLayers, heads(c))
         var out: [(Int, PatchSite)] = []
         func add(_ l: Int, _ sel: PatchSelection) { out.append((out.count, PatchSite(act, layer: l, sel))) }

@@ -1,13 +1,13 @@
 import Mechanic
 
 /// Where a row enters the block of its patched layer: the hook point patched there, in block order.
-enum PackedStage: Int, Comparable {
+package enum PackedStage: Int, Comparable {
     case residPre, qkv, pattern, z, result, attnOut, residMid, post, mlpOut, residPost
 
-    static func < (a: PackedStage, b: PackedStage) -> Bool { a.rawValue < b.rawValue }
+    package static func < (a: PackedStage, b: PackedStage) -> Bool { a.rawValue < b.rawValue }
 
     /// The stage of a hook-point kind (`hook_z` → `.z`); nil for points the packed engine does not patch.
-    init?(hookKind: String) {
+    package init?(hookKind: String) {
         switch hookKind {
         case "hook_resid_pre": self = .residPre
         case "hook_q", "hook_k", "hook_v": self = .qkv

@@ -122,7 +122,7 @@ struct PackedLayout {
 extension PatchSelection {
     /// The first position a patch can change at its layer (its query row for patterns); 0
     /// when it spans every position.
-    var suffixStart: Int {
+    package var suffixStart: Int {
         switch self {
         case let .position(p), let .positionHead(p, _), let .positionNeuron(p, _): return p
         case let .patternDest(_, d), let .patternDestSrc(_, d, _): return d

@@ -7,7 +7,7 @@ extension PatchingRun {
     /// nothing leaves the target run as it is. Clean and corrupted prompts usually share a
     /// prefix, so denoising patches there are no-ops and head patches start at the first
     /// difference.
-    func patchStarts(_ site: PatchSite, isPattern: Bool) throws -> [Int?] {
+    package func patchStarts(_ site: PatchSite, isPattern: Bool) throws -> [Int?] {
         let target = try targetActivation(site.hook)   // [pairs, full row shape...]
         let source = try sourceActivation(site.hook)   // [pairs or 1, ...] or nil (zeros)
         let rowShape = Array(target.shape.dropFirst())

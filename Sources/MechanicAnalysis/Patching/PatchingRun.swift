@@ -85,7 +85,7 @@ public final class PatchingRun {
     }
 
     /// Caches, in the clean and corrupted runs, the activations of every name not yet cached.
-    func ensure(_ names: [String]) throws {
+    package func ensure(_ names: [String]) throws {
         for (batch, isClean) in [(clean, true), (corrupt, false)] {
             let missing = Array(Set(names.filter { (isClean ? cleanCache[$0] : corruptCache[$0]) == nil })).sorted()
             guard !missing.isEmpty else { continue }

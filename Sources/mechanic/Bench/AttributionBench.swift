@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Mechanic
 import MechanicAnalysis
+import MechanicBench
 
 /// Attribution patching (AtP) on a GPT-2-small-shaped random checkpoint: the clean and corrupted
 /// runs, one forward and one backward of the metric, and the estimates of `resid_pre`,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Mechanic
 import MechanicAnalysis
+import MechanicBench
 
 /// Issue 6's patching benchmark: a GPT-2-small-shaped random checkpoint, prompt pairs of random
 /// ids (written with `--inputs` so that `scripts/bench/patch_bench.py` runs TransformerLens on the

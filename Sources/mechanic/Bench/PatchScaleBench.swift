@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Mechanic
 import MechanicAnalysis
+import MechanicBench
 
 /// Patching at scale: a sweep (`resid_pre` by layer × position by default) over growing numbers
 /// of prompt pairs on the GPT-2-small-shaped random model, pairs streamed through in batches

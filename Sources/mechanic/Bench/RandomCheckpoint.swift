@@ -105,11 +105,11 @@ extension RandomCheckpoint {
         let half = tensors.count / 2
         let shards = [Array(tensors[..<half]), Array(tensors[half...])]
         var weightMap: [String: String] = [:]
-        var rng = SplitMix64(seed: seed)
+        let rng = RandomStream(SplitMix64(seed: seed))
         for (i, shard) in shards.enumerated() {
             let name = String(format: "model-%05d-of-%05d.safetensors", i + 1, shards.count)
             for t in shard { weightMap[t.0] = name }
-            try writeBF16Shard(dir.appendingPathComponent(name), shard, rng: &rng)
+            try writeBF16Shard(dir.appendingPathComponent(name), shard, rng: rng)
         }
         let index: [String: Any] = ["metadata": ["total_size": 0], "weight_map": weightMap]
         try JSONSerialization.data(withJSONObject: index, options: [.sortedKeys]).write(to: dir.appendingPathComponent("model.safetensors.index.json"))
@@ -122,40 +122,26 @@ extension RandomCheckpoint {
         try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: dir.appendingPathComponent("config.json"))
     }
 
-    /// One shard: header first, then each tensor's random bf16 values streamed to disk.
-    /// `std < 0` means a norm weight near 1.
-    private static func writeBF16Shard(_ url: URL, _ tensors: [(String, [Int], Float)], rng: inout SplitMix64) throws {
-        var header: [String: Any] = [:]
-        var offset = 0
-        for (name, shape, _) in tensors {
-            let bytes = shape.reduce(1, *) * 2
-            header[name] = ["dtype": "BF16", "shape": shape, "data_offsets": [offset, offset + bytes]]
-            offset += bytes
-        }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }
-        FileManager.default.createFile(atPath: url.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: url)
-        var n = UInt64(json.count).littleEndian
-        try handle.write(contentsOf: Data(bytes: &n, count: 8))
-        try handle.write(contentsOf: json)
-        for (_, shape, std) in tensors {
-            let count = shape.reduce(1, *)
-            var chunk = [UInt16](repeating: 0, count: min(count, 1 << 22))
-            var done = 0
-            while done < count {
-                let m = min(chunk.count, count - done)
-                for i in 0..<m {
-                    let r = rng.next()
+    /// One shard through `SafeTensorsWriter`'s streaming mode: each tensor's random bf16 values
+    /// are generated chunk by chunk as they are written. `std < 0` means a norm weight near 1.
+    private static func writeBF16Shard(_ url: URL, _ tensors: [(String, [Int], Float)], rng: RandomStream) throws {
+        var w = SafeTensorsWriter()
+        for (name, shape, std) in tensors {
+            w.add(name, shape: shape, as: .bf16) { chunk in
+                for i in chunk.indices {
+                    let r = rng.generator.next()
                     // Sum of four 16-bit uniforms ≈ normal (Irwin–Hall), scaled to the std.
                     let s = Float((r & 0xFFFF) + ((r >> 16) & 0xFFFF) + ((r >> 32) & 0xFFFF) + (r >> 48)) / 65536 - 2
-                    let v: Float = std < 0 ? 1 + 0.05 * s : std * s * 1.7320508
-                    chunk[i] = bf16FromFloat(v)
+                    chunk[i] = std < 0 ? 1 + 0.05 * s : std * s * 1.7320508
                 }
-                try chunk[..<m].withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
-                done += m
             }
         }
-        try handle.close()
+        try w.write(to: url)
     }
+}
+
+/// One random sequence shared by the generators of every tensor (drawn in writing order).
+final class RandomStream {
+    var generator: SplitMix64
+    init(_ generator: SplitMix64) { self.generator = generator }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Mechanic
+import MechanicBench
 
 /// Tokenizer encode throughput and load time (`scripts/bench/tokenizer_bench.py` compares with
 /// Hugging Face `tokenizers` on the same text).

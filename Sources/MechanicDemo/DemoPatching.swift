@@ -1,5 +1,6 @@
 import Foundation
 import Mechanic
+import MechanicAnalysis
 
 /// The prompt-pair half of the demo, on the toolkit's shared implementations: activation
 /// patching per head and per residual position (`PatchingRun`, what `mechanic patch` runs),

@@ -1,16 +1,14 @@
 import Foundation
 import Testing
-import FixtureSupport
 import Mechanic
-@testable import MechanicAnalysis
 
 /// A fixture model loaded twice: blocks resident in memory, and streamed from the checkpoint
 /// (how a model whose float32 weights exceed 40% of memory runs: `weights` holds only the
 /// globals and every block is read through `HookedTransformer.block(_:)`).
-enum Streamed {
-    static let models = ["gpt2-tiny", "pythia-tiny", "llama-tiny"]
+public enum Streamed {
+    public static let models = ["gpt2-tiny", "pythia-tiny", "llama-tiny"]
 
-    static func load(_ name: String, processed: Bool = true) throws -> (resident: HookedTransformer, streamed: HookedTransformer) {
+    public static func load(_ name: String, processed: Bool = true) throws -> (resident: HookedTransformer, streamed: HookedTransformer) {
         let streamed = try TestFixtures.load(name, processed: processed, streaming: true)
         let resident = try TestFixtures.load(name, processed: processed)
         guard streamed.streamsWeights, !resident.streamsWeights else {
@@ -23,34 +21,34 @@ enum Streamed {
 /// Collects comparisons of a streamed model's results against the resident model's, each with
 /// the project's tolerance (`Comparison`: `|a − b| ≤ 1e-5 + 1e-4 · max|b|` per tensor, the
 /// resident result as the reference), and reports every failure by name.
-struct SameNumbers {
-    let context: String
-    private(set) var failures: [String] = []
-    private(set) var compared = 0
+public struct SameNumbers {
+    public let context: String
+    public private(set) var failures: [String] = []
+    public private(set) var compared = 0
 
-    init(_ context: String) { self.context = context }
+    public init(_ context: String) { self.context = context }
 
-    mutating func tensor(_ name: String, _ streamed: Tensor, _ resident: Tensor) {
+    public mutating func tensor(_ name: String, _ streamed: Tensor, _ resident: Tensor) {
         compared += 1
         let c = Comparison("\(context) \(name)", streamed, resident)
         if !c.ok { failures.append(c.description) }
     }
 
-    mutating func values(_ name: String, _ streamed: [Float], _ resident: [Float]) {
+    public mutating func values(_ name: String, _ streamed: [Float], _ resident: [Float]) {
         tensor(name, Tensor(shape: [streamed.count], data: streamed), Tensor(shape: [resident.count], data: resident))
     }
 
-    mutating func values(_ name: String, _ streamed: [Double], _ resident: [Double]) {
+    public mutating func values(_ name: String, _ streamed: [Double], _ resident: [Double]) {
         values(name, streamed.map(Float.init), resident.map(Float.init))
     }
 
-    mutating func same<T: Equatable>(_ name: String, _ streamed: T, _ resident: T) {
+    public mutating func same<T: Equatable>(_ name: String, _ streamed: T, _ resident: T) {
         compared += 1
         if streamed != resident { failures.append("\(context) \(name): \(streamed) vs \(resident)") }
     }
 
     /// Two `Encodable` results through JSON (non-finite numbers as strings).
-    mutating func json<T: Encodable>(_ name: String, _ streamed: T, _ resident: T) throws {
+    public mutating func json<T: Encodable>(_ name: String, _ streamed: T, _ resident: T) throws {
         let encoder = JSONEncoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let (a, b) = (try encoder.encode(streamed), try encoder.encode(resident))
@@ -61,7 +59,7 @@ struct SameNumbers {
     /// Two JSON values (`[String: Any]`, arrays, numbers, strings) compared leaf by leaf: strings
     /// and the structure exactly; numbers grouped by key path (array indices dropped), each group
     /// compared as one tensor.
-    mutating func tree(_ name: String, _ streamed: Any, _ resident: Any) {
+    public mutating func tree(_ name: String, _ streamed: Any, _ resident: Any) {
         var groups: [String: (a: [Float], b: [Float])] = [:]
         var order: [String] = []
         walk(name, streamed, resident, &groups, &order)
@@ -92,7 +90,7 @@ struct SameNumbers {
         }
     }
 
-    func check(sourceLocation: SourceLocation = #_sourceLocation) {
+    public func check(sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(compared > 0, "\(context): nothing compared", sourceLocation: sourceLocation)
         #expect(failures.isEmpty, "\(failures.prefix(12).joined(separator: "\n"))", sourceLocation: sourceLocation)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MechanicTokenizers
 
 /// Encode throughput and load time of a tokenizer, for `mechanic bench tokenizer` and
 /// scripts/bench/tokenizer_bench.py (which runs Hugging Face `tokenizers` on the same text).

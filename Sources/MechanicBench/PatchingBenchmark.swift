@@ -1,5 +1,6 @@
 import Foundation
 import Mechanic
+import MechanicAnalysis
 
 /// The work `mechanic bench patch` times (and `scripts/bench/patch_bench.py` gives
 /// TransformerLens on the same ids and weights): patching sweeps over prompt pairs with the
@@ -100,14 +101,5 @@ public enum PatchingBenchmark {
         #endif
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-    }
-}
-
-/// Box–Muller normals from the core's `SplitMix64` (reproducible random weights for tests).
-extension SplitMix64 {
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func normal() -> Float {
-        let u = max(uniform(), 1e-300), v = uniform()
-        return Float((-2 * log(u)).squareRoot() * cos(2 * Double.pi * v))
     }
 }

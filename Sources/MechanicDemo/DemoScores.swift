@@ -1,5 +1,6 @@
 import Foundation
 import Mechanic
+import MechanicAnalysis
 
 /// The demo's head scores, from the toolkit's shared implementations: `TargetAttention` and
 /// `inductionScores` on one set of cached patterns, and OV copying through `mappingScores`.

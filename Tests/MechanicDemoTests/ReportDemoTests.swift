@@ -1,8 +1,10 @@
 import Foundation
+import FixtureSupport
 import ReportTestSupport
 import Testing
 @testable import Mechanic
 @testable import MechanicAnalysis
+@testable import MechanicDemo
 
 @Suite struct ReportDemoTests {
     static let planted: Result<DemoResult, Error> = Result { try Demo.run(try Demo.plantedSubject()) }
@@ -117,7 +119,7 @@ import Testing
     @Test(.enabled(if: Chromium.executable != nil,
                    "SKIPPED: chromium is not installed (apt-get install -y chromium) — the demo report was not rendered"))
     func demoReportRendersInHeadlessChromium() throws {
-        let dir = ReportRenderTests.outDir
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mechanic-report-render")   // ReportRenderTests.outDir
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let html = dir.appendingPathComponent("demo.html")
         try writeReport(try demoReport(), to: html)

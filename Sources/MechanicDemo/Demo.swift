@@ -1,5 +1,6 @@
 import Foundation
 import Mechanic
+import MechanicAnalysis
 
 /// `mechanic demo`: the toolkit's workflow on a model whose circuit is known — head scores on
 /// repeated random tokens, OV copy scores, and for a prompt pair the activation differences,

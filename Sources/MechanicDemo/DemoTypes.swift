@@ -1,5 +1,6 @@
 import Foundation
 import Mechanic
+import MechanicAnalysis
 
 /// A score per attention head, `[layer][head]`, with TransformerLens-style names (`L1H0`).
 public struct DemoHeadScores: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Mechanic
+import MechanicAnalysis
 
 /// The multiply-adds a patching sweep cannot avoid once every reuse the packed engine relies on
 /// is taken: what `mechanic bench patch` divides by the measured sgemm rate to say how close the

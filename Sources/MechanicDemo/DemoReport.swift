@@ -1,4 +1,6 @@
 import Foundation
+import Mechanic
+import MechanicAnalysis
 
 extension DemoResult: HTMLReportable {
     static let roles: [(key: String, title: String, planted: String?)] = [
