@@ -19,8 +19,10 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "MechanicTensor", dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]),
-        .target(name: "MechanicIO", dependencies: ["MechanicTensor"]),
-        .target(name: "MechanicTokenizers"),
+        // The one JSON reader and string quoter, shared by MechanicIO and MechanicTokenizers.
+        .target(name: "MechanicJSON"),
+        .target(name: "MechanicIO", dependencies: ["MechanicTensor", "MechanicJSON"]),
+        .target(name: "MechanicTokenizers", dependencies: ["MechanicJSON"]),
         .target(name: "Mechanic", dependencies: ["MechanicTensor", "MechanicIO", "MechanicTokenizers"]),
         .target(name: "MechanicAnalysis", dependencies: ["Mechanic"]),
         // What `mechanic bench` times (patching sweeps and their multiply-add floor, tokenizer throughput).

@@ -30,9 +30,9 @@ extension ModelConfig {
 }
 
 extension HookedTransformer {
-    /// Throws `memoryEstimate` when caching `names` would need more than 80% of the available
-    /// memory, naming the estimate and a `--names` filter that would fit (the flag stays in this
-    /// message: a test asserts it). A forward that caches
+    /// Throws `cacheTooLarge` when caching `names` would need more than 80% of the available
+    /// memory, with the estimate and what caching only `hook_resid_post` would need (the CLI
+    /// adds which flag does that). A forward that caches
     /// nothing (every step of generation) has nothing to refuse and reads no memory figures; one
     /// that does reads `MemAvailable` once, here.
     func checkCacheFits(_ names: [String], batch: Int, pos: Int, keys: Int, perHeadLN1: Bool = false) throws {
@@ -42,8 +42,6 @@ extension HookedTransformer {
         guard Double(need) > 0.8 * Double(available) else { return }
         let resid = (0..<config.nLayers).map { HookKind.residPost.name(layer: $0) }
         let residBytes = config.cacheBytes(resid, batch: batch, pos: pos, keys: keys)
-        throw MechanicError.memoryEstimate(
-            bytes: need, available: available,
-            hint: String(format: "cache fewer hooks, e.g. --names 'hook_resid_post$' (about %.1f GB), or fewer/shorter prompts", Double(residBytes) / 1e9))
+        throw MechanicError.cacheTooLarge(bytes: need, available: available, residPostBytes: residBytes)
     }
 }

@@ -22,8 +22,9 @@ public struct HFConfig: Sendable {
         guard case let .object(obj) = parsed else {
             throw MechanicError.badConfig(file: url.path, reason: "the top level is \(parsed.brief), not a JSON object")
         }
-        values = obj.mapValues { $0.plain }
-        json = obj
+        let dictionary = obj.dictionary
+        values = dictionary.mapValues { $0.plain }
+        json = dictionary
     }
 
     /// JSON `null`.
@@ -71,7 +72,7 @@ public struct HFConfig: Sendable {
 
     private func int(_ key: String, _ what: String) throws -> Int {
         guard let v = json[key] else { throw MechanicError.missingConfigKey(file: path, key: key) }
-        guard let i = v.int, !(v.isBool) else { throw bad(key, what) }
+        guard let i = v.intValue, !(v.isBool) else { throw bad(key, what) }
         return i
     }
 
@@ -143,8 +144,8 @@ extension JSONValue {
         case let .int(i): return Double(i)
         case let .double(d): return d
         case let .string(s): return s
-        case let .array(a): return a.map(\.plain)
-        case let .object(o): return o.mapValues(\.plain)
+        case .array, .pair: return (arrayValue ?? []).map(\.plain)
+        case let .object(o): return o.dictionary.mapValues(\.plain)
         }
     }
 }

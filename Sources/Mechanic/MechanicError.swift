@@ -18,7 +18,9 @@ public enum MechanicError: Error, CustomStringConvertible, Equatable {
     case notSingleToken(text: String, pieces: [String])
     case tokenNotFound(token: String, inPrompt: [String])
     case invalidArgument(String)
-    case memoryEstimate(bytes: Int, available: Int, hint: String)
+    /// Caching the requested hook points would need `bytes` of the `available` memory (more
+    /// than 80%); `residPostBytes` is what caching only `hook_resid_post` would need.
+    case cacheTooLarge(bytes: Int, available: Int, residPostBytes: Int)
     /// Long work stopped because its `CancellationToken` was cancelled (Ctrl-C), after `done` of
     /// `total` units (`unit`, e.g. "patches").
     case cancelled(done: Int, total: Int, unit: String)
@@ -57,9 +59,10 @@ public enum MechanicError: Error, CustomStringConvertible, Equatable {
             return "token \"\(token)\" does not occur in the prompt \(prompt.map { "\"\($0)\"" }.joined(separator: ","))"
         case let .invalidArgument(what):
             return what
-        case let .memoryEstimate(bytes, available, hint):
-            return String(format: "the cache would need about %.1f GB but only %.1f GB of memory is available; %@",
-                          Double(bytes) / 1e9, Double(available) / 1e9, hint)
+        case let .cacheTooLarge(bytes, available, resid):
+            return String(format: "the cache would need about %.1f GB but only %.1f GB of memory is available; "
+                          + "cache fewer hook points (hook_resid_post alone is about %.1f GB) or fewer/shorter prompts",
+                          Double(bytes) / 1e9, Double(available) / 1e9, Double(resid) / 1e9)
         case let .cancelled(done, total, unit):
             return "interrupted after \(done) of \(total) \(unit)"
         }

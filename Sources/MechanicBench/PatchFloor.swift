@@ -72,7 +72,7 @@ public enum PatchFloor {
         let last = site.layer == c.nLayers - 1
         // Positions whose value at this layer the patch changes (before the MLP).
         var changed = site.selection.positionsTouched(P, start: start).filter { $0 >= start }
-        let stage = PackedStage(hookKind: "hook_" + kind.act) ?? .residPre
+        let stage = kind.hookKind.flatMap { PackedStage(hookKind: $0) } ?? .residPre
         if stage == .residPre || ((kind.act == "k" || kind.act == "v") && stage == .qkv) {
             changed = Array(start..<P)   // attention carries a changed key or input to every later query
         }

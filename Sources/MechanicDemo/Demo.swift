@@ -101,21 +101,18 @@ extension DemoResult {
     }
 
     /// `--json`: the identified heads, every score by head, and the prompt-pair metrics.
-    public var json: [String: Any] {
-        var out: [String: Any] = identified
-        var scores: [String: Any] = [:]
+    public var summary: DemoSummary {
+        var scores: [String: [String: Double]] = [:]
         for s in [previousToken, induction, duplicateToken, copying] + [bos, pair?.headPatching].compactMap({ $0 }) {
             scores[s.name.replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "-", with: "_")] =
                 Dictionary(uniqueKeysWithValues: s.ranked.map { ($0.head, Double($0.score)) })
         }
-        out["scores"] = scores
-        out["model"] = subjectName
-        if !plantedHeads.isEmpty { out["planted"] = plantedHeads }
-        if let pair {
-            out["prompt_pair"] = ["clean_metric": Double(pair.cleanMetric), "corrupted_metric": Double(pair.corruptedMetric),
-                                  "answer": pair.answerLabel, "clean": pair.cleanLabels, "corrupted": pair.corruptedLabels] as [String: Any]
-        }
-        if !notes.isEmpty { out["notes"] = notes }
-        return out
+        return DemoSummary(
+            identified: identified, scores: scores, model: subjectName, planted: plantedHeads.isEmpty ? nil : plantedHeads,
+            promptPair: pair.map {
+                DemoSummary.PromptPair(cleanMetric: Double($0.cleanMetric), corruptedMetric: Double($0.corruptedMetric),
+                                       answer: $0.answerLabel, clean: $0.cleanLabels, corrupted: $0.corruptedLabels)
+            },
+            notes: notes.isEmpty ? nil : notes)
     }
 }

@@ -58,12 +58,12 @@ public final class Checkpoint: @unchecked Sendable {
         do { root = try JSONValue.parse(data) } catch {
             throw SafeTensorsError.badIndex(file: index.path, reason: "the shard index is not JSON (\(error))")
         }
-        guard let mapValue = root.object?["weight_map"]?.object else {
+        guard let mapValue = root.objectValue?["weight_map"]?.objectValue else {
             throw SafeTensorsError.badIndex(file: index.path, reason: "no \"weight_map\" object mapping tensor names to shard files")
         }
         var map: [String: String] = [:]
         for (tensor, value) in mapValue {
-            guard let shard = value.string, !shard.isEmpty, !shard.hasPrefix("/"),
+            guard let shard = value.stringValue, !shard.isEmpty, !shard.hasPrefix("/"),
                   !shard.split(separator: "/").contains("..") else {
                 throw SafeTensorsError.badIndex(file: index.path, reason: "weight_map entry '\(tensor)' names \(value.brief), not a shard file in this directory")
             }

@@ -64,16 +64,16 @@ struct HubDownloader {
 
     static func parseListing(_ reply: HTTPReply) throws -> Listing {
         let url = reply.url.absoluteString
-        guard let root = (try? JSONValue.parse(reply.body))?.object else {
+        guard let root = (try? JSONValue.parse(reply.body))?.objectValue else {
             throw ModelResolveError.badResponse(url: url, reason: "the model listing is not a JSON object")
         }
-        guard let sha = root["sha"]?.string, HubRepoCache.isCommitHash(sha) else {
+        guard let sha = root["sha"]?.stringValue, HubRepoCache.isCommitHash(sha) else {
             throw ModelResolveError.badResponse(url: url, reason: "no 40-digit commit hash in \"sha\"")
         }
-        guard let siblings = root["siblings"]?.array else {
+        guard let siblings = root["siblings"]?.arrayValue else {
             throw ModelResolveError.badResponse(url: url, reason: "no \"siblings\" file list")
         }
-        return Listing(commit: sha, files: siblings.compactMap { $0.object?["rfilename"]?.string })
+        return Listing(commit: sha, files: siblings.compactMap { $0.objectValue?["rfilename"]?.stringValue })
     }
 
     // MARK: - Files

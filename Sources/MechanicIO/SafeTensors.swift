@@ -98,7 +98,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
         } catch let e as JSONParseError {
             throw SafeTensorsError.headerNotJSON(file: path, reason: "\(n)-byte header, \(e)")
         }
-        guard let dict = header.object else {
+        guard let dict = header.objectValue else {
             throw SafeTensorsError.headerNotJSON(file: path, reason: "the top level is \(header.brief), not an object")
         }
         let dataStart = 8 + n
@@ -107,11 +107,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
         var meta: [String: String] = [:]
         for (name, value) in dict {
             if name == "__metadata__" {
-                guard let object = value.object else {
+                guard let object = value.objectValue else {
                     throw SafeTensorsError.badMetadata(file: path, reason: "it is \(value.brief), not an object")
                 }
                 for (k, v) in object {
-                    guard let text = v.string else {
+                    guard let text = v.stringValue else {
                         throw SafeTensorsError.badMetadata(file: path, reason: "the value of \(ErrorText.quoted(k)) is \(v.brief), not a string")
                     }
                     meta[k] = text
@@ -148,23 +148,23 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Validates one header entry: dtype known, shape non-negative integers, offsets inside the
     /// data section and exactly `elements × dtype size` bytes long.
     private static func entry(_ name: String, _ value: JSONValue, path: String, dataStart: Int, dataSize: Int) throws -> TensorInfo {
-        guard let entry = value.object else {
+        guard let entry = value.objectValue else {
             throw SafeTensorsError.badEntry(file: path, tensor: name, reason: "\(value.brief) is not an object")
         }
-        guard let dtypeName = entry["dtype"]?.string else {
+        guard let dtypeName = entry["dtype"]?.stringValue else {
             throw SafeTensorsError.badEntry(file: path, tensor: name, reason: "no \"dtype\" string")
         }
         guard let dtype = StoredDType(rawValue: dtypeName) else {
             throw SafeTensorsError.unknownDType(file: path, tensor: name, dtype: dtypeName)
         }
-        guard let shapeValues = entry["shape"]?.array,
-              case let shape = shapeValues.compactMap(\.int), shape.count == shapeValues.count,
+        guard let shapeValues = entry["shape"]?.arrayValue,
+              case let shape = shapeValues.compactMap(\.intValue), shape.count == shapeValues.count,
               shape.allSatisfy({ $0 >= 0 }) else {
             throw SafeTensorsError.badEntry(file: path, tensor: name,
                 reason: "shape \(entry["shape"]?.brief ?? "(absent)") is not a list of non-negative integers")
         }
-        guard let offsetValues = entry["data_offsets"]?.array,
-              case let offs = offsetValues.compactMap(\.int), offs.count == 2, offsetValues.count == 2,
+        guard let offsetValues = entry["data_offsets"]?.arrayValue,
+              case let offs = offsetValues.compactMap(\.intValue), offs.count == 2, offsetValues.count == 2,
               offs[0] >= 0, offs[1] >= offs[0] else {
             throw SafeTensorsError.badEntry(file: path, tensor: name,
                 reason: "data_offsets \(entry["data_offsets"]?.brief ?? "(absent)") is not [begin, end] with 0 ≤ begin ≤ end")

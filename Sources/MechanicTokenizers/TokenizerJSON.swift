@@ -94,7 +94,7 @@ enum TokenizerJSONLoader {
         let o = try r.object(value, "model")
         let type = try r.string(o, "type", in: "model") ?? (o["merges"] != nil ? "BPE" : "")
         guard type == "BPE" else { throw TokenizerError.unsupportedComponent(file: r.file, component: "model", type: type) }
-        if let dropout = o["dropout"], !dropout.isNull, case .number(let d) = dropout, d != 0 {
+        if let dropout = o["dropout"], let d = dropout.doubleValue, d != 0 {
             throw TokenizerError.invalidValue(file: r.file, key: "model.dropout", value: dropout.brief,
                                               expected: "null (BPE dropout makes encoding random)")
         }

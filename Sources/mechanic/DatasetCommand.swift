@@ -101,8 +101,7 @@ struct DatasetCommand: ParsableCommand {
         let lines = PromptPair.jsonl(result.pairs)
         let report: String
         if json {
-            let data = try JSONSerialization.data(withJSONObject: result.report.json, options: [.sortedKeys])
-            report = String(decoding: data, as: UTF8.self)
+            report = try ResultJSON.string(result.report)
         } else {
             report = result.report.summary
         }

@@ -69,7 +69,7 @@ struct DemoCommand: ParsableCommand {
         }
         let result = try Demo.run(subject, options: DemoOptions(seqLen: seqLen, batch: batch, seed: seed))
         if json {
-            try printJSON(result.json)
+            try printResult(result.summary)
         } else {
             print("model: \(result.subjectName)")
             for (key, heads) in result.identified.sorted(by: { $0.key < $1.key }) {

@@ -20,7 +20,7 @@ struct MechanicCommand: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) }  // --help, --version
-            let text = message(for: error)
+            let text = flagAdvice(message(for: error), for: error)
             if !text.isEmpty { FileHandle.standardError.write(Data("Error: \(text)\n".utf8)) }  // Ctrl-C (130) prints nothing
             exit(withError: ExitCode(code.rawValue))
         }

@@ -262,7 +262,8 @@ enum WordTokenizer {
         #expect(r.report.templateLengths[0] == lengths[0]?.first && r.report.templateLengths[1] == lengths[1]?.first)
         #expect(r.report.templateCounts[0, default: 0] + r.report.templateCounts[1, default: 0] == 40)
         #expect((r.report.dropped[.groupLength] ?? 0) > 0 && r.report.summary.contains("template 0 \(r.report.templateLengths[0] ?? 0) tokens"))
-        let json = r.report.json["template_lengths"] as? [String: Int]
+        let object = try JSONSerialization.jsonObject(with: ResultJSON.data(r.report)) as? [String: Any]
+        let json = object?["template_lengths"] as? [String: Int]
         #expect(json?["1"] == r.report.templateLengths[1])
         // One length for the whole dataset: every kind can patch it.
         let one = try PairGenerator.generate(Self.spec, count: 20, seed: 2, tokenizer: WordTokenizer.tokenizer, lengths: .one)

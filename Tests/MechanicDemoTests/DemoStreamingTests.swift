@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import FixtureSupport
 import Mechanic
+import MechanicAnalysis
 @testable import MechanicDemo
 
 /// The demo on a streamed model gives the resident model's numbers.
@@ -17,12 +18,12 @@ import Mechanic
         // lengths: GPT-2's and Pythia's tokenizers, not the Llama fixture's.
         #expect(b.pair != nil || name == "llama-tiny", "the IOI prompt pair runs on \(name)")
         #expect((a.pair == nil) == (b.pair == nil))
-        same.tree("demo", try roundTrip(a.json), try roundTrip(b.json))
+        same.tree("demo", try roundTrip(a.summary), try roundTrip(b.summary))
         same.check()
     }
 
-    /// A `[String: Any]` as JSONSerialization reads it back (numbers as NSNumber).
-    func roundTrip(_ object: [String: Any]) throws -> Any {
-        try JSONSerialization.jsonObject(with: JSONSerialization.data(withJSONObject: object))
+    /// The `--json` summary as JSONSerialization reads it back (numbers as NSNumber).
+    func roundTrip(_ summary: DemoSummary) throws -> Any {
+        try JSONSerialization.jsonObject(with: ResultJSON.data(summary))
     }
 }

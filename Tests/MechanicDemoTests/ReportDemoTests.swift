@@ -79,7 +79,7 @@ import Testing
     }
 
     @Test func jsonListsTheHeadsByRole() throws {
-        let json = try result().json
+        let json = try #require(try JSONSerialization.jsonObject(with: ResultJSON.data(result().summary)) as? [String: Any])
         #expect(JSONSerialization.isValidJSONObject(json))
         #expect(json["previous_token_heads"] as? [String] == ["L0H0"])
         #expect(json["induction_heads"] as? [String] == ["L1H0"])
@@ -95,7 +95,7 @@ import Testing
         #expect(r.pair == nil && !r.notes.isEmpty)
         #expect(r.induction.values.count == 2 && r.induction.values.allSatisfy { $0.count == 2 })
         #expect(r.induction.values.flatMap { $0 }.allSatisfy { $0 >= 0 && $0 <= 1 })
-        #expect(JSONSerialization.isValidJSONObject(r.json))
+        #expect(JSONSerialization.isValidJSONObject(try JSONSerialization.jsonObject(with: ResultJSON.data(r.summary))))
     }
 
     func demoReport() throws -> Report {

@@ -63,7 +63,7 @@ import MechanicIO
 
     @Test func valuesKeepTheirKinds() throws {
         let v = try JSONValue.parse(Data(#"{"i": 3, "d": 3.5, "e": 1e30, "big": 123456789012345678901234, "b": true, "n": null, "s": "\u00e9\ud83d\ude00"}"#.utf8))
-        let o = try #require(v.object)
+        let o = try #require(v.objectValue)
         #expect(o["i"] == .int(3))
         #expect(o["d"] == .double(3.5))
         #expect(o["e"] == .double(1e30))
@@ -78,7 +78,7 @@ import MechanicIO
         let text = "[" + Array(repeating: "1.5", count: 1_250_000).joined(separator: ",") + "]"
         let start = Date()
         let v = try JSONValue.parse(Data(text.utf8))
-        #expect(v.array?.count == 1_250_000)
+        #expect(v.arrayValue?.count == 1_250_000)
         #expect(Date().timeIntervalSince(start) < 5)
         let deep = String(repeating: "[", count: 100_000)
         #expect(error(deep)?.reason == "nesting deeper than 512 levels")

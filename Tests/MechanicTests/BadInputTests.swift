@@ -111,7 +111,12 @@ import FixtureSupport
             try model.checkCacheFits(model.config.hookNames(), batch: 1 << 20, pos: 64, keys: 64)
             Issue.record("a cache of 1M prompts should be refused")
         } catch let e as MechanicError {
-            #expect("\(e)".contains("GB") && "\(e)".contains("--names"))
+            // A typed error with the estimate; the model layer names no command-line flag (the
+            // CLI adds `--names`, FlagAdviceTests).
+            guard case let .cacheTooLarge(bytes, available, resid) = e else { Issue.record("got \(e)"); return }
+            #expect(bytes == model.config.cacheBytes(model.config.hookNames(), batch: 1 << 20, pos: 64, keys: 64))
+            #expect(available > 0 && resid > 0 && resid < bytes)
+            #expect("\(e)".contains("GB") && "\(e)".contains("hook_resid_post") && !"\(e)".contains("--"))
         }
     }
 }

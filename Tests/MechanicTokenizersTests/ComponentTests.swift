@@ -136,7 +136,7 @@ struct ComponentTests {
         let o = try #require(value.objectValue)
         let a = try #require(o["a"]?.arrayValue)
         #expect(a.count == 6 && a[0].intValue == 1 && a[2].intValue == 300 && a[3].boolValue == true && a[5].isNull)
-        if case .number(let d) = a[1] { #expect(d == -2.5) } else { Issue.record("not a number") }
+        if case .double(let d) = a[1] { #expect(d == -2.5) } else { Issue.record("not a number") }
         #expect(Exact(o["s"]?.stringValue ?? "") == Exact("é😀\n\"\u{FEFF}x"))
         if case .pair(let x, let y) = o["p"] { #expect(x == "x" && y == "y") } else { Issue.record("not a pair") }
         #expect(o["e"]?.objectValue?.keys.isEmpty == true && o["missing"] == nil)

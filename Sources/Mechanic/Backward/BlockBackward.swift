@@ -46,7 +46,7 @@ extension HookedTransformer {
                              into grads: inout [String: Tensor]) throws -> Tensor {
         let n = blockNames[l]
         guard let W_in = w.W_in, let W_out = w.W_out else { return Tensor(zeros: dMLPOut.shape) }
-        let act = Activation(rawValue: config.actFn) ?? .geluNew
+        let act = Kernels.activation(config)
         let dPost = matmul(dMLPOut, W_out, transB: true)   // [batch, pos, d_mlp]
         grads[n.post] = dPost
         let pre = try cache.require(n.pre)

@@ -70,12 +70,23 @@ public struct DatasetReport: Sendable, Equatable {
         return lines.joined(separator: "\n")
     }
 
-    /// The report as a JSON-ready dictionary.
-    public var json: [String: Any] {
-        ["requested": requested, "attempts": attempts, "kept": kept,
-         "dropped": Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }),
-         "template_lengths": Dictionary(uniqueKeysWithValues: templateLengths.map { (String($0.key), $0.value) }),
-         "template_counts": Dictionary(uniqueKeysWithValues: templateCounts.map { (String($0.key), $0.value) })]
+}
+
+/// `mechanic dataset --json` (through `ResultJSON`): `requested`, `attempts`, `kept`, `dropped`
+/// (reason → count), `template_lengths` and `template_counts` (template index → tokens, pairs).
+extension DatasetReport: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case requested, attempts, kept, dropped, templateLengths = "template_lengths", templateCounts = "template_counts"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(requested, forKey: .requested)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(kept, forKey: .kept)
+        try c.encode(Dictionary(uniqueKeysWithValues: dropped.map { ($0.key.rawValue, $0.value) }), forKey: .dropped)
+        try c.encode(Dictionary(uniqueKeysWithValues: templateLengths.map { (String($0.key), $0.value) }), forKey: .templateLengths)
+        try c.encode(Dictionary(uniqueKeysWithValues: templateCounts.map { (String($0.key), $0.value) }), forKey: .templateCounts)
     }
 }
 

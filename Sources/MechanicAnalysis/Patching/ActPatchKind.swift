@@ -59,6 +59,9 @@ public enum ActPatchKind: String, CaseIterable, Sendable {
         }
     }
 
+    /// The hook kind a single kind patches (`act`, typed).
+    package var hookKind: HookKind? { HookName(actName(act, layer: 0))?.kind }
+
     /// The `utils.get_act_name` activation a single kind patches.
     package var act: String {
         switch self {

@@ -16,10 +16,10 @@ struct PackedBlock {
         let (T, D) = (layout.tokens, c.dModel)
         let stage = entry.stage
         var residPre = input
-        try entry.apply("hook_resid_pre", &residPre)
+        try entry.apply(.residPre, &residPre)
         if stage == .residPost {
-            var post = try entry.require("hook_resid_post")
-            try entry.apply("hook_resid_post", &post)
+            var post = try entry.require(.residPost)
+            try entry.apply(.residPost, &post)
             return post
         }
 
@@ -30,21 +30,21 @@ struct PackedBlock {
         case .qkv, .pattern, .z:
             attnOut = try headLocalAttention(l, layout, entry: entry, prefixKeys: prefixKeys, prefixValues: prefixValues)
         case .result:
-            var result = try entry.require("hook_result")   // [tokens, head, d_model]
-            try entry.apply("hook_result", &result)
+            var result = try entry.require(.result)   // [tokens, head, d_model]
+            try entry.apply(.result, &result)
             attnOut = Kernels.sumHeadResults(result, b_O: w.b_O)   // [tokens, d_model]
         case .attnOut:
-            attnOut = try entry.require("hook_attn_out")
+            attnOut = try entry.require(.attnOut)
         default:
-            attnOut = entry.preset["hook_attn_out"] ?? Tensor(zeros: [T, D])
+            attnOut = entry.preset[.attnOut] ?? Tensor(zeros: [T, D])
         }
-        if stage <= .attnOut { try entry.apply("hook_attn_out", &attnOut) }
+        if stage <= .attnOut { try entry.apply(.attnOut, &attnOut) }
 
         if c.attnOnly { return residPre + attnOut }
         var residMid = residPre
         if !c.parallelAttnMLP {
-            residMid = stage <= .attnOut ? residPre + attnOut : try entry.require("hook_resid_mid")
-            if stage <= .residMid { try entry.apply("hook_resid_mid", &residMid) }
+            residMid = stage <= .attnOut ? residPre + attnOut : try entry.require(.residMid)
+            if stage <= .residMid { try entry.apply(.residMid, &residMid) }
         }
         // The MLP, recomputed only at the tokens whose input the patch changed; elsewhere it is
         // the target's (a parallel block's MLP reads resid_pre, unchanged after entry).
@@ -52,23 +52,23 @@ struct PackedBlock {
         if stage == .residPre {
             mlpOut = mlp(Kernels.norm(residMid, c, weight: w.ln2W, bias: w.ln2B), w)
         } else if stage == .post {
-            let target = try entry.require("hook_post")
+            let target = try entry.require(.post)
             var post = target
-            try entry.apply("hook_post", &post)
-            mlpOut = try entry.require("hook_mlp_out")
+            try entry.apply(.post, &post)
+            mlpOut = try entry.require(.mlpOut)
             recompute(changedRows(post, target), of: post, into: &mlpOut) { Kernels.mlpOut(post: $0, w) }   // [n, d_model]
         } else {
-            mlpOut = try entry.require("hook_mlp_out")
+            mlpOut = try entry.require(.mlpOut)
             if stage < .post, !c.parallelAttnMLP {
-                recompute(changedRows(residMid, try entry.require("hook_resid_mid")), of: residMid, into: &mlpOut) {
+                recompute(changedRows(residMid, try entry.require(.residMid)), of: residMid, into: &mlpOut) {
                     mlp(Kernels.norm($0, c, weight: w.ln2W, bias: w.ln2B), w)   // [n, d_model]
                 }
             }
         }
-        try entry.apply("hook_mlp_out", &mlpOut)
+        try entry.apply(.mlpOut, &mlpOut)
         var post = c.parallelAttnMLP ? residPre + attnOut : residMid
         post.add(mlpOut)
-        try entry.apply("hook_resid_post", &post)
+        try entry.apply(.residPost, &post)
         return post
     }
 

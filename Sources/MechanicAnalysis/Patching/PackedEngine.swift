@@ -12,27 +12,26 @@ import Mechanic
 /// logits are computed only at the final position (only the answer and wrong columns for the
 /// logit difference). Head-level patches recompute only the heads they touch (`PackedHeads.swift`).
 extension PatchingRun {
-    /// Metric values of the sites (all of one hook kind `kind`, e.g. `hook_z`), in order.
-    func packedGroup(kind: String, stage: PackedStage, sites: [PatchSite]) throws -> [Double] {
+    /// Metric values of the sites (all of one hook kind `kind`, e.g. `.z`), in order.
+    func packedGroup(kind: HookKind, stage: PackedStage, sites: [PatchSite]) throws -> [Double] {
         let c = model.config
         let N = pairs.count, P = positions
-        let keyKind = c.positionalEmbedding == .rotary ? "rot_k" : "k"
-        let act = String(kind.dropFirst("hook_".count))
+        let keyKind: HookKind = c.positionalEmbedding == .rotary ? .rotK : .k
         let firstLayer = sites.map(\.layer).min() ?? 0
         // Everything the pass reads from the caches, cached in one go.
         var names: [String] = []
-        for l in firstLayer..<c.nLayers { names += [actName(keyKind, layer: l), actName("v", layer: l)] }
+        for l in firstLayer..<c.nLayers { names += [keyKind.name(layer: l), HookKind.v.name(layer: l)] }
         for l in Set(sites.map(\.layer)) {
-            names += [actName("resid_pre", layer: l), actName(act, layer: l)] + presetKinds(stage).map { actName($0, layer: l) }
+            names += ([.residPre, kind] + presetKinds(stage)).map { $0.name(layer: l) }
         }
-        names.append(actName("resid_post", layer: c.nLayers - 1))   // the target's final residual, for no-op patches
+        names.append(HookKind.residPost.name(layer: c.nLayers - 1))   // the target's final residual, for no-op patches
         try ensure(names)
 
         // Each (patch, pair) row starts at the first position where the patch changes a value;
         // a patch that changes nothing leaves the target run as it is.
         var rows: [PackedRow] = [], unchanged: [PackedRow] = []
         for (v, site) in sites.enumerated() {
-            let starts = try patchStarts(site, isPattern: kind == "hook_pattern")
+            let starts = try patchStarts(site, isPattern: kind == .pattern)
             for n in 0..<N {
                 let row = PackedRow(variant: v, pair: n, layer: site.layer, start: starts[n] ?? P - 1, selection: site.selection)
                 if starts[n] == nil { unchanged.append(row) } else { rows.append(row) }
@@ -41,7 +40,7 @@ extension PatchingRun {
         rows.sort { ($0.layer, $0.variant, $0.pair) < ($1.layer, $1.variant, $1.pair) }
         var sums = [Double](repeating: 0, count: sites.count)
         if !unchanged.isEmpty {
-            let final = try targetActivation(actName("resid_post", layer: c.nLayers - 1))   // [pairs, P, d_model]
+            let final = try targetActivation(HookKind.residPost.name(layer: c.nLayers - 1))   // [pairs, P, d_model]
             let last = PackedLayout(unchanged, positions: P).pack(final)   // rows start at P − 1: [rows, d_model]
             score(Kernels.norm(last, c, weight: model.weights.lnFinalW, bias: model.weights.lnFinalB), rows: unchanged, into: &sums)
             try advance(rows: unchanged.count)   // done, for the progress
@@ -51,7 +50,7 @@ extension PatchingRun {
         var tokens = 0
         for row in rows {
             if tokens + (P - row.start) > maxBatchTokens, !chunk.isEmpty {
-                try packedPass(chunk, block: block, kind: kind, act: act, stage: stage, keyKind: keyKind, into: &sums)
+                try packedPass(chunk, block: block, kind: kind, stage: stage, keyKind: keyKind, into: &sums)
                 try advance(rows: chunk.count)
                 chunk = []
                 tokens = 0
@@ -59,7 +58,7 @@ extension PatchingRun {
             chunk.append(row)
             tokens += P - row.start
         }
-        if !chunk.isEmpty { try packedPass(chunk, block: block, kind: kind, act: act, stage: stage, keyKind: keyKind, into: &sums) }
+        if !chunk.isEmpty { try packedPass(chunk, block: block, kind: kind, stage: stage, keyKind: keyKind, into: &sums) }
         try advance(rows: chunk.count)   // progress; stops here when cancelled
         return sums.map { context.finish($0 / Double(N)) }
     }
@@ -67,26 +66,26 @@ extension PatchingRun {
     /// Target activations a row entering at `stage` takes instead of computing them: the
     /// values before the patched hook point, z and attn_out for the heads a head patch does not
     /// touch, resid_mid and mlp_out for the tokens whose MLP input the patch does not change.
-    private func presetKinds(_ stage: PackedStage) -> [String] {
+    private func presetKinds(_ stage: PackedStage) -> [HookKind] {
         let c = model.config
-        let before = c.parallelAttnMLP ? "attn_out" : "resid_mid"
-        let mlp = c.attnOnly ? [] : ["mlp_out"] + (c.parallelAttnMLP ? [] : ["resid_mid"])
+        let before: HookKind = c.parallelAttnMLP ? .attnOut : .residMid
+        let mlp: [HookKind] = c.attnOnly ? [] : [.mlpOut] + (c.parallelAttnMLP ? [] : [.residMid])
         switch stage {
         case .residPre: return []
-        case .qkv: return ["q", "k", "v", "z", "attn_out"] + mlp
-        case .pattern: return ["pattern", "z", "attn_out"] + mlp
-        case .z: return ["z", "attn_out"] + mlp
-        case .result: return ["result"] + mlp
-        case .attnOut: return ["attn_out"] + mlp
-        case .residMid: return ["resid_mid", "mlp_out"]
-        case .post: return ["post", before, "mlp_out"]
-        case .mlpOut: return ["mlp_out", before]
-        case .residPost: return ["resid_post"]
+        case .qkv: return [.q, .k, .v, .z, .attnOut] + mlp
+        case .pattern: return [.pattern, .z, .attnOut] + mlp
+        case .z: return [.z, .attnOut] + mlp
+        case .result: return [.result] + mlp
+        case .attnOut: return [.attnOut] + mlp
+        case .residMid: return [.residMid, .mlpOut]
+        case .post: return [.post, before, .mlpOut]
+        case .mlpOut: return [.mlpOut, before]
+        case .residPost: return [.residPost]
         }
     }
 
     /// One pass over the layers for `rows` (sorted by layer); adds each row's raw metric to `sums[variant]`.
-    private func packedPass(_ rows: [PackedRow], block: PackedBlock, kind: String, act: String, stage: PackedStage, keyKind: String,
+    private func packedPass(_ rows: [PackedRow], block: PackedBlock, kind: HookKind, stage: PackedStage, keyKind: HookKind,
                             into sums: inout [Double]) throws {
         let c = model.config
         var active = PackedLayout([], positions: positions)
@@ -95,7 +94,7 @@ extension PatchingRun {
         var finalRows: [PackedRow] = []
         let L = c.nLayers
         for l in (rows.first?.layer ?? 0)..<L {
-            let keys = try targetActivation(actName(keyKind, layer: l)), values = try targetActivation(actName("v", layer: l))
+            let keys = try targetActivation(keyKind.name(layer: l)), values = try targetActivation(HookKind.v.name(layer: l))
             let entering = rows.filter { $0.layer == l }
             // The last block of rows that are already running: only their final tokens matter.
             if l == L - 1, !active.rows.isEmpty {
@@ -109,11 +108,11 @@ extension PatchingRun {
                 continue
             }
             let layout = PackedLayout(entering, positions: positions)
-            let hook = actName(act, layer: l)
+            let hook = kind.name(layer: l)
             let source = try sourceActivation(hook)
             let fullRowShape = Array(try targetActivation(hook).shape.dropFirst())
-            let isPattern = kind == "hook_pattern"
-            var input = layout.pack(try targetActivation(actName("resid_pre", layer: l)))   // [tokens, d_model]
+            let isPattern = kind == .pattern
+            var input = layout.pack(try targetActivation(HookKind.residPre.name(layer: l)))   // [tokens, d_model]
             if stage == .residPre {
                 // Patched inputs join the live rows: one block for all.
                 try layout.patch(&input, fullRowShape: fullRowShape, source: source, isPattern: false)
@@ -125,8 +124,8 @@ extension PatchingRun {
             if !active.rows.isEmpty { x = try block.run(l, active, residPre: x, entry: PackedEntry(), prefixKeys: keys, prefixValues: values) }
             var entry = PackedEntry(stage: stage, hookKind: kind)
             for k in presetKinds(stage) {
-                let t = try targetActivation(actName(k, layer: l))
-                entry.preset["hook_" + k] = k == "pattern" ? layout.packPattern(t) : layout.pack(t)
+                let t = try targetActivation(k.name(layer: l))
+                entry.preset[k] = k == .pattern ? layout.packPattern(t) : layout.pack(t)
             }
             entry.patch = { act in try layout.patch(&act, fullRowShape: fullRowShape, source: source, isPattern: isPattern) }
             let out = try block.run(l, layout, residPre: input, entry: entry, prefixKeys: keys, prefixValues: values)

@@ -6,19 +6,19 @@ package enum PackedStage: Int, Comparable {
 
     package static func < (a: PackedStage, b: PackedStage) -> Bool { a.rawValue < b.rawValue }
 
-    /// The stage of a hook-point kind (`hook_z` → `.z`); nil for points the packed engine does not patch.
-    package init?(hookKind: String) {
+    /// The stage of a hook-point kind (`.z` → `.z`); nil for points the packed engine does not patch.
+    package init?(hookKind: HookKind) {
         switch hookKind {
-        case "hook_resid_pre": self = .residPre
-        case "hook_q", "hook_k", "hook_v": self = .qkv
-        case "hook_pattern": self = .pattern
-        case "hook_z": self = .z
-        case "hook_result": self = .result
-        case "hook_attn_out": self = .attnOut
-        case "hook_resid_mid": self = .residMid
-        case "hook_post": self = .post
-        case "hook_mlp_out": self = .mlpOut
-        case "hook_resid_post": self = .residPost
+        case .residPre: self = .residPre
+        case .q, .k, .v: self = .qkv
+        case .pattern: self = .pattern
+        case .z: self = .z
+        case .result: self = .result
+        case .attnOut: self = .attnOut
+        case .residMid: self = .residMid
+        case .post: self = .post
+        case .mlpOut: self = .mlpOut
+        case .residPost: self = .residPost
         default: return nil
         }
     }
@@ -27,19 +27,19 @@ package enum PackedStage: Int, Comparable {
 /// Values a row entering mid-block takes from the target run (packed suffixes), and the patch.
 struct PackedEntry {
     var stage: PackedStage = .residPre
-    /// Activations of the target run at the entry layer, by hook kind (`hook_q`, `hook_z`, …).
-    var preset: [String: Tensor] = [:]
+    /// Activations of the target run at the entry layer, by hook kind (`.q`, `.z`, …).
+    var preset: [HookKind: Tensor] = [:]
     /// The hook kind patched and the function that patches it (packed, in the entry layout).
-    var hookKind = ""
+    var hookKind: HookKind? = nil
     var patch: ((inout Tensor) throws -> Void)? = nil
 
-    func apply(_ kind: String, _ t: inout Tensor) throws {
+    func apply(_ kind: HookKind, _ t: inout Tensor) throws {
         if kind == hookKind, let patch { try patch(&t) }
     }
 
     /// The target's activation `kind` (packed), which the engine must have preset.
-    func require(_ kind: String) throws -> Tensor {
-        guard let t = preset[kind] else { throw MechanicError.invalidArgument("packed patching: no preset \(kind)") }
+    func require(_ kind: HookKind) throws -> Tensor {
+        guard let t = preset[kind] else { throw MechanicError.invalidArgument("packed patching: no preset \(kind.rawValue)") }
         return t
     }
 }

@@ -10,15 +10,15 @@ extension PackedBlock {
     func headLocalAttention(_ l: Int, _ layout: PackedLayout, entry: PackedEntry,
                             prefixKeys: Tensor, prefixValues: Tensor) throws -> Tensor {
         let c = model.config
-        let zTarget = try entry.require("hook_z")   // [tokens, head, d_head]
+        let zTarget = try entry.require(.z)   // [tokens, head, d_head]
         var z = zTarget
         switch entry.stage {
         case .qkv:
-            let (q0, k0, v0) = (try entry.require("hook_q"), try entry.require("hook_k"), try entry.require("hook_v"))
+            let (q0, k0, v0) = (try entry.require(.q), try entry.require(.k), try entry.require(.v))
             var (q, k, v) = (q0, k0, v0)
-            try entry.apply("hook_q", &q)
-            try entry.apply("hook_k", &k)
-            try entry.apply("hook_v", &v)
+            try entry.apply(.q, &q)
+            try entry.apply(.k, &k)
+            try entry.apply(.v, &v)
             var touched = touchedHeads(layout, q, q0, group: 1)
             for (a, b) in [(k, k0), (v, v0)] {
                 for (i, t) in touchedHeads(layout, a, b, group: c.groupSize).enumerated() where t { touched[i] = true }
@@ -30,16 +30,16 @@ extension PackedBlock {
             let pattern = scores(layout, q: q, keys: keys, layer: l, heads: touched)
             mix(layout, pattern: pattern, values: values, heads: touched, into: &z)
         case .pattern:
-            let p0 = try entry.require("hook_pattern")
+            let p0 = try entry.require(.pattern)
             var pattern = p0
-            try entry.apply("hook_pattern", &pattern)
+            try entry.apply(.pattern, &pattern)
             let touched = touchedPatternHeads(layout, pattern, p0)
             let values = fullRows(layout, suffix: Tensor(zeros: [0, c.nKeyValueHeads, c.dHead]), prefix: prefixValues, whole: true)
             mix(layout, pattern: pattern, values: values, heads: touched, into: &z)
         default:
-            try entry.apply("hook_z", &z)
+            try entry.apply(.z, &z)
         }
-        var attnOut = try entry.require("hook_attn_out")   // [tokens, d_model]
+        var attnOut = try entry.require(.attnOut)   // [tokens, d_model]
         try addHeadUpdates(&attnOut, z: z, target: zTarget, layer: l)
         return attnOut
     }
@@ -106,8 +106,7 @@ extension PackedBlock {
                             guard changed(t, h) else { t += 1; continue }
                             var end = t + 1
                             while end < T, changed(end, h) { end += 1 }
-                            sgemm(m: end - t, n: D, k: E, a: db + (t * H + h) * E, lda: H * E,
-                                  b: ob + h * E * D, ldb: D, beta: 1, c: ab + t * D, ldc: D)
+                            Kernels.addHeadOutput(db, W_O: ob, head: h, rows: t..<end, heads: H, dHead: E, dModel: D, into: ab)
                             t = end
                         }
                     }

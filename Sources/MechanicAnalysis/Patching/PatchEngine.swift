@@ -26,12 +26,12 @@ extension PatchingRun {
         if engine == .fast {
             // Group by hook kind (any layer); kinds the packed engine handles go there.
             var rest: [Int] = []
-            var kinds: [String: [Int]] = [:]
-            var kindOrder: [String] = []
+            var kinds: [HookKind: [Int]] = [:]
+            var kindOrder: [HookKind] = []
             for (i, s) in sites.enumerated() {
                 guard let hook = HookName(s.hook), hook.layer == s.layer,
-                      PackedStage(hookKind: hook.kind.hookAttribute) != nil else { rest.append(i); continue }
-                let kind = hook.kind.hookAttribute
+                      PackedStage(hookKind: hook.kind) != nil else { rest.append(i); continue }
+                let kind = hook.kind
                 if kinds[kind] == nil { kindOrder.append(kind) }
                 kinds[kind, default: []].append(i)
             }

@@ -1,9 +1,10 @@
-/// The one JSON string quoter: tokenizer messages and the dataset JSONL writer (MechanicAnalysis).
-package enum JSONQuoting {
+/// The one JSON string quoter: error messages (`ErrorText`, `TokenizerError.quoted`) and the
+/// dataset JSONL writer (MechanicAnalysis).
+public enum JSONQuoting {
     /// `s` as a JSON string literal: `"` and `\\` escaped, `\n \t \r` spelled, every other C0 or C1
     /// control and U+FFFD as `\u00xx` (lowercase hex), everything else as is (valid JSON that
     /// reads back to `s`). With `limit`, cut to that many characters ("…", for messages).
-    package static func quoted(_ s: String, limit: Int? = nil) -> String {
+    public static func quoted(_ s: String, limit: Int? = nil) -> String {
         var out = "\""
         var count = 0
         for scalar in s.unicodeScalars {
@@ -27,4 +28,9 @@ package enum JSONQuoting {
         }
         return out + "\""
     }
+}
+
+/// Quoting of file content in messages: `JSONQuoting.quoted`, cut to 60 characters by default.
+public enum ErrorText {
+    public static func quoted(_ s: String, limit: Int = 60) -> String { JSONQuoting.quoted(s, limit: limit) }
 }

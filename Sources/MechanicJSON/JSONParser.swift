@@ -3,15 +3,19 @@ import Foundation
 /// Where and why a document is not JSON: "line 3, column 14: expected ',' or '}' in an object".
 public struct JSONParseError: Error, CustomStringConvertible, Equatable {
     public let reason: String
+    /// From 1; the column counts characters (UTF-8 lead bytes), not bytes.
     public let line: Int
     public let column: Int
 
     public var description: String { "line \(line), column \(column): \(reason)" }
 }
 
-/// A strict, linear-time JSON parser over UTF-8 bytes for `JSONValue`: RFC 8259 syntax, nesting
-/// at most 512 deep, and an object that repeats a key is an error naming the key (Python keeps the
-/// last one silently; a safetensors header or config.json that says two things is refused).
+/// A strict, linear-time JSON parser over UTF-8 bytes for `JSONValue`: RFC 8259 syntax (a
+/// leading byte order mark is tolerated), strings valid UTF-8 with paired surrogates, nesting at
+/// most 512 deep, and an object that repeats a key is an error naming the key (Python keeps the
+/// last one silently; a safetensors header, config.json or tokenizer.json that says two things is
+/// refused). Strings without escapes and integers take a fast path (a tokenizer.json holds
+/// tens of thousands of vocabulary entries and merges).
 struct JSONByteParser {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var pos = 0
@@ -19,7 +23,7 @@ struct JSONByteParser {
 
     static let maxDepth = 512
 
-    static func parse(_ data: Data) throws -> JSONValue {
+    static func parse(_ data: some ContiguousBytes) throws -> JSONValue {
         try data.withUnsafeBytes { raw in
             var p = JSONByteParser(bytes: raw.bindMemory(to: UInt8.self))
             if p.bytes.count >= 3, p.bytes[0] == 0xEF, p.bytes[1] == 0xBB, p.bytes[2] == 0xBF { p.pos = 3 }
@@ -46,6 +50,8 @@ struct JSONByteParser {
         return JSONParseError(reason: reason, line: line, column: column)
     }
 
+    private func at(_ c: Unicode.Scalar) -> Bool { pos < bytes.count && bytes[pos] == UInt8(ascii: c) }
+
     private mutating func skipWhitespace() {
         while pos < bytes.count, bytes[pos] == 0x20 || bytes[pos] == 0x0A || bytes[pos] == 0x0D || bytes[pos] == 0x09 { pos += 1 }
     }
@@ -53,8 +59,8 @@ struct JSONByteParser {
     private mutating func parseValue() throws -> JSONValue {
         guard pos < bytes.count else { throw error("unexpected end of the document") }
         switch bytes[pos] {
-        case UInt8(ascii: "{"): return try parseObject()
-        case UInt8(ascii: "["): return try parseArray()
+        case UInt8(ascii: "{"): return .object(try parseObject())
+        case UInt8(ascii: "["): return try parsePairOrArray()
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): try literal("true"); return .bool(true)
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
@@ -65,7 +71,9 @@ struct JSONByteParser {
     }
 
     private static func show(_ b: UInt8) -> String {
-        b >= 0x20 && b < 0x7F ? "'\(String(UnicodeScalar(b)))'" : String(format: "byte 0x%02X", b)
+        if b >= 0x20 && b < 0x7F { return "'\(String(UnicodeScalar(b)))'" }
+        let hex = String(b, radix: 16, uppercase: true)
+        return "byte 0x" + (hex.count < 2 ? "0" : "") + hex
     }
 
     private mutating func literal(_ word: String) throws {
@@ -84,49 +92,72 @@ struct JSONByteParser {
         if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth) levels") }
     }
 
-    private mutating func parseObject() throws -> JSONValue {
+    private mutating func parseObject() throws -> JSONObject {
         try enter()
         defer { depth -= 1 }
         pos += 1
-        var object: [String: JSONValue] = [:]
+        var object = JSONObject()
+        var seen = Set<ExactKey>()
         skipWhitespace()
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(object) }
+        if at("}") { pos += 1; return object }
         while true {
             skipWhitespace()
-            guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a string key in an object") }
+            guard at("\"") else { throw error("expected a string key in an object") }
             let keyStart = pos
             let key = try parseString()
-            skipWhitespace()
-            guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
-            pos += 1
-            skipWhitespace()
-            let value = try parseValue()
-            if object.updateValue(value, forKey: key) != nil {
+            guard seen.insert(ExactKey(key)).inserted else {
                 pos = keyStart
                 throw error("the key \(ErrorText.quoted(key)) appears twice in one object")
             }
             skipWhitespace()
+            guard at(":") else { throw error("expected ':' after a key") }
+            pos += 1
+            skipWhitespace()
+            object.append(key, try parseValue())
+            skipWhitespace()
             guard pos < bytes.count else { throw error("unexpected end of the document inside an object") }
-            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-            if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(object) }
+            if at(",") { pos += 1; continue }
+            if at("}") { pos += 1; return object }
             throw error("expected ',' or '}' in an object")
         }
     }
 
-    private mutating func parseArray() throws -> JSONValue {
+    /// `["a", "b"]` becomes `.pair`; anything else `.array`.
+    private mutating func parsePairOrArray() throws -> JSONValue {
+        let start = pos
+        pos += 1
+        skipWhitespace()
+        if at("\"") {
+            let a = try parseString()
+            skipWhitespace()
+            if at(",") {
+                pos += 1
+                skipWhitespace()
+                if at("\"") {
+                    let b = try parseString()
+                    skipWhitespace()
+                    if at("]") { pos += 1; return .pair(a, b) }
+                }
+            }
+        }
+        pos = start
+        return .array(try parseArray())
+    }
+
+    private mutating func parseArray() throws -> [JSONValue] {
         try enter()
         defer { depth -= 1 }
         pos += 1
         var array: [JSONValue] = []
         skipWhitespace()
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(array) }
+        if at("]") { pos += 1; return array }
         while true {
             skipWhitespace()
             array.append(try parseValue())
             skipWhitespace()
             guard pos < bytes.count else { throw error("unexpected end of the document inside an array") }
-            if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
-            if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(array) }
+            if at(",") { pos += 1; continue }
+            if at("]") { pos += 1; return array }
             throw error("expected ',' or ']' in an array")
         }
     }
@@ -136,24 +167,33 @@ struct JSONByteParser {
     /// RFC 8259 numbers; an integer literal that fits `Int` stays `.int`, anything else `.double`.
     private mutating func parseNumber() throws -> JSONValue {
         let start = pos
-        if bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+        let negative = bytes[pos] == UInt8(ascii: "-")
+        if negative { pos += 1 }
         guard isDigit(pos) else { throw error("invalid number") }
         if bytes[pos] == UInt8(ascii: "0"), isDigit(pos + 1) { throw error("invalid number (leading zero)") }
-        while isDigit(pos) { pos += 1 }
+        var integer = 0
+        var digits = 0
+        while isDigit(pos) {
+            if digits < 18 { integer = integer * 10 + Int(bytes[pos] - 0x30) }
+            digits += 1
+            pos += 1
+        }
         var integral = true
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
+        if at(".") {
             integral = false
             pos += 1
             guard isDigit(pos) else { throw error("invalid number (no digits after '.')") }
             while isDigit(pos) { pos += 1 }
         }
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+        if at("e") || at("E") {
             integral = false
             pos += 1
-            if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
+            if at("+") || at("-") { pos += 1 }
             guard isDigit(pos) else { throw error("invalid number (no digits in the exponent)") }
             while isDigit(pos) { pos += 1 }
         }
+        // Up to 18 digits cannot overflow `Int`: the common case needs no text.
+        if integral, digits <= 18 { return .int(negative ? -integer : integer) }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
         if integral, let i = Int(text) { return .int(i) }
         guard let d = Double(text) else { pos = start; throw error("invalid number \(text)") }
@@ -162,7 +202,22 @@ struct JSONByteParser {
 
     private mutating func parseString() throws -> String {
         pos += 1
-        var out: [UInt8] = []
+        let start = pos
+        // Fast path: no escapes.
+        while pos < bytes.count {
+            let b = bytes[pos]
+            if b == UInt8(ascii: "\"") {
+                guard let s = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self) else {
+                    throw error("a string is not valid UTF-8")
+                }
+                pos += 1
+                return s
+            }
+            if b == UInt8(ascii: "\\") { break }
+            if b < 0x20 { throw error("a control character inside a string") }
+            pos += 1
+        }
+        var out = [UInt8](UnsafeBufferPointer(rebasing: bytes[start..<pos]))
         while pos < bytes.count {
             let b = bytes[pos]
             switch b {
@@ -173,34 +228,7 @@ struct JSONByteParser {
             case UInt8(ascii: "\\"):
                 pos += 1
                 guard pos < bytes.count else { break }
-                let e = bytes[pos]
-                pos += 1
-                switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if scalar >= 0xD800 && scalar < 0xDC00 {
-                        guard pos + 1 < bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") else {
-                            throw error("a lone surrogate in a \\u escape")
-                        }
-                        pos += 2
-                        let low = try hex4()
-                        guard low >= 0xDC00 && low < 0xE000 else { throw error("a lone surrogate in a \\u escape") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let u = UnicodeScalar(scalar) else { throw error("a lone surrogate in a \\u escape") }
-                    out.append(contentsOf: Array(String(Character(u)).utf8))
-                default:
-                    pos -= 1
-                    throw error("invalid escape \\\(String(UnicodeScalar(e)))")
-                }
+                try appendEscape(to: &out)
             default:
                 if b < 0x20 { throw error("a control character inside a string") }
                 out.append(b)
@@ -208,6 +236,38 @@ struct JSONByteParser {
             }
         }
         throw error("unterminated string")
+    }
+
+    /// The escape after a backslash (`pos` at the letter), appended as UTF-8.
+    private mutating func appendEscape(to out: inout [UInt8]) throws {
+        let e = bytes[pos]
+        pos += 1
+        switch e {
+        case UInt8(ascii: "\""): out.append(0x22)
+        case UInt8(ascii: "\\"): out.append(0x5C)
+        case UInt8(ascii: "/"): out.append(0x2F)
+        case UInt8(ascii: "b"): out.append(0x08)
+        case UInt8(ascii: "f"): out.append(0x0C)
+        case UInt8(ascii: "n"): out.append(0x0A)
+        case UInt8(ascii: "r"): out.append(0x0D)
+        case UInt8(ascii: "t"): out.append(0x09)
+        case UInt8(ascii: "u"):
+            var scalar = try hex4()
+            if scalar >= 0xD800 && scalar < 0xDC00 {
+                guard pos + 1 < bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") else {
+                    throw error("a lone surrogate in a \\u escape")
+                }
+                pos += 2
+                let low = try hex4()
+                guard low >= 0xDC00 && low < 0xE000 else { throw error("a lone surrogate in a \\u escape") }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            }
+            guard let u = UnicodeScalar(scalar) else { throw error("a lone surrogate in a \\u escape") }
+            out.append(contentsOf: String(Character(u)).utf8)
+        default:
+            pos -= 1
+            throw error("invalid escape \\\(String(UnicodeScalar(e)))")
+        }
     }
 
     private mutating func hex4() throws -> UInt32 {
@@ -226,31 +286,5 @@ struct JSONByteParser {
             pos += 1
         }
         return v
-    }
-}
-
-/// Quoting of file content in messages: escaped, and cut to `limit` characters.
-public enum ErrorText {
-    public static func quoted(_ s: String, limit: Int = 60) -> String {
-        var body = ""
-        var count = 0
-        for scalar in s.unicodeScalars {
-            if count == limit { body += "…"; break }
-            switch scalar {
-            case "\"": body += "\\\""
-            case "\\": body += "\\\\"
-            case "\n": body += "\\n"
-            case "\t": body += "\\t"
-            case "\r": body += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) || scalar.value == 0xFFFD {
-                    body += String(format: "\\u{%X}", scalar.value)
-                } else {
-                    body.unicodeScalars.append(scalar)
-                }
-            }
-            count += 1
-        }
-        return "\"" + body + "\""
     }
 }
