@@ -13,8 +13,9 @@ import MechanicIO
 /// memory.
 ///
 /// Location: `$MECHANIC_CACHE`, else `$XDG_CACHE_HOME/mechanic`, else `~/.cache/mechanic`; files
-/// are `weights/<model dir name>-<hash of its path>/<key>.safetensors`. Deleting the directory
-/// clears the cache; writing a new file for a model removes that model's older ones.
+/// are `weights/<model dir name>-<hash of its path>/processing-<mode bits>-<hash of the key>.safetensors`.
+/// Deleting the directory clears the cache; writing a new file for a model and processing mode
+/// removes that pair's older ones.
 ///
 /// Validity: the key (in the file name and, in full, in the file's metadata) covers the format
 /// version, the processing mode and each source file's name, size, modification time and a hash
@@ -47,7 +48,9 @@ public enum WeightCache {
         let dirPath = modelDirectory.standardizedFileURL.path
         let name = String(modelDirectory.standardizedFileURL.lastPathComponent.filter { $0.isLetter || $0.isNumber || "-_.".contains($0) }.prefix(60))
         let folder = root.appendingPathComponent("weights").appendingPathComponent("\(name)-\(hex(hash(Array(dirPath.utf8))))")
-        return (folder.appendingPathComponent(hex(hash(Array(key.utf8))) + ".safetensors"), key)
+        let mode = [processing.foldLN, processing.centerWritingWeights, processing.centerUnembed, processing.foldValueBiases]
+            .map { $0 ? "1" : "0" }.joined()
+        return (folder.appendingPathComponent("processing-\(mode)-" + hex(hash(Array(key.utf8))) + ".safetensors"), key)
     }
 
     /// The canonical description of everything the cached values depend on.
@@ -112,11 +115,12 @@ public enum WeightCache {
         return String(repeating: "0", count: 16 - s.count) + s
     }
 
-    /// Removes the other cache files of the same model (older keys), keeping `file`.
+    /// Removes the other cache files of the same model and processing mode (older keys), keeping `file`.
     static func removeSiblings(of file: URL) {
         let folder = file.deletingLastPathComponent()
+        let mode = String(file.lastPathComponent.prefix("processing-0000-".count))
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
-        for name in names where name != file.lastPathComponent && name.hasSuffix(".safetensors") {
+        for name in names where name != file.lastPathComponent && name.hasPrefix(mode) && name.hasSuffix(".safetensors") {
             unlink(folder.appendingPathComponent(name).path)
         }
     }

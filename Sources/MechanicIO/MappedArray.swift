@@ -43,6 +43,10 @@ public enum MappedArray {
     /// in place where possible; `mapped` tells which.
     public static func floats(fd: Int32, path: String, byteOffset: Int, count: Int) throws -> (values: [Float], mapped: Bool) {
         let bytes = count * 4
+        var st = stat()
+        guard fstat(fd, &st) == 0, byteOffset >= 0, byteOffset + bytes <= Int(st.st_size) else {
+            throw SafeTensorsError.cannotOpen(file: path, reason: "it ends before byte \(byteOffset + bytes), where its data should end")
+        }
         let mappable = bytes >= minimumMappedBytes
         var mapped = false
         let capacity = mappable ? max(count, allocationBytes / 4) : count
