@@ -87,7 +87,7 @@ public struct SafeTensorsWriter {
                 if padding[i] > 0 { try handle.write(contentsOf: Data(count: padding[i])) }
                 switch entry.payload {
                 case let .float(t, .f32):
-                    try t.data.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                    try Self.writeBytes(t, handle)
                 case let .float(t, d):
                     try Self.writeNarrowed(t.data[...], d, handle)
                 case let .produced(shape, produce):
@@ -95,7 +95,7 @@ public struct SafeTensorsWriter {
                     guard t.shape == shape else {
                         throw SafeTensorsError.wrongShape(file: url.path, tensor: entry.name, expected: shape, found: t.shape)
                     }
-                    try t.data.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                    try Self.writeBytes(t, handle)
                 case let .generated(shape, d, generate):
                     let count = shape.reduce(1, *)
                     var chunk = [Float](repeating: 0, count: min(count, Self.chunkElements))
@@ -152,6 +152,14 @@ public struct SafeTensorsWriter {
                 return (json, padding)
             }
             reserved = (json.count + 64 + page - 1) / page * page   // room for longer offsets; retried
+        }
+    }
+
+    /// A float32 tensor's bytes, written from its own buffer (no copy into a `Data`).
+    private static func writeBytes(_ t: Tensor, _ handle: FileHandle) throws {
+        try t.data.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress, raw.count > 0 else { return }
+            try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none))
         }
     }
 
