@@ -4,8 +4,8 @@ import MechanicTensor
 import MechanicTokenizers
 
 /// A transformer language model with every internal activation exposed under TransformerLens's
-/// hook names. Weights live in TransformerLens's layout (`weights`); the forward pass also keeps
-/// a fused QKV matrix per block derived from them.
+/// hook names. Weights live in `weights`, each stored once: query/key/value fused as the forward
+/// reads them, TransformerLens's per-head views derived on demand (`BlockWeights`).
 public final class HookedTransformer: @unchecked Sendable {
     public let config: ModelConfig
     public let weights: ModelWeights
@@ -19,6 +19,8 @@ public final class HookedTransformer: @unchecked Sendable {
     public let processing: WeightProcessing
     /// Where the model came from (a directory), for messages.
     public let source: String
+    /// Where the weights came from: the weight cache (mapped in place), the checkpoint, memory.
+    public internal(set) var weightLoad = WeightLoadReport(source: .memory)
 
     let blockNames: [BlockHookNames]
     let blockStore: BlockStore
@@ -35,7 +37,7 @@ public final class HookedTransformer: @unchecked Sendable {
         self.source = source
         blockNames = (0..<config.nLayers).map(BlockHookNames.init)
         rotary = config.positionalEmbedding == .rotary ? RotaryTables(config) : nil
-        blockStore = .resident(weights.blocks.map { FusedAttention($0, config) })
+        blockStore = .resident(weights.blocks.map(\.fused))
     }
 
     /// A model whose blocks stay in the checkpoint (memory-mapped, in their stored precision) and
@@ -50,6 +52,7 @@ public final class HookedTransformer: @unchecked Sendable {
         blockNames = (0..<config.nLayers).map(BlockHookNames.init)
         rotary = config.positionalEmbedding == .rotary ? RotaryTables(config) : nil
         blockStore = .streaming(streaming)
+        weightLoad = WeightLoadReport(source: .streamed)
     }
 
     enum BlockStore {
@@ -90,44 +93,8 @@ public final class HookedTransformer: @unchecked Sendable {
         case let .resident(fused): return (weights.blocks[l], fused[l])
         case let .streaming(s):
             let b = try s.load(l)
-            return (b, FusedAttention(b, config))
+            return (b, b.fused)
         }
-    }
-
-    /// Loads a Hugging Face model directory (config.json, safetensors weights, tokenizer files)
-    /// and processes the weights as `from_pretrained` does unless told otherwise.
-    /// `streaming`: keep blocks in the checkpoint and widen them per use (nil = automatically when
-    /// the float32 weights would take more than 40% of the available memory).
-    /// `tokenizer`: a tokenizer.json, a directory or a SentencePiece tokenizer.model to use instead
-    /// of the directory's tokenizer files (for checkpoints that ship without them).
-    public static func load(_ directory: URL, processing: WeightProcessing = .default,
-                            streaming: Bool? = nil, tokenizer tokenizerPath: URL? = nil) throws -> HookedTransformer {
-        let hf = try HFConfig(url: directory.appendingPathComponent("config.json"))
-        let model = try loadModel(directory, hf: hf, processing: processing, streaming: streaming, tokenizerPath: tokenizerPath)
-        model.configBosTokenId = configBOS(hf, dVocab: model.config.dVocab)
-        return model
-    }
-
-    private static func loadModel(_ directory: URL, hf: HFConfig, processing: WeightProcessing, streaming: Bool?,
-                                  tokenizerPath: URL?) throws -> HookedTransformer {
-        var config = try architectureConfig(hf)
-        let tokenizer = try tokenizerPath.map { try Tokenizer.load(path: $0) } ?? loadTokenizer(directory)
-        if let tokenizer { try checkTokenizer(tokenizer, fits: config.dVocab, configFile: hf.path) }
-        let checkpoint = try Checkpoint(directory: directory)
-        let arch = Architecture(config)
-        let floatBytes = checkpoint.names.reduce(0) { n, name in n + ((try? checkpoint.entry(name).info.count) ?? 0) * 4 }
-        if streaming ?? (Double(floatBytes) > 0.4 * Double(SystemMemory.availableBytes())) {
-            let blocks = try StreamingBlocks(checkpoint: checkpoint, architecture: arch, config: config, processing: processing)
-            var globals = try blocks.globals()
-            processing.processGlobals(&globals, config: config)
-            config = processing.processedConfig(config)
-            return HookedTransformer(config: config, globals: globals, streaming: blocks, tokenizer: tokenizer,
-                                     processing: processing, source: directory.path)
-        }
-        var weights = try arch.weights(checkpoint, config)
-        processing.apply(to: &weights, config: &config)
-        return try HookedTransformer(config: config, weights: weights, tokenizer: tokenizer,
-                                     processing: processing, source: directory.path)
     }
 
     /// The architecture described by a `config.json`, or an error naming the unsupported type or key.
@@ -167,10 +134,12 @@ public final class HookedTransformer: @unchecked Sendable {
         }
         for (l, b) in w.blocks.enumerated() {
             let p = "blocks.\(l)."
-            try check(b.W_Q, p + "attn.W_Q", [H, D, E]); try check(b.W_K, p + "attn.W_K", [K, D, E])
-            try check(b.W_V, p + "attn.W_V", [K, D, E]); try check(b.W_O, p + "attn.W_O", [H, E, D])
-            try check(b.b_Q, p + "attn.b_Q", [H, E]); try check(b.b_K, p + "attn.b_K", [K, E])
-            try check(b.b_V, p + "attn.b_V", [K, E]); try check(b.b_O, p + "attn.b_O", [D])
+            try check(b.wQKV, p + "attn.W_QKV", [D, (H + 2 * K) * E]); try check(b.bQKV, p + "attn.b_QKV", [(H + 2 * K) * E])
+            guard b.attnShape.heads == H, b.attnShape.kvHeads == K, b.attnShape.dHead == E else {
+                throw SafeTensorsError.wrongShape(file: "<weights>", tensor: p + "attn.W_Q", expected: [H, D, E],
+                                                  found: [b.attnShape.heads, D, b.attnShape.dHead])
+            }
+            try check(b.W_O, p + "attn.W_O", [H, E, D]); try check(b.b_O, p + "attn.b_O", [D])
             if !c.attnOnly {
                 guard b.W_in != nil, b.W_out != nil, !c.gatedMLP || b.W_gate != nil else {
                     throw MechanicError.invalidArgument("\(p)mlp: weights missing for a model with MLPs")

@@ -77,19 +77,22 @@ public struct WeightProcessing: Sendable, Equatable, Codable {
     /// the reader's bias, and (for LayerNorm) centres the reading weights along d_model.
     static func foldBlockNorms(_ b: inout BlockWeights, foldBiases: Bool, centerWeights: Bool) {
         if let g = b.ln1W {
+            // W_Q/W_K/W_V are views of the fused weights: each is read once and written once.
+            var (W_Q, W_K, W_V) = (b.W_Q, b.W_K, b.W_V)
             if foldBiases, let beta = b.ln1B {
-                b.b_Q = foldBias(b.b_Q, headWeights: b.W_Q, beta)
-                b.b_K = foldBias(b.b_K, headWeights: b.W_K, beta)
-                b.b_V = foldBias(b.b_V, headWeights: b.W_V, beta)
+                b.b_Q = foldBias(b.b_Q, headWeights: W_Q, beta)
+                b.b_K = foldBias(b.b_K, headWeights: W_K, beta)
+                b.b_V = foldBias(b.b_V, headWeights: W_V, beta)
             }
-            b.W_Q = scaleHeadRows(b.W_Q, g)
-            b.W_K = scaleHeadRows(b.W_K, g)
-            b.W_V = scaleHeadRows(b.W_V, g)
+            W_Q = scaleHeadRows(W_Q, g)
+            W_K = scaleHeadRows(W_K, g)
+            W_V = scaleHeadRows(W_V, g)
             if centerWeights {
-                b.W_Q = centerHeadRows(b.W_Q)
-                b.W_K = centerHeadRows(b.W_K)
-                b.W_V = centerHeadRows(b.W_V)
+                W_Q = centerHeadRows(W_Q)
+                W_K = centerHeadRows(W_K)
+                W_V = centerHeadRows(W_V)
             }
+            (b.W_Q, b.W_K, b.W_V) = (W_Q, W_K, W_V)
         }
         b.ln1W = nil
         b.ln1B = nil
@@ -166,14 +169,15 @@ public struct WeightProcessing: Sendable, Equatable, Codable {
     /// attention patterns sum to one; grouped-query models repeat each key/value head's bias.
     static func foldValueBiases(_ b: inout BlockWeights, _ c: ModelConfig) {
             let (H, E, D) = (c.nHeads, c.dHead, c.dModel)
+            let b_V = b.b_V   // derived from the fused biases: read once
             for h in 0..<H {
                 let kv = h / c.groupSize
                 for e in 0..<E {
-                    let bv = b.b_V.data[kv * E + e]
+                    let bv = b_V.data[kv * E + e]
                     if bv == 0 { continue }
                     for m in 0..<D { b.b_O.data[m] += bv * b.W_O.data[(h * E + e) * D + m] }
                 }
             }
-            b.b_V = Tensor(zeros: b.b_V.shape)
+            b.b_V = Tensor(zeros: b_V.shape)
     }
 }

@@ -20,6 +20,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: tokenizerOptionHelp)
     var tokenizer: String?
 
+    @Flag(name: .long, help: "Neither read nor write the processed-weights cache ($MECHANIC_CACHE, else $XDG_CACHE_HOME/mechanic, else ~/.cache/mechanic).")
+    var noWeightCache = false
+
     var processing: WeightProcessing { noProcessing ? .none : .default }
 
     func directory(weights: Bool = true) throws -> URL {
@@ -30,8 +33,9 @@ struct ModelOptions: ParsableArguments {
         // Built-in models (planted:induction) are built in code; everything else is resolved to files.
         if let builtin = try HookedTransformer.builtin(model) { return builtin }
         if let tokenizer { recordTokenizerInput(tokenizer) }
-        return try HookedTransformer.load(directory(), processing: processing, streaming: streaming.load,
-                                          tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
+        return try HookedTransformer.load(directory(), options: LoadOptions(
+            processing: processing, streaming: streaming.load, tokenizer: tokenizer.map { URL(fileURLWithPath: $0) },
+            weightCache: !noWeightCache))
     }
 }
 

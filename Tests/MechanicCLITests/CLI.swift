@@ -23,10 +23,23 @@ enum CLI {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
+    /// The processed-weights cache of the commands these tests run: a directory of this test
+    /// process (never the user's ~/.cache).
+    static let weightCache: URL = FileManager.default.temporaryDirectory
+        .appendingPathComponent("mechanic-cli-tests-cache-\(getpid())")
+
+    /// This process's environment with `MECHANIC_CACHE` set to `weightCache`.
+    static var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["MECHANIC_CACHE"] = weightCache.path
+        return env
+    }
+
     static func run(_ args: [String]) throws -> Result {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
+        p.environment = environment
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -56,6 +56,7 @@ import FixtureSupport
         for wait in [2.0, 6.0] {
             let p = Process()
             p.executableURL = CLI.binary
+            p.environment = CLI.environment
             p.arguments = ["patch", "--model", CLI.model("gpt2-tiny"), "--dataset", data.path, "--act", "mlp_neuron",
                            "--engine", "naive", "--json", "--html", html.path]
             let out = Pipe(), err = Pipe()

@@ -42,7 +42,7 @@ extension HookedTransformer {
     /// Rows `x [n, d_model]` through block 0 on their own (see `CopyEmbedding.block0`).
     public func blockZeroEmbedding(_ x: Tensor, blockRows: Int = 1024) throws -> Tensor {
         let b = try block(0)   // once (a streamed model reads it from the checkpoint)
-        let fused = FusedAttention(b, config)
+        let fused = b.fused
         return chunked(x, blockRows) { chunk in
             // Self-attention of a lone token: pattern 1 on itself, so z = v.
             let x1 = normalized(chunk, b.ln1W, b.ln1B)

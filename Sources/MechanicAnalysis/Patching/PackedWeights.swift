@@ -31,7 +31,7 @@ final class PackedWeights {
             return f
         }
         fused.removeAll()
-        let f = FusedAttention(try block(l, of: model), model.config)
+        let f = try block(l, of: model).fused
         fused[l] = f
         return f
     }
