@@ -29,39 +29,46 @@ extension HookedTransformer {
         let Pk = past + P
         let (keys, values) = ctx.kvCache?.append(layer: l, keys: k, values: v) ?? (k.data, v.data)
 
-        // scores[b, h, i, j] = q[b, i, h] · k[b, j, h / group] / attn_scale, masked → -inf.
-        var scores = Tensor(zeros: [B, H, P, Pk])
-        q.data.withUnsafeBufferPointer { qp in
-            keys.withUnsafeBufferPointer { kp in
-                scores.data.withUnsafeMutableBufferPointer { sp in
+        // scores[b, h, i, j] = q[b, i, h] · k[b, j, h / group] / attn_scale, masked → -inf; each
+        // (sequence, head) on its own core when the products are small. The softmax is taken in
+        // the same task when nothing reads the scores themselves.
+        let fuseSoftmax = !ctx.hooks.wants(n.attnScores)
+        func each(_ body: (Int, Int) -> Void) { Kernels.eachHead(batch: B, heads: H, productSize: P * Pk * E, body) }
+        var scores = Tensor(shape: [B, H, P, Pk]) { sp in
+            q.data.withUnsafeBufferPointer { qp in
+                keys.withUnsafeBufferPointer { kp in
                     guard let qb = qp.baseAddress, let kb = kp.baseAddress, let sb = sp.baseAddress else { return }
-                    for b in 0..<B {
+                    each { b, h in
                         Kernels.attentionScores(s, q: qb + b * P * H * E,                    // q[b]      [pos, head, d_head]
                                                 k: kb + b * Pk * K * E,                      // keys[b]   [past + pos, kv_head, d_head]
                                                 queries: P, keys: Pk, firstQuery: past, keyMask: ctx.fullMask[b],
-                                                scale: config.attnScale(layer: l), softmax: false,
+                                                scale: config.attnScale(layer: l), softmax: fuseSoftmax, include: { $0 == h },
                                                 scores: sb + b * H * P * Pk)                 // scores[b] [head, pos, past + pos]
                     }
                 }
             }
         }
-        try ctx.hooks.fire(n.attnScores, layer: l, &scores)
-        var pattern = scores
-        pattern.data.withUnsafeMutableBufferPointer { p in
-            if let base = p.baseAddress { Rows.softmax(base, rows: B * H * P, n: Pk) }
+        var pattern: Tensor
+        if fuseSoftmax {
+            pattern = consume scores
+        } else {
+            try ctx.hooks.fire(n.attnScores, layer: l, &scores)
+            pattern = scores
+            pattern.data.withUnsafeMutableBufferPointer { p in
+                if let base = p.baseAddress { Rows.softmax(base, rows: B * H * P, n: Pk) }
+            }
         }
         try ctx.hooks.fire(n.pattern, layer: l, &pattern)
 
         // z[b, i, h] = Σ_j pattern[b, h, i, j] · v[b, j, h / group]
-        var z = Tensor(zeros: [B, P, H, E])
-        pattern.data.withUnsafeBufferPointer { pp in
-            values.withUnsafeBufferPointer { vp in
-                z.data.withUnsafeMutableBufferPointer { zp in
+        var z = Tensor(shape: [B, P, H, E]) { zp in
+            pattern.data.withUnsafeBufferPointer { pp in
+                values.withUnsafeBufferPointer { vp in
                     guard let pb = pp.baseAddress, let vb = vp.baseAddress, let zb = zp.baseAddress else { return }
-                    for b in 0..<B {
+                    each { b, h in
                         Kernels.attentionMix(s, pattern: pb + b * H * P * Pk,                // pattern[b] [head, pos, past + pos]
                                              v: vb + b * Pk * K * E,                         // values[b]  [past + pos, kv_head, d_head]
-                                             queries: P, keys: Pk,
+                                             queries: P, keys: Pk, include: { $0 == h },
                                              z: zb + b * P * H * E)                          // z[b]       [pos, head, d_head]
                     }
                 }

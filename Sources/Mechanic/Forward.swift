@@ -49,6 +49,8 @@ final class ForwardContext {
     /// Position of each current token, counting only real tokens (`[batch][pos]`).
     let positions: [[Int]]
     let kvCache: KVCache?
+    /// The MLPs' hidden activations when no hook reads them (one buffer for every layer).
+    let mlpScratch = MLPScratch()
 
     init(batch: TokenBatch, hooks: HookRunner, options: HookOptions, kvCache: KVCache?) {
         self.batch = batch.batch
@@ -236,6 +238,9 @@ extension HookedTransformer {
     func mlp(_ l: Int, _ w: BlockWeights, _ x: Tensor, ctx: ForwardContext) throws -> Tensor {
         let n = blockNames[l]
         guard w.W_in != nil, w.W_out != nil else { return Tensor(zeros: x.shape) }
+        if !ctx.hooks.wants(n.pre) && !ctx.hooks.wants(n.preLinear) && !ctx.hooks.wants(n.post) {
+            return Kernels.mlp(x, w, Kernels.activation(config), scratch: ctx.mlpScratch)   // same values, fewer passes
+        }
         var pre = Kernels.mlpPre(x, w)                              // [batch, pos, d_mlp]
         try ctx.hooks.fire(n.pre, layer: l, &pre)
         var preLinear = Kernels.mlpPreLinear(x, w)                  // [batch, pos, d_mlp] (gated MLPs)

@@ -10,6 +10,12 @@ func applyNorm(_ x: Tensor, _ kind: ModelConfig.Normalization, weight: Tensor?, 
     let d = x.shape.last ?? 1
     let rows = x.count / d
     let center = kind == .layerNorm || kind == .layerNormPre
+    if !hooks.wants(scaleName) && !hooks.wants(normalizedName) {
+        // The affine part as below: LayerNorm's weight and bias (both or neither), RMSNorm's weight.
+        let affine: (Tensor?, Tensor?) = kind == .layerNorm ? (bias == nil ? (nil, nil) : (weight, bias))
+                                       : kind == .rmsNorm ? (weight, nil) : (nil, nil)
+        return normalizeRows(x, center: center, weight: affine.0, bias: affine.1, eps: eps)
+    }
     var centered = x
     var scale = Tensor(zeros: Array(x.shape.dropLast()) + [1])  // [..., 1]
     centered.data.withUnsafeMutableBufferPointer { c in
@@ -52,6 +58,46 @@ func applyNorm(_ x: Tensor, _ kind: ModelConfig.Normalization, weight: Tensor?, 
         }
     }
     return centered
+}
+
+/// `applyNorm` without hooks in one pass per row (each row is read into cache once and written
+/// once, on all cores), with the same arithmetic in the same order as the hooked path — so the
+/// same values: centre, `scale = √(mean(x²) + eps)`, `x · (1 / scale)`, then `· w + b`.
+private func normalizeRows(_ x: Tensor, center: Bool, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
+    let d = x.shape.last ?? 1
+    let rows = x.count / max(d, 1)
+    let w = weight?.data, b = bias?.data
+    return Tensor(shape: x.shape) { out in
+        guard let o = out.baseAddress else { return }
+        let op = UncheckedPointer(o)
+        x.data.withUnsafeBufferPointer { xp in
+            guard let xb = xp.baseAddress else { return }
+            let xc = ConstPointer(xb)
+            Parallel.chunks(rows, grain: max(1, 16384 / d)) { range in
+                for r in range {
+                    let src = xc.raw + r * d, dst = op.raw + r * d
+                    var mean: Float = 0
+                    if center {
+                        for j in 0..<d { mean += src[j] }
+                        mean /= Float(d)
+                    }
+                    var ss: Float = 0
+                    for j in 0..<d {
+                        let c = center ? src[j] - mean : src[j]
+                        dst[j] = c
+                        ss += c * c
+                    }
+                    let inv = 1 / (ss / Float(d) + eps).squareRoot()
+                    for j in 0..<d { dst[j] *= inv }
+                    if let w, let b {
+                        for j in 0..<d { dst[j] = dst[j] * w[j] + b[j] }
+                    } else if let w {
+                        for j in 0..<d { dst[j] *= w[j] }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A norm of kind `kind` over the last axis with statistics computed from `x` itself, no hooks

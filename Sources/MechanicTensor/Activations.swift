@@ -69,6 +69,22 @@ public enum Activation: String, Sendable {
     }
 }
 
+extension Activation {
+    /// `buf[r, j] = act(buf[r, j] + bias[j])` in place, `buf` viewed as `[rows, bias.count]`:
+    /// the bias of the product before the activation, added in the activation's pass (one pass
+    /// over the hidden activations instead of a bias fill, a read-modify-write and this).
+    public func apply(_ buf: UnsafeMutableBufferPointer<Float>, rowBias bias: UnsafeBufferPointer<Float>) {
+        guard let base = buf.baseAddress, let b = bias.baseAddress, bias.count > 0 else { return apply(buf) }
+        let (p, bp, n) = (UncheckedPointer(base), ConstPointer(b), bias.count)
+        Parallel.chunks(buf.count / n, grain: max(1, 16384 / n)) { rows in
+            for r in rows {
+                let row = p.raw + r * n
+                for j in 0..<n { row[j] = apply(row[j] + bp.raw[j]) }
+            }
+        }
+    }
+}
+
 extension Double {
     @inlinable var asFloat: Float { Float(self) }
 }

@@ -6,6 +6,9 @@ public func linear(rows: Int, k: Int, n: Int,
                    w: UnsafePointer<Float>, ldw: Int,
                    bias: UnsafePointer<Float>?,
                    out: UnsafeMutablePointer<Float>, ldc: Int) {
+    // An all-zero bias (GPT-2's b_U, Llama's zero biases) is skipped: the product then writes
+    // `out` once instead of a bias pass followed by a read-modify-write (same values: x + 0 = x).
+    let bias = bias.flatMap { b in (0..<n).contains(where: { b[$0] != 0 }) ? b : nil }
     if let bias {
         for r in 0..<rows { (out + r * ldc).update(from: bias, count: n) }
     }
@@ -18,12 +21,14 @@ extension Tensor {
         let k = shape.last ?? 0
         let n = w.shape.last ?? 0
         let rows = k == 0 ? 0 : count / k
-        var out = Tensor(zeros: Array(shape.dropLast()) + [n])
-        data.withUnsafeBufferPointer { xp in
-            w.data.withUnsafeBufferPointer { wp in
-                out.data.withUnsafeMutableBufferPointer { op in
+        // Every element is written by the product (beta 0) or the bias rows: no zero-fill pass.
+        return Tensor(shape: Array(shape.dropLast()) + [n]) { op in
+            guard rows > 0, n > 0 else { op.initialize(repeating: 0); return }
+            data.withUnsafeBufferPointer { xp in
+                w.data.withUnsafeBufferPointer { wp in
                     guard let x = xp.baseAddress, let wb = wp.baseAddress, let o = op.baseAddress else { return }
-                    if let bias {
+                    if k == 0 { op.initialize(repeating: 0) }   // an empty product is 0 (+ bias)
+                    if let bias, bias.count == n {
                         bias.data.withUnsafeBufferPointer { bp in
                             MechanicTensor.linear(rows: rows, k: k, n: n, x: x, lda: k, w: wb, ldw: n, bias: bp.baseAddress, out: o, ldc: n)
                         }
@@ -33,14 +38,16 @@ extension Tensor {
                 }
             }
         }
-        return out
     }
 
     /// Element-wise `self + other` (same shape).
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        var out = a
-        out.add(b)
-        return out
+        precondition(a.count == b.count, "Tensor +: \(a.shape) and \(b.shape) differ in size")
+        return Tensor(shape: a.shape) { o in   // one pass: no copy of `a` first
+            a.data.withUnsafeBufferPointer { p in
+                b.data.withUnsafeBufferPointer { q in for i in o.indices { o[i] = p[i] + q[i] } }
+            }
+        }
     }
 
     /// Element-wise `self - other` (same shape).

@@ -115,13 +115,19 @@ public struct Tensor: Sendable, Equatable {
     /// `[r, c] -> [c, r]`, in 32×32 tiles so both sides stay in cache.
     func transposed2D() -> Tensor {
         let (r, c) = (shape[0], shape[1])
+        let tile = 32
         return Tensor(shape: [c, r]) { out in
             data.withUnsafeBufferPointer { src in
-                let tile = 32
-                for i0 in stride(from: 0, to: r, by: tile) {
-                    for j0 in stride(from: 0, to: c, by: tile) {
-                        for i in i0..<min(i0 + tile, r) {
-                            for j in j0..<min(j0 + tile, c) { out[j * r + i] = src[i * c + j] }
+                guard let o = out.baseAddress, let sb = src.baseAddress else { return }
+                let (op, sp) = (UncheckedPointer(o), ConstPointer(sb))
+                // Bands of `tile` source rows on all cores (each writes its own output columns).
+                Parallel.chunks((r + tile - 1) / tile, grain: max(1, 65536 / max(tile * c, 1))) { bands in
+                    for band in bands {
+                        let i0 = band * tile
+                        for j0 in stride(from: 0, to: c, by: tile) {
+                            for i in i0..<min(i0 + tile, r) {
+                                for j in j0..<min(j0 + tile, c) { op.raw[j * r + i] = sp.raw[i * c + j] }
+                            }
                         }
                     }
                 }

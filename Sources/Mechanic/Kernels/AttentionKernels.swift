@@ -54,4 +54,17 @@ extension Kernels {
                   c: z + h * E, ldc: H * E)                              // z[:, h]     [queries, d_head]
         }
     }
+
+    /// A loop over every (sequence, head) pair, `body(b, h)`: spread over the cores when each
+    /// head's products (`productSize` = m·n·k) are at most 2^18 multiply-adds — what OpenBLAS
+    /// runs on one thread, so one core would otherwise idle — and in order for larger ones
+    /// (which OpenBLAS threads itself). `body` must write only its own pair's outputs.
+    public static func eachHead(batch: Int, heads: Int, productSize: Int, _ body: (Int, Int) -> Void) {
+        let n = batch * heads
+        guard productSize <= 1 << 18, n > 1 else {
+            for i in 0..<n { body(i / heads, i % heads) }
+            return
+        }
+        Parallel.chunks(n, grain: 1) { r in for i in r { body(i / heads, i % heads) } }
+    }
 }

@@ -47,41 +47,77 @@ extension Kernels {
     }
 
     /// The whole MLP on normalised rows, `x [rows, d_model]` → `mlp_out [rows, d_model]`: the
-    /// same products in the same order as `mlpPre`, `mlpPost`, `mlpOut`. An ungated MLP keeps
-    /// its hidden activations in `scratch` (reused across calls: a fresh `[rows, d_mlp]` array
-    /// per call costs page faults and zero-filling comparable to the activation itself).
+    /// same products in the same order as `mlpPre`, `mlpPost`, `mlpOut` (so the same values), with
+    /// fewer passes over the hidden activations: the bias is added inside the activation's pass,
+    /// and the hidden activations live in `scratch` (reused across calls: a fresh `[rows, d_mlp]`
+    /// array per call costs page faults and zero-filling comparable to the activation itself).
     public static func mlp(_ x: Tensor, _ w: BlockWeights, _ act: Activation, scratch: MLPScratch? = nil) -> Tensor {
         guard let W_in = w.W_in, let W_out = w.W_out else { return Tensor(zeros: x.shape) }
-        guard w.W_gate == nil, let scratch else {
-            let pre = mlpPre(x, w)
-            return mlpOut(post: mlpPost(pre: pre, preLinear: mlpPreLinear(x, w), w, act), w)
-        }
-        let (D, M) = (W_in.shape[0], W_in.shape[1])
+        let (D, M, DO) = (W_in.shape[0], W_in.shape[1], W_out.shape[1])
         let T = x.count / max(D, 1)
-        if scratch.hidden.count < T * M { scratch.hidden = [Float](repeating: 0, count: T * M) }
-        var out = Tensor(zeros: Array(x.shape.dropLast()) + [W_out.shape[1]])
-        let (b_in, b_out) = (w.b_in?.data ?? [], w.b_out?.data ?? [])
+        guard T > 0 else { return Tensor(zeros: Array(x.shape.dropLast()) + [DO]) }
+        let scratch = scratch ?? MLPScratch()
+        let gated = w.W_gate != nil
+        scratch.reserve(T * M, gated: gated)
+        let b_in = w.b_in?.data ?? [], b_out = w.b_out?.data ?? []
+        var out = Tensor(zeros: [0])
         scratch.hidden.withUnsafeMutableBufferPointer { hp in
+        scratch.linear.withUnsafeMutableBufferPointer { lp in
         x.data.withUnsafeBufferPointer { xp in
         W_in.data.withUnsafeBufferPointer { ip in
-        W_out.data.withUnsafeBufferPointer { op in
         b_in.withUnsafeBufferPointer { bi in
-        b_out.withUnsafeBufferPointer { bo in
-        out.data.withUnsafeMutableBufferPointer { outp in
-            guard let h = hp.baseAddress, let xb = xp.baseAddress, let wi = ip.baseAddress,
-                  let wo = op.baseAddress, let o = outp.baseAddress else { return }
-            linear(rows: T, k: D, n: M, x: xb, lda: D, w: wi, ldw: M,                 // pre = x @ W_in + b_in  [rows, d_mlp]
-                   bias: b_in.isEmpty ? nil : bi.baseAddress, out: h, ldc: M)
-            act.apply(UnsafeMutableBufferPointer(start: h, count: T * M))            // post = act(pre)
-            linear(rows: T, k: M, n: W_out.shape[1], x: h, lda: M, w: wo, ldw: W_out.shape[1],   // post @ W_out + b_out  [rows, d_model]
-                   bias: b_out.isEmpty ? nil : bo.baseAddress, out: o, ldc: W_out.shape[1])
-        }}}}}}}
+            guard let h = hp.baseAddress, let xb = xp.baseAddress, let wi = ip.baseAddress else { return }
+            let hidden = UnsafeMutableBufferPointer(start: h, count: T * M)
+            if let W_gate = w.W_gate, let lin = lp.baseAddress {
+                W_gate.data.withUnsafeBufferPointer { gp in
+                    guard let wg = gp.baseAddress else { return }
+                    sgemm(m: T, n: M, k: D, a: xb, b: wg, c: h)           // pre = x @ W_gate         [rows, d_mlp]
+                    sgemm(m: T, n: M, k: D, a: xb, b: wi, c: lin)         // pre_linear = x @ W_in    [rows, d_mlp]
+                }
+                gatedPost(hidden, linear: UnsafeBufferPointer(start: lin, count: T * M), bias: bi, act)
+            } else {
+                sgemm(m: T, n: M, k: D, a: xb, b: wi, c: h)               // x @ W_in                 [rows, d_mlp]
+                if T * M > 0 && D == 0 { hidden.initialize(repeating: 0) }
+                act.apply(hidden, rowBias: b_in.count == M ? bi : UnsafeBufferPointer(start: nil, count: 0))   // post = act(· + b_in)
+            }
+            out = W_out.data.withUnsafeBufferPointer { op in
+                b_out.withUnsafeBufferPointer { bo in
+                    Tensor(shape: Array(x.shape.dropLast()) + [DO]) { o in   // post @ W_out + b_out  [rows, d_model]
+                        guard let wo = op.baseAddress, let ob = o.baseAddress else { return }
+                        if M == 0 { o.initialize(repeating: 0) }
+                        linear(rows: T, k: M, n: DO, x: h, lda: M, w: wo, ldw: DO,
+                               bias: b_out.count == DO ? bo.baseAddress : nil, out: ob, ldc: DO)
+                    }
+                }
+            }
+        }}}}}
         return out
+    }
+
+    /// A gated MLP's `hook_post` in place of the gate: `act(gate) · linear + b_in`, in parallel.
+    static func gatedPost(_ gate: UnsafeMutableBufferPointer<Float>, linear: UnsafeBufferPointer<Float>,
+                          bias: UnsafeBufferPointer<Float>, _ act: Activation) {
+        guard let g = gate.baseAddress, let l = linear.baseAddress else { return }
+        let (gp, lp) = (UncheckedPointer(g), ConstPointer(l))
+        let d = bias.count, bp = bias.baseAddress.map(ConstPointer.init)
+        Parallel.chunks(gate.count, grain: 16384) { r in
+            for i in r {
+                let b: Float = d > 0 ? bp?.raw[i % d] ?? 0 : 0
+                gp.raw[i] = act.apply(gp.raw[i]) * lp.raw[i] + b
+            }
+        }
     }
 }
 
-/// Reusable buffer of an MLP's hidden activations (`[rows, d_mlp]`), for `Kernels.mlp`.
+/// Reusable buffers of an MLP's hidden activations (`[rows, d_mlp]`; a gated MLP's second
+/// product in `linear`), for `Kernels.mlp`.
 public final class MLPScratch: @unchecked Sendable {
     public var hidden: [Float] = []
+    public var linear: [Float] = []
     public init() {}
+
+    func reserve(_ n: Int, gated: Bool) {
+        if hidden.count < n { hidden = [Float](repeating: 0, count: n) }
+        if gated && linear.count < n { linear = [Float](repeating: 0, count: n) }
+    }
 }

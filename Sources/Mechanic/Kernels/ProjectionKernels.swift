@@ -15,17 +15,34 @@ public struct FusedAttention: Sendable {
     public init(_ b: BlockWeights, _ c: ModelConfig) {
         let (D, H, K, E) = (c.dModel, c.nHeads, c.nKeyValueHeads, c.dHead)
         shape = AttentionShape(c)
-        width = (H + 2 * K) * E
-        var w = [Float](repeating: 0, count: D * width)
+        let width = (H + 2 * K) * E
+        self.width = width
+        let parts = [(b.W_Q, b.b_Q, H), (b.W_K, b.b_K, K), (b.W_V, b.b_V, K)]
+        let w = [Float](unsafeUninitializedCapacity: D * width) { buf, count in
+            guard let o = buf.baseAddress else { count = 0; return }
+            let out = UncheckedPointer(o)
+            var col = 0
+            for (W, _, n) in parts {
+                W.data.withUnsafeBufferPointer { src in
+                    guard let sb = src.baseAddress else { return }
+                    let sp = ConstPointer(sb), c0 = col
+                    // [h, m, e] -> [m, (h e)]: rows m of the fused matrix on all cores.
+                    Parallel.chunks(D, grain: max(1, 65536 / max(n * E, 1))) { ms in
+                        for m in ms {
+                            for h in 0..<n {
+                                (out.raw + m * width + c0 + h * E).update(from: sp.raw + (h * D + m) * E, count: E)
+                            }
+                        }
+                    }
+                }
+                col += n * E
+            }
+            count = D * width
+        }
         var bias = [Float](repeating: 0, count: width)
         var col = 0
-        for (W, bb, n) in [(b.W_Q, b.b_Q, H), (b.W_K, b.b_K, K), (b.W_V, b.b_V, K)] {
-            for h in 0..<n {
-                for m in 0..<D {
-                    for e in 0..<E { w[m * width + col + h * E + e] = W.data[(h * D + m) * E + e] }  // [h, m, e] -> [m, (h e)]
-                }
-                for e in 0..<E { bias[col + h * E + e] = bb.data[h * E + e] }
-            }
+        for (_, bb, n) in parts {
+            for h in 0..<n { for e in 0..<E { bias[col + h * E + e] = bb.data[h * E + e] } }
             col += n * E
         }
         wQKV = w

@@ -179,7 +179,9 @@ struct PackedBlock {
             keys.data.withUnsafeBufferPointer { kp in
                 out.data.withUnsafeMutableBufferPointer { sp in
                     guard let qb = qp.baseAddress, let kb = kp.baseAddress, let sb = sp.baseAddress else { return }
-                    for (r, row) in layout.rows.enumerated() {
+                    // Rows on all cores: each row's products are far below what OpenBLAS threads.
+                    Kernels.eachHead(batch: layout.rows.count, heads: 1, productSize: P * P * E) { r, _ in
+                        let row = layout.rows[r]
                         Kernels.attentionScores(s, q: qb + layout.offsets[r] * H * E,        // q of row r   [length, head, d_head]
                                                 k: kb + r * P * K * E,                       // keys of row r [P, kv_head, d_head]
                                                 queries: layout.length(r), keys: P, firstQuery: row.start,
@@ -202,7 +204,7 @@ struct PackedBlock {
             values.data.withUnsafeBufferPointer { vp in
                 z.data.withUnsafeMutableBufferPointer { zp in
                     guard let pb = pp.baseAddress, let vb = vp.baseAddress, let zb = zp.baseAddress else { return }
-                    for r in layout.rows.indices {
+                    Kernels.eachHead(batch: layout.rows.count, heads: 1, productSize: P * P * E) { r, _ in
                         Kernels.attentionMix(s, pattern: pb + layout.patternOffset(r, heads: H),   // [head, length, P]
                                              v: vb + r * P * K * E,                               // [P, kv_head, d_head]
                                              queries: layout.length(r), keys: P,
