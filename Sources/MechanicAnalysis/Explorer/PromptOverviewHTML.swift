@@ -15,9 +15,9 @@ extension PromptOverview: HTMLReportable {
                     row.loss.map { "<span class=\"loss\">\(HTMLText.format($0))</span>" } ?? "–", chips]
         }, caption: "loss: −log p(actual next token); top: the most likely next tokens after each position")
         if let lens, let answer {
-            report.heading("Logit lens of \(HTMLText.displayToken(answer.token)) (id \(answer.id))")
+            report.heading("Logit lens of \(answer.token.debugDescription) (id \(answer.id))")
             report.heatmap(lens.prob, rowLabels: lens.labels, colLabels: strTokens.enumerated().map { "\($0.offset) \($0.element)" },
-                           title: "Probability of \(HTMLText.displayToken(answer.token)) by layer (rows) and position (columns), \(lens.mode.rawValue) normalisation",
+                           title: "Probability of \(answer.token.debugDescription) by layer (rows) and position (columns), \(lens.mode.rawValue) normalisation",
                            scale: .sequential(min: 0, max: 1), xLabel: "position", yLabel: "residual stream before", legendLabel: "probability")
         }
         if let patterns {

@@ -107,7 +107,7 @@ final class ExplorerServer: @unchecked Sendable {
             do {
                 let text = try await pool.run { () -> String in
                     jobs.update(job) { $0.state = .running }
-                    let progress = WorkProgress(unit: "steps", cancellation: job.token) { done, total in
+                    let progress = WorkProgress(unit: "patches", cancellation: job.token) { done, total in
                         jobs.update(job) { ($0.done, $0.total) = (done, total) }
                     }
                     try progress.check()
