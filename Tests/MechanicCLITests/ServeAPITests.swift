@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+import FixtureSupport
+
+/// `mechanic serve` on loopback: every `POST /api/<command>` answers exactly what
+/// `mechanic <command> … --json` prints for the same options.
+@Suite(.serialized) struct ServeAPITests {
+    static let gpt2 = CLI.model("gpt2-tiny")
+
+    /// A small corpus for `neurons`.
+    static func corpus() throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mechanic-serve-corpus-\(getpid()).txt")
+        try "The cat sat on the mat.\nA dog ran in the park.\nThe cat and the dog were friends.\n".write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    /// (command, request body, the same options on the command line).
+    static func cases(corpus: String) -> [(String, String, [String])] {
+        [
+            ("predict", #"{"prompt": "The cat sat", "top": 3}"#, ["--prompt", "The cat sat", "--top", "3"]),
+            ("predict", #"{"prompt": "The cat", "answer": " sat on", "top": 2}"#, ["--prompt", "The cat", "--answer", " sat on", "--top", "2"]),
+            ("tokenize", #"{"text": "-The cat sat", "no-bos": true}"#, ["--no-bos", "--", "-The cat sat"]),
+            ("lens", #"{"tokens": [499, 279, 410], "pos": -2, "top": 3, "answer-id": 5, "mode": "final"}"#,
+             ["--tokens", "499,279,410", "--pos", "-2", "--top", "3", "--answer-id", "5", "--mode", "final"]),
+            ("attribute", #"{"prompt": "The cat", "answer-id": 5, "wrong-id": 7, "by": "layer"}"#,
+             ["--prompt", "The cat", "--answer-id", "5", "--wrong-id", "7", "--by", "layer"]),
+            ("attribute", #"{"prompt": "The cat", "answer-id": 5, "by": "head", "top": 4}"#, ["--prompt", "The cat", "--answer-id", "5", "--by", "head", "--top", "4"]),
+            ("diff", #"{"prompts": ["The cat sat", "The dog sat"], "top": 3, "verify": 2, "answer-id": 5, "wrong-id": 6}"#,
+             ["--top", "3", "--verify", "2", "--answer-id", "5", "--wrong-id", "6", "The cat sat", "The dog sat"]),
+            ("diff", #"{"a": [" cat", " dog"], "b": [" car", " bus"]}"#, ["--a", " cat", "--a", " dog", "--b", " car", "--b", " bus"]),
+            ("patch", #"{"clean-tokens": "1,5,9,3,7", "corrupt-tokens": "1,5,8,3,7", "answer-id": 4, "wrong-id": 6, "act": "resid_pre"}"#,
+             ["--clean-tokens", "1,5,9,3,7", "--corrupt-tokens", "1,5,8,3,7", "--answer-id", "4", "--wrong-id", "6", "--act", "resid_pre"]),
+            ("patch", #"{"clean-tokens": [1, 5, 9, 3, 7], "answer-id": 4, "metric": "prob", "act": "attn_head_out_all_pos", "ablate": "mean"}"#,
+             ["--clean-tokens", "1,5,9,3,7", "--answer-id", "4", "--metric", "prob", "--act", "attn_head_out_all_pos", "--ablate", "mean"]),
+            ("patch", #"{"clean": "The cat sat", "corrupt": "The dog sat", "answer-id": 4, "wrong-id": 6, "path-receivers": "L1H0:q,L1H1:k", "path-senders": "L0H1"}"#,
+             ["--clean", "The cat sat", "--corrupt", "The dog sat", "--answer-id", "4", "--wrong-id", "6", "--path-receivers", "L1H0:q,L1H1:k", "--path-senders", "L0H1"]),
+            ("patch", #"{"clean-tokens": "1,5,9,3,7", "corrupt-tokens": "1,5,8,3,7", "answer-id": 4, "wrong-id": 6, "act": "resid_pre", "attribution": "atp", "top-k": 3}"#,
+             ["--clean-tokens", "1,5,9,3,7", "--corrupt-tokens", "1,5,8,3,7", "--answer-id", "4", "--wrong-id", "6", "--act", "resid_pre", "--attribution", "atp", "--top-k", "3"]),
+            ("heads", #"{"prompt": "The cat sat on", "pattern": "L1H2"}"#, ["--prompt", "The cat sat on", "--pattern", "L1H2"]),
+            ("heads", #"{"prompt": "The cat sat on the cat", "detect": "previous_token", "exclude-bos": true}"#,
+             ["--prompt", "The cat sat on the cat", "--detect", "previous_token", "--exclude-bos"]),
+            ("heads", #"{"induction": true, "seq-len": 6, "batch": 2}"#, ["--induction", "--seq-len", "6", "--batch", "2"]),
+            ("heads", #"{"copy-scores": true}"#, ["--copy-scores"]),
+            ("heads", #"{"composition": "K"}"#, ["--composition", "K"]),
+            ("neurons", #"{"neuron": "0:3", "corpus": "\#(corpus)", "top": 3}"#, ["--neuron", "0:3", "--corpus", corpus, "--top", "3"]),
+            ("congruence", #"{"sample": 20, "bins": 5, "seed": 3}"#, ["--sample", "20", "--bins", "5", "--seed", "3"]),
+        ]
+    }
+
+    @Test func everyCommandAnswersExactlyItsJSONOutput() throws {
+        let server = try ServeProcess(["--model", Self.gpt2])
+        let corpus = try Self.corpus()
+        var commands: Set<String> = []
+        for (command, body, args) in Self.cases(corpus: corpus) {
+            let reply = try server.post("/api/\(command)", body)
+            let cli = try CLI.run([command, "--model", Self.gpt2, "--json"] + args)
+            #expect(cli.status == 0, "\(command) \(args): \(cli.stderr)")
+            #expect(reply.status == 200, "\(command) \(body): \(reply.text)")
+            #expect(reply.headers["content-type"]?.hasPrefix("application/json") == true)
+            #expect(reply.text == cli.stdout.trimmingCharacters(in: .newlines), "\(command) \(body)")
+            #expect(reply.text.count > 20, "\(command): \(reply.text)")
+            commands.insert(command)
+        }
+        #expect(commands == ["predict", "tokenize", "lens", "attribute", "diff", "patch", "heads", "neurons", "congruence"])
+    }
+
+    @Test func parityOnAnotherArchitecture() throws {
+        let pythia = CLI.model("pythia-tiny")
+        let server = try ServeProcess(["--model", pythia])
+        for (command, body, args) in [("lens", #"{"prompt": "Hello world", "top": 2}"#, ["--prompt", "Hello world", "--top", "2"]),
+                                      ("attribute", #"{"prompt": "Hello world", "answer-id": 3, "by": "component"}"#,
+                                       ["--prompt", "Hello world", "--answer-id", "3", "--by", "component"])] {
+            let reply = try server.post("/api/\(command)", body)
+            let cli = try CLI.run([command, "--model", pythia, "--json"] + args)
+            #expect(reply.status == 200 && reply.text == cli.stdout.trimmingCharacters(in: .newlines), "\(command): \(reply.text)")
+        }
+    }
+
+    @Test func badRequestsGetOneSentenceErrorsAndTheServerKeepsAnswering() throws {
+        let server = try ServeProcess(["--model", Self.gpt2])
+        func expectError(_ reply: HTTPReply, _ status: Int, containing part: String, _ what: String) {
+            #expect(reply.status == status, "\(what): \(reply.status) \(reply.text)")
+            let message = reply.json["error"] as? String ?? ""
+            #expect(reply.json.count == 1 && message.contains(part), "\(what): \(reply.text)")
+            #expect(!message.contains("\n") && !message.contains("Usage"), "\(what): \(message)")
+        }
+        expectError(try server.post("/api/predict", #"{"prompt": "The cat"#), 400, containing: "not JSON", "malformed JSON")
+        expectError(try server.post("/api/predict", #"["The cat"]"#), 400, containing: "JSON object", "not an object")
+        expectError(try server.post("/api/predict", #"{"prompt": "The cat", "top": "many"}"#), 400, containing: "'many' is invalid for '--top", "wrong type")
+        expectError(try server.post("/api/predict", #"{"prompt": "The cat", "top": {"n": 1}}"#), 400, containing: "'top' must be", "object value")
+        expectError(try server.post("/api/predict", #"{"prompt": "The cat", "no-bos": "yes"}"#), 400, containing: "no-bos", "flag with a value")
+        expectError(try server.post("/api/heads", #"{"prompt": "The cat", "pattern": "L9H0"}"#), 400, containing: "head L9H0 does not exist", "layer out of range")
+        expectError(try server.post("/api/heads", #"{"prompt": "The cat", "pattern": "L1H7"}"#), 400, containing: "head L1H7 does not exist", "head out of range")
+        expectError(try server.post("/api/lens", #"{"tokens": "1,99999"}"#), 400, containing: "99999", "token out of range")
+        expectError(try server.post("/api/predict", #"{"prompt": "x", "model": "gpt2"}"#), 400, containing: "'model' cannot be given", "model option")
+        expectError(try server.post("/api/predict", #"{"prompt": "x", "html": "/tmp/x.html"}"#), 400, containing: "'html' cannot be given", "html option")
+        expectError(try server.post("/api/predict", #"{"prompt": "x", "bogus": 1}"#), 400, containing: "bogus", "unknown option")
+        expectError(try server.post("/api/predict", data: Data(repeating: UInt8(ascii: "a"), count: 2 << 20)), 413, containing: "over 1 MiB", "2 MiB body")
+        expectError(try server.post("/api/nothing", "{}"), 404, containing: "no API command 'nothing'", "unknown command")
+        expectError(try server.get("/no/such/page"), 404, containing: "no such page", "unknown page")
+        // Still answering, with the right numbers.
+        let after = try server.post("/api/predict", #"{"prompt": "The cat sat", "top": 3}"#)
+        let cli = try CLI.run(["predict", "--model", Self.gpt2, "--prompt", "The cat sat", "--top", "3", "--json"])
+        #expect(after.status == 200 && after.text == cli.stdout.trimmingCharacters(in: .newlines))
+    }
+}
