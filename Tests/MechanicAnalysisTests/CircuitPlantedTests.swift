@@ -4,18 +4,27 @@ import Mechanic
 @testable import MechanicAnalysis
 
 /// Circuit discovery on the planted induction model (`PlantedInductionModel`): repeated random
-/// tokens, the corrupted prompt's second half replaced by other random tokens. Every method must
-/// find the K-composition edge `a0.h0->a1.h0<k>` and `a1.h0->logits`, and leave the decoy heads out.
+/// tokens against a corrupted copy. Every method must find the K-composition edge
+/// `a0.h0->a1.h0<k>` and `a1.h0->logits`, and leave the decoy heads out.
+///
+/// The key the induction head needs (the token *after* the earlier occurrence, found through its
+/// previous-token information) lies in the *first* half. With only the second half corrupted the
+/// first half — and so every key the final position reads — is the same in both prompts: patching
+/// `a0.h0->a1.h0<k>` then changes nothing, and exact ACDC rightly drops it (checked below), while
+/// EAP still ranks it. With the first half corrupted (the query side identical) the edge is
+/// necessary and every method keeps it.
 @Suite struct CircuitPlantedTests {
-    /// `[BOS] + s + s[0..<n-1]` (answer `s[n-1]`) vs `[BOS] + s + r[0..<n-1]`.
-    static func pairs(_ planted: PlantedInductionModel, count: Int = 3, n: Int = 8) -> [PatchingPair] {
+    /// `[BOS] + s + s[0..<n-1]` (answer `s[n-1]`) vs `[BOS] + s + r[0..<n-1]` (second half
+    /// corrupted) or `[BOS] + r + s[0..<n-1]` (first half corrupted).
+    static func pairs(_ planted: PlantedInductionModel, count: Int = 3, n: Int = 8, firstHalf: Bool = true) -> [PatchingPair] {
         var rng = SplitMix(seed: 11)
         let V = planted.vocabSize - 1                       // token ids below the BOS id
         return (0..<count).map { _ in
             var ids = Array(0..<V)
             for i in stride(from: ids.count - 1, to: 0, by: -1) { ids.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             let s = Array(ids[0..<n]), r = Array(ids[n..<(2 * n)])
-            return PatchingPair(clean: [planted.bos] + s + s.dropLast(), corrupt: [planted.bos] + s + r.dropLast(),
+            let corrupt = firstHalf ? [planted.bos] + r + s.dropLast() : [planted.bos] + s + r.dropLast()
+            return PatchingPair(clean: [planted.bos] + s + s.dropLast(), corrupt: corrupt,
                                 answer: s[n - 1], wrong: ids[2 * n])
         }
     }
@@ -28,7 +37,7 @@ import Mechanic
     func findsInduction(_ method: CircuitMethod) throws {
         let planted = try PlantedInductionModel.build(sharpness: 4)
         let pairs = Self.pairs(planted)
-        let options = CircuitOptions(method: method, topN: method == .acdc ? nil : 6, threshold: method == .acdc ? 0.05 : nil, evaluate: true)
+        let options = CircuitOptions(method: method, topN: method == .acdc ? nil : 5, threshold: method == .acdc ? 0.05 : nil, evaluate: true)
         let result = try CircuitDiscovery.run(model: planted.model, pairs: pairs, options: options)
         let inGraph = Set(result.edges.filter { $0.value.inGraph }.map(\.key))
         #expect(inGraph.contains("a0.h0->a1.h0<k>"), "\(method): \(inGraph.sorted())")
@@ -44,6 +53,18 @@ import Mechanic
             #expect(result.edges.filter { Self.decoyEdge($0.key) }.allSatisfy { abs($0.value.score) <= 1e-6 * top })
         }
         #expect(result.cfg == CircuitResult.Config(nLayers: 2, nHeads: 3, parallelAttnMLP: false, dModel: planted.model.config.dModel))
+    }
+
+    @Test func secondHalfCorruption() throws {
+        let planted = try PlantedInductionModel.build(sharpness: 4)
+        let pairs = Self.pairs(planted, firstHalf: false)
+        let eap = try CircuitDiscovery.run(model: planted.model, pairs: pairs, options: CircuitOptions(method: .eap, topN: 5))
+        let eapIn = Set(eap.edges.filter { $0.value.inGraph }.map(\.key))
+        #expect(eapIn.contains("a0.h0->a1.h0<k>") && eapIn.contains("a1.h0->logits") && !eapIn.contains(where: Self.decoyEdge))
+        // Exact: only the query side differs, so the circuit is the query edge and the output.
+        let acdc = try CircuitDiscovery.run(model: planted.model, pairs: pairs, options: CircuitOptions(method: .acdc, threshold: 0.05))
+        let acdcIn = Set(acdc.edges.filter { $0.value.inGraph }.map(\.key))
+        #expect(acdcIn == ["input->a1.h0<q>", "a1.h0->logits"])
     }
 
     @Test func jsonIsMIBFormat() throws {
