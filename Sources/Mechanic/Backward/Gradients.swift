@@ -22,10 +22,11 @@ extension HookedTransformer {
     /// propagates that back through the model.
     ///
     /// The forward caches every activation of the default hook points; memory is that of a full
-    /// cache (checked before the forward like any cache).
-    public func gradients(_ batch: TokenBatch, objectiveGradient: (Tensor) throws -> Tensor) throws -> Gradients {
+    /// cache (checked before the forward like any cache). `hooks` edit the forward (e.g. the
+    /// embeddings of integrated gradients); the backward runs through the edited activations.
+    public func gradients(_ batch: TokenBatch, hooks: [Hook] = [], objectiveGradient: (Tensor) throws -> Tensor) throws -> Gradients {
         let c = config
-        let r = try forward(batch, options: ForwardOptions(cache: .all, logits: .none))
+        let r = try forward(batch, options: ForwardOptions(hooks: hooks, cache: .all, logits: .none))
         guard let final = r.residual else { throw MechanicError.invalidArgument("gradients: the forward returned no final residual stream") }
         let cache = r.cache
         let (B, P, D, V) = (batch.batch, batch.length, c.dModel, c.dVocab)

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import Mechanic
+import MechanicAnalysis
+
+extension CircuitMethod: ExpressibleByArgument {}
+
+struct CircuitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "circuit",
+        abstract: "Automatic circuit discovery on MIB's edge graph: EAP, EAP-IG or exact ACDC, with exact faithfulness.",
+        discussion: """
+        Examples:
+          mechanic circuit --model gpt2 --dataset ioi.jsonl --method eap --top-n 200 --evaluate --html circuit.html
+          mechanic circuit --model gpt2 --dataset ioi.jsonl --method acdc --threshold 0.01 --json > circuit.json
+        Nodes: input, a{L}.h{H}, m{L}, logits; edges such as a0.h1->a3.h4<q>, m2->a5.h0<v>, input->m0, a11.h9->logits. \
+        eap / eap-ig score each edge by Σ (u_corrupt − u_clean)·∂(logit difference)/∂(v's input); --top-n (default 50) \
+        or --threshold (|score|) choose the circuit. acdc removes, in reverse topological order, every edge whose \
+        patching changes the loss (--acdc-metric kl or logit_diff) by less than --threshold (default 0.01). \
+        --json prints MIB's format {cfg, nodes, edges} plus method, metric, notes, evaluation. See docs/cli/circuit.md.
+        """)
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(name: .long, help: "JSON-lines file of {\"clean\", \"corrupt\", \"answer\", \"wrong\"} pairs (texts or ids), e.g. from `mechanic dataset`.")
+    var dataset: String?
+    @Option(name: .long, parsing: .unconditional, help: "One pair: clean prompt as comma-separated token ids.")
+    var cleanTokens: String?
+    @Option(name: .long, parsing: .unconditional, help: "One pair: corrupted prompt as comma-separated token ids (same length).")
+    var corruptTokens: String?
+    @Option(name: .long, parsing: .unconditional, help: "With --clean-tokens: the answer token id.")
+    var answerId: Int?
+    @Option(name: .long, parsing: .unconditional, help: "With --clean-tokens: the wrong token id.")
+    var wrongId: Int?
+    @Flag(name: .long, help: "Do not prepend BOS when tokenizing dataset texts.")
+    var noBos = false
+
+    @Option(name: .long, help: "eap | eap-ig | acdc.")
+    var method: CircuitMethod = .eap
+    @Option(name: .long, parsing: .unconditional, help: "EAP-IG: interpolation steps of the input embeddings.")
+    var igSteps = 5
+    @Option(name: .long, parsing: .unconditional, help: "EAP/EAP-IG: the circuit is this many edges with the largest |score| (default 50).")
+    var topN: Int?
+    @Option(name: .long, parsing: .unconditional, help: "EAP/EAP-IG: keep edges with |score| ≥ this; ACDC: the removal threshold τ (default 0.01).")
+    var threshold: Double?
+    @Option(name: .long, help: "ACDC's metric: kl or logit_diff.")
+    var acdcMetric: PatchingMetric = .kl
+    @Flag(name: .long, help: "Faithfulness of the circuit and MIB's CPR/CMD over the top 0.1% … 100% of edges (exact patched runs).")
+    var evaluate = false
+    @Flag(name: .long, help: "No progress bar on stderr.")
+    var quiet = false
+    @Flag(name: .long, help: "Print JSON (MIB's circuit format).")
+    var json = false
+    @OptionGroup var report: HTMLReportOption
+
+    func validate() throws {
+        guard (dataset != nil) != (cleanTokens != nil) else { throw ValidationError("give --dataset FILE or --clean-tokens/--corrupt-tokens") }
+        if cleanTokens != nil, corruptTokens == nil || answerId == nil || wrongId == nil {
+            throw ValidationError("--clean-tokens needs --corrupt-tokens, --answer-id and --wrong-id")
+        }
+        if method == .acdc, topN != nil { throw ValidationError("--top-n applies to eap and eap-ig; ACDC's circuit is set by --threshold") }
+    }
+
+    func run() throws {
+        let m = try model.load()
+        let pairs: [PatchingPair]
+        if let dataset {
+            let bos: Bool? = noBos ? false : nil
+            pairs = try PatchingDataset.load(URL(fileURLWithPath: dataset), tokenize: { try m.toTokens($0, prependBOS: bos) },
+                                             singleToken: { try m.toSingleToken($0) })
+        } else {
+            pairs = [PatchingPair(clean: try parseTokenList(cleanTokens ?? "", option: "--clean-tokens"),
+                                  corrupt: try parseTokenList(corruptTokens ?? "", option: "--corrupt-tokens"),
+                                  answer: answerId ?? 0, wrong: wrongId ?? 0)]
+        }
+        let options = CircuitOptions(method: method, igSteps: igSteps, topN: topN, threshold: threshold, acdcMetric: acdcMetric, evaluate: evaluate)
+        let unit = method == .acdc ? "edge tests" : "passes"
+        let result = try Interruptible.run(unit: unit, quiet: quiet) { progress in
+            try CircuitDiscovery.run(model: m, pairs: pairs, options: options, progress: progress)
+        }
+        try report.write(title: "Circuit (\(method.rawValue))", meta: reportMeta(m, processed: !model.noProcessing)
+                            + [("pairs", dataset.map { "\($0) (\(pairs.count) pairs)" } ?? "1 pair")], [result])
+        if json { return try printResult(result) }
+        let kept = result.rankedEdges.filter(\.entry.inGraph)
+        print("\(method.rawValue): \(kept.count) of \(result.edges.count) edges in the circuit, \(pairs.count) pair\(pairs.count == 1 ? "" : "s")")
+        for note in result.notes { print("  " + note) }
+        if let e = result.evaluation {
+            print(String(format: "faithfulness %.4f   CPR %.4f   CMD %.4f   (logit diff: clean %.4f, circuit %.4f, all patched %.4f)",
+                         e.faithfulness, e.cpr, e.cmd, e.cleanMetric, e.circuitMetric, e.emptyMetric))
+        }
+        for (name, entry) in kept.prefix(30) { print(String(format: "  %@  %+.5f", name.padding(toLength: 28, withPad: " ", startingAt: 0), entry.score)) }
+        if kept.count > 30 { print("  … \(kept.count - 30) more (--json for all)") }
+    }
+}
