@@ -10,6 +10,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `mechanic serve` only.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // BLAS: OpenBLAS through pkg-config on Linux, Accelerate on Apple platforms.
@@ -30,6 +32,7 @@ let package = Package(
         .executableTarget(name: "mechanic", dependencies: [
             "Mechanic", "MechanicAnalysis", "MechanicBench", "MechanicDemo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "MechanicTensorTests", dependencies: ["MechanicTensor"]),
         .testTarget(name: "MechanicIOTests", dependencies: ["MechanicIO"]),

@@ -3,7 +3,7 @@ import Foundation
 import Mechanic
 import MechanicAnalysis
 
-struct AttributeCommand: ParsableCommand {
+struct AttributeCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "attribute",
         abstract: "Direct logit attribution: how much each layer, head, neuron or component writes the answer's logit (minus the wrong token's).",
@@ -43,8 +43,11 @@ struct AttributeCommand: ParsableCommand {
         try requireAtLeast(1, top, "--top")
     }
 
-    func run() throws {
-        let m = try model.load()
+    var jsonOutput: Bool { json }
+
+    func run() throws { try runLoading(model.load) }
+
+    func result(model m: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
         let ids = try input.ids(for: m)
         guard let answerId = try answer.id(for: m) else { throw ValidationError("give --answer or --answer-id") }
         let wrongToken: Int? = try wrongId.map { id in
@@ -55,12 +58,13 @@ struct AttributeCommand: ParsableCommand {
         let all = try DirectLogitAttribution.run(model: m, tokens: ids, answer: answerId, wrong: wrongToken, position: pos, by: by, top: nil)
         var r = all
         r.entries = Array(all.entries.prefix(top))
-        try report.write(title: "Direct logit attribution", meta: reportMeta(m, processed: !model.noProcessing) + input.reportMeta + [
+        try report.write(title: "Direct logit attribution", meta: reportMeta(m, processed: !self.model.noProcessing) + input.reportMeta + [
             ("answer", "\(all.answerToken.debugDescription) (id \(all.answerId))"),
             ("wrong", all.wrongId.map { "\(all.wrongToken?.debugDescription ?? "") (id \($0))" } ?? "none"),
             ("position", "\(pos) → \(all.position)"), ("by", by.rawValue),
         ], [all])
-        if json { return try printEncodable(r) }
+        let out = CommandResult(r, keys: .snakeCase)
+        if json { return out }
         print("prompt tokens: " + r.strTokens.map(\.debugDescription).joined(separator: " "))
         let target = r.wrongId.map { "logit[\(r.answerToken.debugDescription)] − logit[\(m.pieceString($0).debugDescription)]" }
             ?? "logit[\(r.answerToken.debugDescription)]"
@@ -71,6 +75,7 @@ struct AttributeCommand: ParsableCommand {
         for e in r.entries {
             print(e.label.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "  %+10.4f", Double(e.value)))
         }
+        return out
     }
 }
 

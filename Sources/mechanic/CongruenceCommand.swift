@@ -3,7 +3,7 @@ import Foundation
 import Mechanic
 import MechanicAnalysis
 
-struct CongruenceCommand: ParsableCommand {
+struct CongruenceCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "congruence",
         abstract: "Similarity of token embeddings — raw W_E and after block 0 — with histograms over token pairs.",
@@ -53,8 +53,11 @@ struct CongruenceCommand: ParsableCommand {
         try requireAtMost(100_000, bins, "--bins", "each series stores every bin")
     }
 
-    func run() throws {
-        let m = try model.load()
+    var jsonOutput: Bool { json }
+
+    func run() throws { try runLoading(model.load) }
+
+    func result(model m: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
         let metricValue = metric
         let kinds = try (embedding ?? (m.config.attnOnly ? "raw,block0" : "raw,mlp0")).split(separator: ",").map { k -> EmbeddingKind in
             let name = k.trimmingCharacters(in: .whitespaces)
@@ -74,9 +77,7 @@ struct CongruenceCommand: ParsableCommand {
             ids = TokenSample.draw(count: sample ?? 2000, from: m.config.dVocab, seed: seed)
         }
         let result = try m.congruence(tokens: ids, kinds: kinds, options: CongruenceOptions(metric: metricValue, bins: bins, seed: seed))
-        if json {
-            try printResult(CongruenceJSON(result))
-        } else {
+        if !json {
             print("\(result.tokens.count) tokens, \(result.tokens.count * (result.tokens.count - 1) / 2) pairs, \(metric.rawValue)")
             for s in result.series {
                 print("\n\(s.kind.title): mean \(HTMLText.format(s.stats.mean))  std \(HTMLText.format(s.stats.standardDeviation))  min \(HTMLText.format(s.stats.minimum))  max \(HTMLText.format(s.stats.maximum))")
@@ -91,11 +92,12 @@ struct CongruenceCommand: ParsableCommand {
         }
         try report.write {
             var r = Report(title: "Token congruence — \(metric.rawValue)",
-                           meta: reportMeta(m, processed: !model.noProcessing) + [("tokens", "\(result.tokens.count)"), ("metric", metric.rawValue),
+                           meta: reportMeta(m, processed: !self.model.noProcessing) + [("tokens", "\(result.tokens.count)"), ("metric", metric.rawValue),
                                                                                   ("embeddings", kinds.map(\.rawValue).joined(separator: ", ")), ("bins", "\(bins)"),
                                                                                   ("seed", "\(seed)")])
             r.add(result)
             return r
         }
+        return CommandResult(CongruenceJSON(result))
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Mechanic
 import MechanicAnalysis
 
-struct DiffCommand: ParsableCommand {
+struct DiffCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
         abstract: "Activation differences between two prompts (or the means of two prompt sets), component by component.",
@@ -84,8 +84,11 @@ struct DiffCommand: ParsableCommand {
         try requireAtLeast(0, verify, "--verify")
     }
 
-    func run() throws {
-        let m = try model.load()
+    var jsonOutput: Bool { json }
+
+    func run() throws { try runLoading(model.load) }
+
+    func result(model m: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
         var a: [[Int]], b: [[Int]], texts: (a: [String], b: [String])?
         if !aTokens.isEmpty {
             a = try aTokens.map { try parseTokenList($0, option: "--a-tokens") }
@@ -104,16 +107,16 @@ struct DiffCommand: ParsableCommand {
                                    top: top, rankBy: rankBy, verify: verify, answer: answerId, wrong: wrongToken, progress: progress)
         }
         // --verify patches: a progress bar, and Ctrl-C stops before anything is written.
-        let report = verify > 0 ? try Interruptible.run(unit: "patches", quiet: quiet, diff) : try diff(nil)
-        var meta = reportMeta(m, processed: !model.noProcessing)
+        let report = verify > 0 ? try Interruptible.run(unit: "patches", quiet: quiet, progress: progress, diff) : try diff(progress)
+        var meta = reportMeta(m, processed: !self.model.noProcessing)
         for (name, side, given) in [("A", a, texts?.a), ("B", b, texts?.b)] {
             meta.append((name, given.map { $0.map(\.debugDescription).joined(separator: ", ") }
                             ?? side.map { $0.map(String.init).joined(separator: ",") }.joined(separator: " | ")))
         }
         meta += [("position", pos.map(String.init) ?? "final token"), ("rank by", rankBy.rawValue), ("verify", "\(verify)")]
         try html.write(title: "Activation differences", meta: meta, [report])
-        if json { return try printEncodable(report) }
-        printText(report)
+        if !json { printText(report) }
+        return CommandResult(report, keys: .snakeCase)
     }
 
     func printText(_ r: ActivationDiffReport) {

@@ -5,7 +5,7 @@ import MechanicAnalysis
 
 /// `mechanic heads <analysis>`; the older one-command form (`mechanic heads --detect KIND …`)
 /// still works and runs the same code.
-struct HeadsCommand: ParsableCommand {
+struct HeadsCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "heads",
         abstract: "Attention-head analysis: detect_head scores, induction scores, attention patterns, OV copy and mapping scores, composition scores, name-mover scatter data.",
@@ -73,26 +73,38 @@ struct HeadsCommand: ParsableCommand {
         if nameMovers { try answers.checkGiven("--name-movers") }
     }
 
+    var jsonOutput: Bool { output.json }
+
     func run() throws {
         try checkOptions()
-        let r = try output.runner(input, heads: filter.heads)
+        try output.emit(try analyse(try output.runner(input, heads: filter.heads)))
+    }
+
+    func result(model: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
+        try checkOptions()
+        let options = output.modelOptions
+        // The planted model's BOS, as the command line's runner finds it.
+        let bos = options.model == "planted:induction" ? try PlantedInductionModel.build().bos : nil
+        return try analyse(try HeadsRunner(model: model, plantedBOS: bos, options, input: input, json: output.json, report: output.report))
+    }
+
+    func analyse(_ r: HeadsRunner) throws -> CommandResult {
         if let detect {
-            try r.detect(detect, options: HeadDetectionOptions(heads: try filter.list()?.map { ($0.layer, $0.head) }, excludeBOS: excludeBos,
-                                                               excludeCurrentToken: excludeCurrentToken, errorMeasure: measure))
+            return try r.detect(detect, options: HeadDetectionOptions(heads: try filter.list()?.map { ($0.layer, $0.head) }, excludeBOS: excludeBos,
+                                                                      excludeCurrentToken: excludeCurrentToken, errorMeasure: measure))
         } else if induction {
             let o = inductionOptions
-            try r.induction(seqLen: o.seqLen, batch: o.batch, seed: o.seed, bos: o.bos, distinct: o.distinct)
+            return try r.induction(seqLen: o.seqLen, batch: o.batch, seed: o.seed, bos: o.bos, distinct: o.distinct)
         } else if let pattern {
-            try r.pattern(try HeadIndex.parsingOption(pattern, "--pattern"))
+            return try r.pattern(try HeadIndex.parsingOption(pattern, "--pattern"))
         } else if copyScores, let mapping {
-            try r.mapping(file: mapping, embedding: copy.chosenEmbedding, k: copy.topK ?? 5, heads: try filter.list())
+            return try r.mapping(file: mapping, embedding: copy.chosenEmbedding, k: copy.topK ?? 5, heads: try filter.list())
         } else if copyScores {
-            try r.copyScores(embedding: copy.chosenEmbedding, topK: copy.topK ?? 1, heads: try filter.list())
+            return try r.copyScores(embedding: copy.chosenEmbedding, topK: copy.topK ?? 1, heads: try filter.list())
         } else if let composition {
-            try r.composition(composition)
-        } else if nameMovers {
-            try answers.run(r)
+            return try r.composition(composition)
         }
+        return try answers.run(r)
     }
 }
 

@@ -37,6 +37,11 @@ struct HeadsOutput: ParsableArguments {
 
     @OptionGroup var report: HTMLReportOption
 
+    /// Prints `out` when `--json` was given (the text report is printed by the analysis).
+    func emit(_ out: CommandResult) throws {
+        if json { print(try out.json()) }
+    }
+
     func runner(_ input: HeadsInput? = nil, heads: String? = nil) throws -> HeadsRunner {
         var r = try HeadsRunner(modelOptions, input: input, json: json, report: report)
         if let heads { r.meta.append(("heads", heads)) }
@@ -120,10 +125,10 @@ struct NameMoverOptions: ParsableArguments {
         try requireAtLeast(0, answerPos, "--answer-pos")
     }
 
-    func run(_ r: HeadsRunner) throws {
+    func run(_ r: HeadsRunner) throws -> CommandResult {
         let a = try answerId ?? r.m.toSingleToken(answer ?? "")
         let w = try wrongId ?? r.m.toSingleToken(wrong ?? "")
-        try r.nameMovers(answer: a, wrong: w, answerPos: answerPos)
+        return try r.nameMovers(answer: a, wrong: w, answerPos: answerPos)
     }
 }
 

@@ -18,10 +18,15 @@ struct HeadsRunner {
     init(_ modelOptions: ModelOptions, input: HeadsInput?, json: Bool, report: HTMLReportOption) throws {
         if modelOptions.model == "planted:induction" {
             let planted = try PlantedInductionModel.build()
-            (m, plantedBOS) = (planted.model, planted.bos)
+            try self.init(model: planted.model, plantedBOS: planted.bos, modelOptions, input: input, json: json, report: report)
         } else {
-            (m, plantedBOS) = (try modelOptions.load(), nil)
+            try self.init(model: try modelOptions.load(), plantedBOS: nil, modelOptions, input: input, json: json, report: report)
         }
+    }
+
+    /// A runner on an already loaded model (the server's).
+    init(model: HookedTransformer, plantedBOS: Int?, _ modelOptions: ModelOptions, input: HeadsInput?, json: Bool, report: HTMLReportOption) throws {
+        (m, self.plantedBOS) = (model, plantedBOS)
         meta = reportMeta(m, processed: !modelOptions.noProcessing)
         if modelOptions.model == "planted:induction" {
             meta = [("model", "planted:induction (PlantedInductionModel, hand-set weights)"), meta[1]]
@@ -44,7 +49,7 @@ struct HeadsRunner {
 
     // MARK: analyses
 
-    func detect(_ kind: HeadKind, options: HeadDetectionOptions) throws {
+    func detect(_ kind: HeadKind, options: HeadDetectionOptions) throws -> CommandResult {
         let ids = try ids()
         let r = try m.detectHead(tokens: ids, pattern: .head(kind), options: options)
         r.warnings.forEach { warn("warning: " + $0) }
@@ -58,30 +63,35 @@ struct HeadsRunner {
             return HTMLReportOption.report("detect_head: \(kind.rawValue)", meta: meta + [("measure", measure), ("exclude BOS", "\(options.excludeBOS)"),
                                            ("exclude current token", "\(options.excludeCurrentToken)")], [detection])
         }
-        if json { return try printResult(HeadScoresResult(r.scores)) }
+        let out = CommandResult(HeadScoresResult(r.scores))
+        if json { return out }
         print("detect_head \(kind.rawValue) (\(measure)\(options.excludeBOS ? ", exclude BOS" : "")\(options.excludeCurrentToken ? ", exclude current token" : ""))")
         printLayerHeadTable(r.scores)
+        return out
     }
 
-    func induction(seqLen: Int?, batch: Int, seed: UInt64, bos: Int?, distinct: Bool) throws {
+    func induction(seqLen: Int?, batch: Int, seed: UInt64, bos: Int?, distinct: Bool) throws -> CommandResult {
         let r = try m.inductionScores(seqLen: seqLen, batch: batch, seed: seed, bos: bos ?? plantedBOS, distinct: distinct)
         let result = InductionScoresResult(r, batch: batch, seed: seed)
         try report.write(title: "Induction scores", meta: meta + [("seq_len", "\(r.seqLen)"), ("batch", "\(batch)"), ("seed", "\(seed)"),
                                                                   ("BOS", result.bos.map { "\($0)" } ?? "none"), ("distinct", "\(distinct)")], [r])
-        if json { return try printResult(result) }
+        let out = CommandResult(result)
+        if json { return out }
         print("induction scores: \(batch) × [\(result.bos != nil ? "BOS + " : "")r + r], |r| = \(r.seqLen), seed \(seed)")
         printLayerHeadTable(r.scores)
         printTop(r.scores, label: "top induction heads")
+        return out
     }
 
-    func pattern(_ head: HeadIndex) throws {
+    func pattern(_ head: HeadIndex) throws -> CommandResult {
         let ids = try ids()
         let p = try m.attentionPattern(tokens: ids, layer: head.layer, head: head.head)  // [q, k]
         let pieces = ids.map(piece)
         let n = ids.count
         try report.write(title: "Attention pattern \(head)", meta: meta,
                          [AttentionPatternReport(layer: head.layer, head: head.head, tokens: ids, strTokens: pieces, pattern: p)])
-        if json { return try printResult(AttentionPatternResult(head: head, tokens: ids, strTokens: pieces, pattern: p)) }
+        let out = CommandResult(AttentionPatternResult(head: head, tokens: ids, strTokens: pieces, pattern: p))
+        if json { return out }
         print("attention pattern \(head) (rows: query, columns: key)")
         let labels = pieces.map { String($0.debugDescription.prefix(10)) }
         print(String(repeating: " ", count: 16) + (0..<n).map { String(format: "%6d", $0) }.joined())
@@ -89,25 +99,29 @@ struct HeadsRunner {
             let row = (0..<n).map { j in j > i ? "     ." : String(format: "%6.2f", p[i, j]) }.joined()
             print(String(format: "%3d ", i) + labels[i].padding(toLength: 12, withPad: " ", startingAt: 0) + row)
         }
+        return out
     }
 
-    func copyScores(embedding: CopyEmbedding, topK k: Int, heads: [HeadIndex]?) throws {
+    func copyScores(embedding: CopyEmbedding, topK k: Int, heads: [HeadIndex]?) throws -> CommandResult {
         let s = try m.copyScores(CopyScoreOptions(embedding: embedding, topK: k, heads: heads?.map { ($0.layer, $0.head) }))
         try report.write(title: "OV copy scores", meta: meta + [("embedding", embedding.rawValue), ("top-k", "\(k)")], [s])
-        if json { return try printResult(CopyScoresResult(s, embedding: embedding, topK: k)) }
+        let out = CommandResult(CopyScoresResult(s, embedding: embedding, topK: k))
+        if json { return out }
         print("fraction of tokens whose own id is in the top \(k) of their OV-circuit output (\(embedding.rawValue) embedding)")
         printLayerHeadTable(s.topKFraction)
         print("\neigenvalue copying score Re(Σλ)/Σ|λ| of the full OV circuit")
         printLayerHeadTable(s.eigenScore)
         printTop(s.eigenScore, label: "top copying heads (eigenvalue score)")
+        return out
     }
 
-    func mapping(file: String, embedding: CopyEmbedding, k: Int, heads: [HeadIndex]?) throws {
+    func mapping(file: String, embedding: CopyEmbedding, k: Int, heads: [HeadIndex]?) throws -> CommandResult {
         let data = try InputFile.read(file, what: "a JSON mapping of source → target tokens", limit: InputFile.textLimit)
         let mapping = try TokenMapping.parse(json: data) { try m.toSingleToken($0) }
         let r = try m.mappingScores(mapping, embedding: embedding, k: k, heads: heads?.map { ($0.layer, $0.head) })
         try report.write(title: "Mapping scores", meta: meta + [("embedding", embedding.rawValue), ("mapping", file), ("k", "\(k)")], [r])
-        if json { return try printResult(MappingScoresResult(r, mapping: mapping, embedding: embedding)) }
+        let out = CommandResult(MappingScoresResult(r, mapping: mapping, embedding: embedding))
+        if json { return out }
         print("mapping scores over \(mapping.pairs.count) pairs (\(embedding.rawValue) embedding); rank 1 = the head's top output")
         print("head      mean rank   top-1   top-\(k)")
         let ranked = r.headsByMeanRank
@@ -119,24 +133,28 @@ struct HeadsRunner {
                       + String(format: "%.3f", best.logits[i]) + " (source's own rank \(best.sourceRanks[i]))")
             }
         }
+        return out
     }
 
-    func composition(_ mode: CompositionMode) throws {
+    func composition(_ mode: CompositionMode) throws -> CommandResult {
         let s = try m.allCompositionScores(mode)  // [L, H, L, H]
         try report.write(title: "\(mode.rawValue)-composition scores", meta: meta + [("mode", mode.rawValue)], [CompositionReport(mode: mode, scores: s)])
-        if json { return try printResult(CompositionScoresResult(mode: mode, scores: s)) }
+        let out = CommandResult(CompositionScoresResult(mode: mode, scores: s))
+        if json { return out }
         print("\(mode)-composition scores ‖OV₁·M₂‖/(‖OV₁‖‖M₂‖), strongest first (earlier head → later head)")
         for e in HeadRanking.compositions(s, limit: 20) { print("\(e.sender) → \(e.receiver)  " + String(format: "%.4f", e.score)) }
+        return out
     }
 
-    func nameMovers(answer: Int, wrong: Int, answerPos: Int?) throws {
+    func nameMovers(answer: Int, wrong: Int, answerPos: Int?) throws -> CommandResult {
         let ids = try ids()
         let (a, w) = (answer, wrong)
         let s = try m.nameMoverScatter(tokens: ids, answer: a, wrong: w, answerPosition: answerPos)
         try report.write(title: "Name-mover scatter", meta: meta + [("answer", "\(piece(a).debugDescription) (id \(a))"),
                                                                     ("wrong", "\(piece(w).debugDescription) (id \(w))")],
                          [NameMoverReport(scatter: s, strTokens: ids.map(piece), answerToken: piece(a), wrongToken: piece(w))])
-        if json { return try printResult(NameMoverResult(s)) }
+        let out = CommandResult(NameMoverResult(s))
+        if json { return out }
         print("direct effect on logit[\(piece(a).debugDescription)] − logit[\(piece(w).debugDescription)] at position \(s.finalPosition) "
               + "vs attention to the answer at position \(s.answerPosition)")
         print("head     direct effect   attn→answer   attn→wrong")
@@ -144,6 +162,7 @@ struct HeadsRunner {
             let toWrong = p.attnToWrong.map { String(format: "%10.3f", $0) } ?? "         –"
             print(String(format: "L%-2dH%-3d %14.4f %13.3f   ", p.layer, p.head, p.directEffect, p.attnToAnswer) + toWrong)
         }
+        return out
     }
 
     // MARK: output helpers

@@ -20,8 +20,8 @@ struct HeadsDetect: ParsableCommand {
     func validate() throws { if !input.given { throw ValidationError("heads detect needs --prompt or --tokens") } }
 
     func run() throws {
-        try output.runner(input, heads: filter.heads).detect(kind, options: HeadDetectionOptions(
-            heads: try filter.list()?.map { ($0.layer, $0.head) }, excludeBOS: excludeBos, excludeCurrentToken: excludeCurrentToken, errorMeasure: measure))
+        try output.emit(try output.runner(input, heads: filter.heads).detect(kind, options: HeadDetectionOptions(
+            heads: try filter.list()?.map { ($0.layer, $0.head) }, excludeBOS: excludeBos, excludeCurrentToken: excludeCurrentToken, errorMeasure: measure)))
     }
 }
 
@@ -32,7 +32,7 @@ struct HeadsInduction: ParsableCommand {
     @OptionGroup var output: HeadsOutput
 
     func run() throws {
-        try output.runner().induction(seqLen: options.seqLen, batch: options.batch, seed: options.seed, bos: options.bos, distinct: options.distinct)
+        try output.emit(try output.runner().induction(seqLen: options.seqLen, batch: options.batch, seed: options.seed, bos: options.bos, distinct: options.distinct))
     }
 }
 
@@ -46,7 +46,7 @@ struct HeadsPattern: ParsableCommand {
 
     func validate() throws { if !input.given { throw ValidationError("heads pattern needs --prompt or --tokens") } }
 
-    func run() throws { try output.runner(input).pattern(try HeadIndex.parsingOption(head, "heads pattern")) }
+    func run() throws { try output.emit(try output.runner(input).pattern(try HeadIndex.parsingOption(head, "heads pattern"))) }
 }
 
 struct HeadsCopyScores: ParsableCommand {
@@ -57,7 +57,7 @@ struct HeadsCopyScores: ParsableCommand {
     @OptionGroup var output: HeadsOutput
 
     func run() throws {
-        try output.runner(heads: filter.heads).copyScores(embedding: copy.chosenEmbedding, topK: copy.topK ?? 1, heads: try filter.list())
+        try output.emit(try output.runner(heads: filter.heads).copyScores(embedding: copy.chosenEmbedding, topK: copy.topK ?? 1, heads: try filter.list()))
     }
 }
 
@@ -71,7 +71,7 @@ struct HeadsMapping: ParsableCommand {
     @OptionGroup var output: HeadsOutput
 
     func run() throws {
-        try output.runner(heads: filter.heads).mapping(file: file, embedding: copy.chosenEmbedding, k: copy.topK ?? 5, heads: try filter.list())
+        try output.emit(try output.runner(heads: filter.heads).mapping(file: file, embedding: copy.chosenEmbedding, k: copy.topK ?? 5, heads: try filter.list()))
     }
 }
 
@@ -82,7 +82,7 @@ struct HeadsComposition: ParsableCommand {
     var mode: CompositionMode
     @OptionGroup var output: HeadsOutput
 
-    func run() throws { try output.runner().composition(mode) }
+    func run() throws { try output.emit(try output.runner().composition(mode)) }
 }
 
 struct HeadsNameMovers: ParsableCommand {
@@ -99,5 +99,5 @@ struct HeadsNameMovers: ParsableCommand {
         try answers.checkGiven("heads name-movers")
     }
 
-    func run() throws { try answers.run(try output.runner(input)) }
+    func run() throws { try output.emit(try answers.run(try output.runner(input))) }
 }

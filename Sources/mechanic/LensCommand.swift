@@ -3,7 +3,7 @@ import Foundation
 import Mechanic
 import MechanicAnalysis
 
-struct LensCommand: ParsableCommand {
+struct LensCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "lens",
         abstract: "Logit lens: what the residual stream before each layer (pre/mid) and after the last one would predict.",
@@ -37,16 +37,20 @@ struct LensCommand: ParsableCommand {
         try requireAtLeast(1, top, "--top")
     }
 
-    func run() throws {
-        let m = try model.load()
+    var jsonOutput: Bool { json }
+
+    func run() throws { try runLoading(model.load) }
+
+    func result(model m: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
         let ids = try input.ids(for: m)
         let answerId = try answer.id(for: m)
         let report = try LogitLens.run(model: m, tokens: ids, position: pos, mode: mode, top: top, answer: answerId)
-        try self.report.write(title: "Logit lens", meta: reportMeta(m, processed: !model.noProcessing) + input.reportMeta + [
+        try self.report.write(title: "Logit lens", meta: reportMeta(m, processed: !self.model.noProcessing) + input.reportMeta + [
             ("position", "\(pos) → \(report.position)"), ("mode", mode.rawValue), ("top", "\(top)"),
             ("answer", answerId.map { "\(m.pieceString($0).debugDescription) (id \($0))" } ?? "none"),
         ], [report])
-        if json { return try printEncodable(report) }
+        let out = CommandResult(report, keys: .snakeCase)
+        if json { return out }
         print("prompt tokens: " + report.strTokens.map(\.debugDescription).joined(separator: " "))
         print("logit lens at position \(report.position) (\(report.strTokens[report.position].debugDescription)), mode \(mode.rawValue)"
               + (answerId.map { ", answer \(m.pieceString($0).debugDescription) (\($0))" } ?? ""))
@@ -57,6 +61,7 @@ struct LensCommand: ParsableCommand {
             line += "  " + row.top.map { String(format: "%@ %.1f%%", $0.token.debugDescription, 100 * Double($0.prob)) }.joined(separator: "  ")
             print(line)
         }
+        return out
     }
 }
 

@@ -4,7 +4,7 @@ import Mechanic
 import MechanicAnalysis
 import MechanicIO
 
-struct NeuronsCommand: ParsableCommand {
+struct NeuronsCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "neurons",
         abstract: "Top-activating dataset examples of a neuron or a hook direction over a corpus (Neuroscope-style).",
@@ -87,11 +87,7 @@ struct NeuronsCommand: ParsableCommand {
     func probe(for m: HookedTransformer) throws -> ActivationProbe {
         if let neuron {
             guard hook == nil, direction == nil, index == nil else { throw ValidationError("--neuron cannot be combined with --hook/--index/--direction") }
-            let parts = neuron.split(separator: ":")
-            guard parts.count == 2, let l = Int(parts[0]), let n = Int(parts[1]), l >= 0, n >= 0 else {
-                throw ValidationError("--neuron \(neuron): expected LAYER:INDEX with both ≥ 0, e.g. 5:1234")
-            }
-            return .neuron(layer: l, index: n)
+            return try ActivationProbe(neuron: neuron)
         }
         guard let hook else { throw ValidationError("give --neuron LAYER:INDEX, or --hook with --index or --direction") }
         // A short per-layer name (resid_post, pre, pattern) names a hook point of every layer.
@@ -106,23 +102,23 @@ struct NeuronsCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
-        let m = try model.load()
+    var jsonOutput: Bool { json }
+
+    func run() throws { try runLoading(model.load) }
+
+    func result(model m: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
         let probe = try probe(for: m)
-        let ctx = context.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard ctx.count == 2, ctx.allSatisfy({ $0 >= 0 }) else { throw ValidationError("--context \(context): expected BEFORE,AFTER, e.g. 12,4") }
+        let ctx = try NeuronSearchOptions.parseContext(context)
         var reader = try CorpusReader(url: URL(fileURLWithPath: corpus), format: format)
         let bos = noBos || !m.config.defaultPrependBOS ? nil : m.bosTokenId
         let options = NeuronSearchOptions(topK: top, order: lowest ? .lowest : .highest, chunkLength: chunk, batchSize: batch,
-                                          bos: bos, contextBefore: ctx[0], contextAfter: ctx[1], maxDocuments: maxDocs, maxTokens: maxTokens)
-        let bar = ProgressLine(enabled: !noProgress)
+                                          bos: bos, contextBefore: ctx.before, contextAfter: ctx.after, maxDocuments: maxDocs, maxTokens: maxTokens)
+        let bar = ProgressLine(enabled: !noProgress && progress == nil)
         let result = try m.topActivatingExamples(probe, corpus: &reader, options: options, progress: { p in
             bar.update(fraction: p.fraction, note: "\(ProgressBar.grouped(p.documents)) docs  \(ProgressBar.grouped(p.tokens)) tokens")
         })
         bar.finish(note: "\(ProgressBar.grouped(result.documents)) docs  \(ProgressBar.grouped(result.tokens)) tokens")
-        if json {
-            try printResult(NeuronSearchJSON(result))
-        } else {
+        if !json {
             print("\(probe.label): \(result.order == .highest ? "highest" : "lowest") \(result.examples.count) of \(ProgressBar.grouped(result.tokens)) tokens in \(ProgressBar.grouped(result.documents)) documents")
             print(String(format: "mean %.4g  std %.4g  min %.4g  max %.4g", result.stats.mean, result.stats.standardDeviation,
                          result.stats.minimum, result.stats.maximum))
@@ -133,11 +129,12 @@ struct NeuronsCommand: ParsableCommand {
         }
         try report.write {
             var r = Report(title: "Top activating examples — \(probe.label)",
-                           meta: reportMeta(m, processed: !model.noProcessing) + [("probe", probe.label), ("corpus", corpus),
+                           meta: reportMeta(m, processed: !self.model.noProcessing) + [("probe", probe.label), ("corpus", corpus),
                                                                                   ("order", lowest ? "lowest" : "highest"), ("top", "\(top)")])
             r.add(result)
             return r
         }
+        return CommandResult(NeuronSearchJSON(result))
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 import Mechanic
 import MechanicAnalysis
 
-struct PatchCommand: ParsableCommand {
+struct PatchCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "patch",
         abstract: "Activation patching (TransformerLens's get_act_patch_* family), ablation and path patching.",
@@ -96,21 +96,25 @@ struct PatchCommand: ParsableCommand {
         guard pairBatch >= 1 else { throw ValidationError("--pair-batch \(pairBatch): give at least 1 pair per batch") }
     }
 
-    func run() throws {
-        let m = try model.load()
+    var jsonOutput: Bool { json }
+
+    func run() throws { try runLoading(model.load) }
+
+    func result(model m: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
         let pairs = try loadPairs(m)
         let mode: PatchingMode = ablate.map { .ablate($0) } ?? .denoise
-        var extra: [String: Any] = [:]
-        let receivers = try pathReceivers.map(parseReceivers)
+        let receivers = try pathReceivers.map { text in
+            do { return try PathReceiver.parseList(text) } catch MechanicError.invalidArgument(let message) {
+                throw MechanicError.invalidArgument("--path-receivers: \(message)")
+            }
+        }
         let senders = try pathSenders.map { try parseHeads($0, option: "--path-senders") }
-        if let receivers { extra["receivers"] = receivers.map(\.description) }
-        if let senders { extra["senders"] = senders.map(\.description) }
         let kind = act
         if let method = attribution, let kind {
-            return try runAttribution(m, pairs: pairs, mode: mode, kind: kind, method: method)
+            return try runAttribution(m, pairs: pairs, mode: mode, kind: kind, method: method, progress: progress)
         }
         // Outputs are written only after the sweep: Ctrl-C leaves nothing behind.
-        let result = try Interruptible.run(unit: "patches", quiet: quiet) { progress -> PatchingResult in
+        let result = try Interruptible.run(unit: "patches", quiet: quiet, progress: progress) { progress -> PatchingResult in
             let sweep = try PatchingSweep(model: m, pairs: pairs, metric: metric, mode: mode,
                                           pairBatchSize: pairBatch)
             sweep.progress = progress
@@ -121,24 +125,20 @@ struct PatchCommand: ParsableCommand {
             guard let kind else { throw MechanicError.invalidArgument("--act is missing or unknown") }
             return try sweep.run(kind, neuronPositions: neuronPositions, engine: engine)
         }
+        let senderNames = senders?.map(\.description), receiverNames = receivers?.map(\.description)
         try report.write(title: result.act.hasPrefix("path") ? "Path patching" : "Activation patching: \(result.act)",
                          meta: reportMeta(m, processed: !model.noProcessing) + reportInputs(pairs, model: m, mode: mode), [
             PatchingReport(result: result, cleanTokens: pairs.first.map { m.pieceStrings($0.clean) },
                            corruptTokens: pairs.first.map { m.pieceStrings($0.corrupt) }, mode: mode.description(pathPatching: receivers != nil), pairs: pairs.count,
-                           senders: extra["senders"] as? [String], receivers: extra["receivers"] as? [String]),
+                           senders: senderNames, receivers: receiverNames),
         ])
-        if json {
-            var object = try result.jsonObject()
-            object["mode"] = receivers != nil ? "path" : mode == .denoise ? "patch" : (ablate?.rawValue ?? "")
-            object["pairs"] = pairs.count
-            // Values that mean nothing here are left out rather than printed as numbers.
-            if !hasCorruptedRun { object["corrupt_metric"] = nil; object["corrupt_logit_diff"] = nil }
-            if !usesWrongToken && dataset == nil && wrongId == nil && wrong == nil { object["clean_logit_diff"] = nil; object["corrupt_logit_diff"] = nil }
-            for (k, v) in extra { object[k] = v }
-            try printJSON(object)
-        } else {
-            printTable(result, model: m, pairs: pairs, mode: mode, extra: extra)
-        }
+        // Values that mean nothing here are left out rather than printed as numbers.
+        let out = CommandResult(try PatchResultJSON(
+            result, mode: receivers != nil ? "path" : mode == .denoise ? "patch" : (ablate?.rawValue ?? ""), pairs: pairs.count,
+            corruptedRun: hasCorruptedRun, logitDiffs: usesWrongToken || dataset != nil || wrongId != nil || wrong != nil,
+            senders: senderNames, receivers: receiverNames))
+        if !json { printTable(result, model: m, pairs: pairs, mode: mode, senders: senderNames, receivers: receiverNames) }
+        return out
     }
 
     /// The report header's inputs: the prompts (or dataset), answer and wrong tokens, metric, mode.
@@ -200,19 +200,6 @@ struct PatchCommand: ParsableCommand {
 
     var needsCorrupt: Bool { ablate == nil || ablate == .resample || pathReceivers != nil }
 
-    /// `L10H7:q,L10H3:k` or `logits`.
-    func parseReceivers(_ text: String) throws -> [PathReceiver] {
-        try text.split(separator: ",").map { item in
-            let s = item.trimmingCharacters(in: .whitespaces)
-            if s.lowercased() == "logits" { return .logits }
-            let parts = s.split(separator: ":")
-            guard parts.count == 2, let input = PathReceiver.Input(rawValue: parts[1].lowercased()) else {
-                throw MechanicError.invalidArgument("--path-receivers: '\(s)' is not a receiver; write L<layer>H<head>:q|k|v or logits")
-            }
-            return .head(try HeadIndex.parsingOption(String(parts[0]), "--path-receivers"), input)
-        }
-    }
-
     /// Each token as its quoted piece, or `#id` when the tokenizer cannot show it.
     static func pieces(_ m: HookedTransformer, _ ids: [Int]) -> [String] {
         let strings = m.pieceStrings(ids)
@@ -222,9 +209,10 @@ struct PatchCommand: ParsableCommand {
     }
 
     /// The human-readable report: a header, then the result as tables (2-D slices).
-    func printTable(_ r: PatchingResult, model m: HookedTransformer, pairs: [PatchingPair], mode: PatchingMode, extra: [String: Any]) {
+    func printTable(_ r: PatchingResult, model m: HookedTransformer, pairs: [PatchingPair], mode: PatchingMode,
+                    senders: [String]? = nil, receivers: [String]? = nil) {
         let tokens = Self.pieces(m, pairs[0].clean)
-        print("\(r.act) — \(mode.description(pathPatching: extra["receivers"] != nil)), metric \(r.metric.rawValue)\(pairs.count > 1 ? ", mean over \(pairs.count) pairs" : "")")
+        print("\(r.act) — \(mode.description(pathPatching: receivers != nil)), metric \(r.metric.rawValue)\(pairs.count > 1 ? ", mean over \(pairs.count) pairs" : "")")
         let logitDiffs = usesWrongToken || dataset != nil || wrongId != nil || wrong != nil
         if hasCorruptedRun {
             let source = ablate == .resample ? " (resample source)" : ""
@@ -234,8 +222,8 @@ struct PatchCommand: ParsableCommand {
             print(String(format: "clean (unablated) %.4f", r.cleanMetric)
                   + (logitDiffs ? String(format: "   (logit diff %.4f)", r.cleanLogitDiff) : ""))
         }
-        if let s = extra["senders"] as? [String] { print("senders: " + s.joined(separator: ", ")) }
-        if let s = extra["receivers"] as? [String] { print("receivers: " + s.joined(separator: ", ")) }
+        if let senders { print("senders: " + senders.joined(separator: ", ")) }
+        if let receivers { print("receivers: " + receivers.joined(separator: ", ")) }
         print("shape \(r.shape) = [\(r.axes.joined(separator: ", "))]")
         func label(_ axis: String, _ i: Int) -> String {
             switch axis {

@@ -3,7 +3,7 @@ import Foundation
 import Mechanic
 import MechanicAnalysis
 
-struct PredictCommand: ParsableCommand {
+struct PredictCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "The next-token distribution after a prompt: rank, logit, probability and token of the top k.",
@@ -43,15 +43,18 @@ struct PredictCommand: ParsableCommand {
         try requireAtLeast(1, top, "--top")
     }
 
-    func run() throws {
-        let m = try model.load()
+    var jsonOutput: Bool { json }
+
+    func run() throws { try runLoading(model.load) }
+
+    func result(model m: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
         if answer != nil || answerId != nil { return try runTestPrompt(m) }
         let ids = try input.ids(for: m)
         let logits = try m.forward(TokenBatch(ids), options: ForwardOptions(logits: .last)).logits ?? Tensor(zeros: [1, 1, 0])
         let row = LogitRow(logits.data)
         let entries = row.top(top, model: m)
         try report.write {
-            var r = Report(title: "Next-token prediction", meta: reportMeta(m, processed: !model.noProcessing) + input.reportMeta + [("top", "\(top)")])
+            var r = Report(title: "Next-token prediction", meta: reportMeta(m, processed: !self.model.noProcessing) + input.reportMeta + [("top", "\(top)")])
             r.heading("The next token after the prompt")
             r.tokenStrip(m.pieceStrings(ids), ids: ids, focus: [ids.count - 1], title: "Prompt")
             r.rankedBars(entries.map { ("\($0.rank + 1). \($0.token.debugDescription)", $0.prob) }, title: "Top \(entries.count) by probability",
@@ -61,19 +64,19 @@ struct PredictCommand: ParsableCommand {
                     caption: "Rank 1 is the most likely token (as in the JSON output)")
             return r
         }
-        if json {
-            try printResult(NextTokenResult(tokens: ids, entries: entries))
-        } else {
+        let out = CommandResult(NextTokenResult(tokens: ids, entries: entries))
+        if !json {
             print("prompt tokens: " + zip(ids, m.pieceStrings(ids)).map { "\($1.debugDescription)(\($0))" }.joined(separator: " "))
             for e in entries {
                 print(String(format: "%3d  logit %8.3f  prob %6.2f%%  id %6d  ", e.rank + 1, Double(e.logit), 100 * Double(e.prob), e.id)
                       + e.token.debugDescription)
             }
         }
+        return out
     }
 
     /// `--answer`: TransformerLens's `test_prompt` report.
-    func runTestPrompt(_ m: HookedTransformer) throws {
+    func runTestPrompt(_ m: HookedTransformer) throws -> CommandResult {
         var result: TestPromptResult
         if let answerId {
             result = try testPrompt(model: m, promptTokens: input.ids(for: m), answerTokens: parseTokenList(answerId, option: "--answer-id"), top: top)
@@ -91,10 +94,11 @@ struct PredictCommand: ParsableCommand {
             result.tokenization = "separate"
             result.warnings = spaceWarnings + separate.warnings
         }
-        try report.write(title: "test_prompt", meta: reportMeta(m, processed: !model.noProcessing) + input.reportMeta + [
+        try report.write(title: "test_prompt", meta: reportMeta(m, processed: !self.model.noProcessing) + input.reportMeta + [
             ("answer", answer.map(\.debugDescription) ?? answerId ?? ""), ("top", "\(top)"),
         ], [result])
-        if json { return try printEncodable(result) }
+        let out = CommandResult(result, keys: .snakeCase)
+        if json { return out }
         for w in result.warnings { warn("warning: " + w) }
         print("Tokenized prompt: [" + result.promptStrTokens.map(\.debugDescription).joined(separator: ", ") + "]")
         print("Tokenized answer: [" + result.answerStrTokens.map(\.debugDescription).joined(separator: ", ") + "]")
@@ -115,5 +119,6 @@ struct PredictCommand: ParsableCommand {
         print("Ranks of the answer tokens: [" + zip(result.answerStrTokens, result.positions)
             .map { "(\($0.debugDescription), \($1.answer.rank))" }.joined(separator: ", ") + "]")
         print(String(format: "Answer log probability: %.4f", Double(result.answerLogProb)))
+        return out
     }
 }

@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import Mechanic
 import MechanicAnalysis
+import MechanicTokenizers
 
-struct TokenizeCommand: ParsableCommand {
+struct TokenizeCommand: ModelCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
         abstract: "Show the token ids and pieces of a text (reads only the tokenizer files).")
@@ -26,16 +27,27 @@ struct TokenizeCommand: ParsableCommand {
     @Argument(help: "The text to tokenize.")
     var text: String
 
+    var jsonOutput: Bool { json }
+
     func run() throws {
-        let tok = try commandTokenizer(model: model, revision: revision, tokenizer: tokenizer).tokenizer
+        let out = try result(tokenizer: try commandTokenizer(model: model, revision: revision, tokenizer: tokenizer).tokenizer)
+        if json { print(try out.json()) }
+    }
+
+    /// The loaded model's tokenizer (the server's).
+    func result(model m: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
+        guard let tok = m.tokenizer else { throw MechanicError.noTokenizer(model: m.source) }
+        return try result(tokenizer: tok)
+    }
+
+    func result(tokenizer tok: Tokenizer) throws -> CommandResult {
         let ids = try HookedTransformer.tokens(text, tokenizer: tok, prependBOS: !noBos && tok.bosTokenId != nil)
         let pieces = ids.map { tok.displayToken($0) }  // Llama's "▁" kept: "▁short" and "short" differ
-        if json {
-            try printResult(TokenizationResult(ids: ids, tokens: pieces))
-        } else {
+        if !json {
             for (i, (id, piece)) in zip(ids, pieces).enumerated() {
                 print(String(format: "%4d  %6d  ", i, id) + piece.debugDescription)
             }
         }
+        return CommandResult(TokenizationResult(ids: ids, tokens: pieces))
     }
 }
