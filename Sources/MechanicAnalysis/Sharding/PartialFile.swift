@@ -37,6 +37,7 @@ public struct PartialFile: Sendable {
 
     /// Reads and checks a partial file: a safetensors file with a manifest of the current format.
     public static func read(_ path: String) throws -> PartialFile {
+        InputFiles.record(path)  // an output of this run may not replace it
         let file: SafeTensorsFile
         do {
             file = try SafeTensorsFile(url: URL(fileURLWithPath: path))
