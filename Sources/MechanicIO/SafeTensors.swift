@@ -8,13 +8,13 @@ import MechanicTensor
 
 /// Element types a safetensors file may store that Mechanic reads.
 public enum StoredDType: String, Sendable {
-    case f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64", i32 = "I32"
+    case f32 = "F32", f16 = "F16", bf16 = "BF16", i64 = "I64", i32 = "I32", f64 = "F64"
 
     public var byteSize: Int {
         switch self {
         case .f32, .i32: return 4
         case .f16, .bf16: return 2
-        case .i64: return 8
+        case .i64, .f64: return 8
         }
     }
 
@@ -24,7 +24,7 @@ public enum StoredDType: String, Sendable {
         case .f32: return .f32
         case .f16: return .f16
         case .bf16: return .bf16
-        case .i64, .i32: return nil
+        case .i64, .i32, .f64: return nil
         }
     }
 }
@@ -215,6 +215,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
             case .bf16: widen(.bf16, src, into: dst, count: i.count)
             case .i64: for k in 0..<i.count { dst[k] = Float(src.loadUnaligned(fromByteOffset: 8 * k, as: Int64.self)) }
             case .i32: for k in 0..<i.count { dst[k] = Float(src.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self)) }
+            case .f64: for k in 0..<i.count { dst[k] = Float(src.loadUnaligned(fromByteOffset: 8 * k, as: Double.self)) }
             }
         }
     }
@@ -261,5 +262,20 @@ public final class SafeTensorsFile: @unchecked Sendable {
             }
             return out
         }
+    }
+}
+
+extension SafeTensorsFile {
+    /// A float tensor as float64 values (F64 read exactly, narrower floats widened).
+    public func doubles(_ name: String) throws -> [Double] {
+        let i = try info(name)
+        if i.dtype == .f64 {
+            let src = rawBytes(i)
+            return (0..<i.count).map { Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+        }
+        guard i.dtype.floatType != nil else {
+            throw SafeTensorsError.badEntry(file: url.path, tensor: name, reason: "holds integers (\(i.dtype.rawValue)), not floats")
+        }
+        return try tensor(name).data.map(Double.init)
     }
 }

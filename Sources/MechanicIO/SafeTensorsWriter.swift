@@ -8,6 +8,8 @@ public struct SafeTensorsWriter {
     public enum Payload {
         case float(Tensor, DType)
         case int64(shape: [Int], values: [Int])
+        /// Float64 values (e.g. partial sums that are added up later), stored as F64.
+        case float64(shape: [Int], values: [Double])
         /// Values produced in order, a chunk at a time, by the closure (called during `write`).
         case generated(shape: [Int], DType, (UnsafeMutableBufferPointer<Float>) -> Void)
         /// A whole float32 tensor made by the closure when its turn comes in `write` (and dropped
@@ -35,6 +37,10 @@ public struct SafeTensorsWriter {
 
     public mutating func add(_ name: String, int64 values: [Int], shape: [Int]? = nil) {
         entries.append((name, .int64(shape: shape ?? [values.count], values: values)))
+    }
+
+    public mutating func add(_ name: String, float64 values: [Double], shape: [Int]? = nil) {
+        entries.append((name, .float64(shape: shape ?? [values.count], values: values)))
     }
 
     /// Streaming mode: a tensor of `shape` whose values `generate` fills in order, one chunk
@@ -67,6 +73,7 @@ public struct SafeTensorsWriter {
             switch payload {
             case let .float(t, d): (dtype, shape, count, elementSize) = (d.rawValue, t.shape, t.count, d.byteSize)
             case let .int64(s, v): (dtype, shape, count, elementSize) = ("I64", s, v.count, 8)
+            case let .float64(s, v): (dtype, shape, count, elementSize) = ("F64", s, v.count, 8)
             case let .generated(s, d, _): (dtype, shape, count, elementSize) = (d.rawValue, s, s.reduce(1, *), d.byteSize)
             case let .produced(s, _): (dtype, shape, count, elementSize) = ("F32", s, s.reduce(1, *), 4)
             }
@@ -113,6 +120,9 @@ public struct SafeTensorsWriter {
                 case let .int64(_, v):
                     let wide = v.map { Int64($0).littleEndian }
                     try wide.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
+                case let .float64(_, v):
+                    let bits = v.map { $0.bitPattern.littleEndian }
+                    try bits.withUnsafeBytes { try handle.write(contentsOf: Data($0)) }
                 }
             }
         }

@@ -25,7 +25,7 @@ extension PatchCommand {
         let out = CommandResult(try AttributionPatchJSON(result, mode: mode == .denoise ? "patch" : (ablate?.rawValue ?? ""), pairs: pairs.count))
         if json { return out }
         print("attribution patching (\(method.rawValue)): the metric each patch is estimated to give; unpatched run \(String(format: "%.4f", result.targetMetric))")
-        printTable(report.asPatching, model: m, pairs: pairs, mode: mode)
+        printTable(report.asPatching, tokens: Self.pieces(m, pairs[0].clean), pairs: pairs.count, mode: mode)
         guard !result.checks.isEmpty else { return out }
         let which = result.checks.count >= result.estimates.count ? "every component" : "the \(result.checks.count) largest estimates"
         print("\n\(which), patched exactly (change of \(result.metric.rawValue) from the unpatched run):")

@@ -74,6 +74,7 @@ struct PatchCommand: ModelCommand {
     var json = false
 
     @OptionGroup var report: HTMLReportOption
+    @OptionGroup var sharding: ShardOptions
 
     func validate() throws {
         let sources = [cleanTokens != nil || corruptTokens != nil, clean != nil || corrupt != nil, dataset != nil].filter { $0 }.count
@@ -94,6 +95,10 @@ struct PatchCommand: ModelCommand {
             throw ValidationError("--exact-all checks attribution estimates; give --attribution atp or atp*")
         }
         guard pairBatch >= 1 else { throw ValidationError("--pair-batch \(pairBatch): give at least 1 pair per batch") }
+        if sharding.shard != nil || sharding.shardFromEnv {
+            if attribution != nil { throw ValidationError("--attribution cannot be sharded: its exact checks need every pair's estimates; run it without --shard") }
+            if report.html != nil { throw ValidationError("a shard writes a partial result, not a report: give --html to `mechanic merge`") }
+        }
     }
 
     var jsonOutput: Bool { json }
@@ -113,33 +118,50 @@ struct PatchCommand: ModelCommand {
         if let method = attribution, let kind {
             return try runAttribution(m, pairs: pairs, mode: mode, kind: kind, method: method, progress: progress)
         }
+        let shard = try sharding.resolved()
         // Outputs are written only after the sweep: Ctrl-C leaves nothing behind.
-        let result = try Interruptible.run(unit: "patches", quiet: quiet, progress: progress) { progress -> PatchingResult in
+        let (result, partial) = try Interruptible.run(unit: "patches", quiet: quiet, progress: progress) { progress -> (PatchingResult, PatchingPartial?) in
             let sweep = try PatchingSweep(model: m, pairs: pairs, metric: metric, mode: mode,
-                                          pairBatchSize: pairBatch)
+                                          pairBatchSize: pairBatch, shard: shard)
             sweep.progress = progress
             if let receivers {
-                if let senders { return try sweep.pathPatchResult(senders: senders, receivers: receivers, freezeMLPs: freezeMlps) }
-                return try sweep.pathPatchEachHead(receivers: receivers, freezeMLPs: freezeMlps)
+                if let senders { return (try sweep.pathPatchResult(senders: senders, receivers: receivers, freezeMLPs: freezeMlps), sweep.lastPartial) }
+                return (try sweep.pathPatchEachHead(receivers: receivers, freezeMLPs: freezeMlps), sweep.lastPartial)
             }
             guard let kind else { throw MechanicError.invalidArgument("--act is missing or unknown") }
-            return try sweep.run(kind, neuronPositions: neuronPositions, engine: engine)
+            return (try sweep.run(kind, neuronPositions: neuronPositions, engine: engine), sweep.lastPartial)
         }
-        let senderNames = senders?.map(\.description), receiverNames = receivers?.map(\.description)
+        let context = PatchRenderContext(
+            meta: (reportMeta(m, processed: !model.noProcessing) + reportInputs(pairs, model: m, mode: mode)).map { [$0.key, $0.value] },
+            cleanPieces: pairs.first.map { m.pieceStrings($0.clean) }, corruptPieces: pairs.first.map { m.pieceStrings($0.corrupt) },
+            tablePieces: Self.pieces(m, pairs[0].clean), pairs: pairs.count,
+            senders: senders?.map(\.description), receivers: receivers?.map(\.description))
+        if let shard, let partial {
+            return try writePartial(partial, shard: shard, context: context, model: m, pairs: pairs)
+        }
+        return try emit(result, context)
+    }
+
+    /// Writes the report, prints the table (unless `--json`) and returns the JSON of a result —
+    /// of this run, or of shards merged by `mechanic merge` (which re-parses this command).
+    func emit(_ result: PatchingResult, _ c: PatchRenderContext) throws -> CommandResult {
+        let mode = patchingMode
         try report.write(title: result.act.hasPrefix("path") ? "Path patching" : "Activation patching: \(result.act)",
-                         meta: reportMeta(m, processed: !model.noProcessing) + reportInputs(pairs, model: m, mode: mode), [
-            PatchingReport(result: result, cleanTokens: pairs.first.map { m.pieceStrings($0.clean) },
-                           corruptTokens: pairs.first.map { m.pieceStrings($0.corrupt) }, mode: mode.description(pathPatching: receivers != nil), pairs: pairs.count,
-                           senders: senderNames, receivers: receiverNames),
+                         meta: c.meta.map { (key: $0.first ?? "", value: $0.last ?? "") }, [
+            PatchingReport(result: result, cleanTokens: c.cleanPieces, corruptTokens: c.corruptPieces,
+                           mode: mode.description(pathPatching: c.receivers != nil), pairs: c.pairs,
+                           senders: c.senders, receivers: c.receivers),
         ])
         // Values that mean nothing here are left out rather than printed as numbers.
         let out = CommandResult(try PatchResultJSON(
-            result, mode: receivers != nil ? "path" : mode == .denoise ? "patch" : (ablate?.rawValue ?? ""), pairs: pairs.count,
+            result, mode: c.receivers != nil ? "path" : mode == .denoise ? "patch" : (ablate?.rawValue ?? ""), pairs: c.pairs,
             corruptedRun: hasCorruptedRun, logitDiffs: usesWrongToken || dataset != nil || wrongId != nil || wrong != nil,
-            senders: senderNames, receivers: receiverNames))
-        if !json { printTable(result, model: m, pairs: pairs, mode: mode, senders: senderNames, receivers: receiverNames) }
+            senders: c.senders, receivers: c.receivers))
+        if !json { printTable(result, tokens: c.tablePieces, pairs: c.pairs, mode: mode, senders: c.senders, receivers: c.receivers) }
         return out
     }
+
+    var patchingMode: PatchingMode { ablate.map { .ablate($0) } ?? .denoise }
 
     /// The report header's inputs: the prompts (or dataset), answer and wrong tokens, metric, mode.
     func reportInputs(_ pairs: [PatchingPair], model m: HookedTransformer, mode: PatchingMode) -> [(key: String, value: String)] {
@@ -209,10 +231,9 @@ struct PatchCommand: ModelCommand {
     }
 
     /// The human-readable report: a header, then the result as tables (2-D slices).
-    func printTable(_ r: PatchingResult, model m: HookedTransformer, pairs: [PatchingPair], mode: PatchingMode,
+    func printTable(_ r: PatchingResult, tokens: [String], pairs: Int, mode: PatchingMode,
                     senders: [String]? = nil, receivers: [String]? = nil) {
-        let tokens = Self.pieces(m, pairs[0].clean)
-        print("\(r.act) — \(mode.description(pathPatching: receivers != nil)), metric \(r.metric.rawValue)\(pairs.count > 1 ? ", mean over \(pairs.count) pairs" : "")")
+        print("\(r.act) — \(mode.description(pathPatching: receivers != nil)), metric \(r.metric.rawValue)\(pairs > 1 ? ", mean over \(pairs) pairs" : "")")
         let logitDiffs = usesWrongToken || dataset != nil || wrongId != nil || wrong != nil
         if hasCorruptedRun {
             let source = ablate == .resample ? " (resample source)" : ""

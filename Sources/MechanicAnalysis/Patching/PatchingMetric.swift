@@ -3,7 +3,7 @@ import Mechanic
 
 /// What a patched run is scored by, always read at the final position of each prompt and
 /// averaged over the prompt pairs of a run.
-public enum PatchingMetric: String, CaseIterable, Sendable {
+public enum PatchingMetric: String, CaseIterable, Sendable, Codable {
     /// `logits[answer] − logits[wrong]` (the default; TransformerLens's usual patching metric).
     case logitDiff = "logit_diff"
     /// `(m − corrupt) / (clean − corrupt)` of the logit difference: 0 = the corrupted run,

@@ -9,6 +9,7 @@ extension PatchingSweep {
                             neuronPositions: ActPatchKind.NeuronPositions = .all, topK: Int = 10,
                             engine: PatchEngine = .fast) throws -> AttributionPatchingResult {
         if let single { return try single.attribution(kind, method: method, neuronPositions: neuronPositions, topK: topK, engine: engine) }
+        try requireUnsharded("attribution patching (its top components are patched over every pair)")
         let c = model.config
         try kind.checkSupported(c)
         try requireOneLength(for: kind)

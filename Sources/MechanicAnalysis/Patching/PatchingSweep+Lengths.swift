@@ -22,7 +22,12 @@ extension PatchingSweep {
 
     /// The batches the pairs go through in: up to `pairBatchSize` pairs of one length each, the
     /// groups in order (with one length: consecutive slices of the pairs).
-    func batches() -> [[PatchingPair]] { Self.batches(pairs, groups: lengthGroups, size: pairBatchSize) }
+    /// A sharded sweep's batches hold its own pairs only.
+    func batches() -> [[PatchingPair]] {
+        guard shard != nil else { return Self.batches(pairs, groups: lengthGroups, size: pairBatchSize) }
+        let owned = lengthGroups.map { LengthGroup(length: $0.length, pairs: $0.pairs.filter(ownedPairs.contains)) }.filter { !$0.pairs.isEmpty }
+        return Self.batches(pairs, groups: owned, size: pairBatchSize)
+    }
 
     static func batches(_ pairs: [PatchingPair], groups: [LengthGroup], size: Int) -> [[PatchingPair]] {
         groups.flatMap { g in

@@ -31,15 +31,25 @@ public final class PatchingSweep {
     /// Progress in patches over every pair, and cancellation between chunks of work.
     public var progress: WorkProgress? { didSet { single?.progress = progress } }
 
+    /// The 1/N of the pairs this process sweeps (nil: every pair). A sharded sweep's results hold
+    /// only its pairs' share; `lastPartial` is what `PatchingPartial.merge` combines.
+    public let shard: Shard?
+    /// Indices of the pairs this sweep runs (every pair unless sharded).
+    public let ownedPairs: Range<Int>
+    /// The shard's partial of the last result (sharded sweeps only).
+    public internal(set) var lastPartial: PatchingPartial?
+
     /// The run of all pairs when they fit in one batch.
     let single: PatchingRun?
     /// Clean and corrupted mean logit differences of every pair (normalised metric, several batches).
     let normalization: (clean: Double, corrupt: Double)?
 
-    /// Checks the pairs; with the normalised logit difference and several batches, runs the
-    /// clean and corrupted prompts once (final-position logits) for the normalisation.
+    /// Checks the pairs; with the normalised logit difference and several batches (or a shard),
+    /// runs the clean and corrupted prompts of every pair once (final-position logits) for the
+    /// normalisation. `shard`: run only that 1/N of the pairs (consecutive, `Shard.range`); mean
+    /// ablation's means and the normalisation still cover every pair, as in the unsharded run.
     public init(model: HookedTransformer, pairs: [PatchingPair], metric: PatchingMetric = .logitDiff,
-                mode: PatchingMode = .denoise, pairBatchSize: Int = 32) throws {
+                mode: PatchingMode = .denoise, pairBatchSize: Int = 32, shard: Shard? = nil) throws {
         guard pairBatchSize >= 1 else {
             throw MechanicError.invalidArgument("the pair batch size must be at least 1 (got \(pairBatchSize))")
         }
@@ -52,7 +62,9 @@ public final class PatchingSweep {
         self.metric = metric
         self.mode = mode
         self.pairBatchSize = pairBatchSize
-        if pairs.count <= pairBatchSize && lengthGroups.count == 1 {
+        self.shard = shard
+        ownedPairs = shard?.range(of: pairs.count) ?? 0..<pairs.count
+        if shard == nil && pairs.count <= pairBatchSize && lengthGroups.count == 1 {
             single = try PatchingRun(model: model, pairs: pairs, metric: metric, mode: mode)
             normalization = nil
         } else {
@@ -76,26 +88,29 @@ public final class PatchingSweep {
                                             meanHooks: kind.hooks(c, positions: positions, neuronPositions: neuronPositions)) {
             try $0.values(kind, neuronPositions: neuronPositions, engine: engine)
         }
-        return summary.result(kind.rawValue, axes: kind.axes(), shape: kind.shape(c, positions: positions), values: values)
+        return finish(summary, act: kind.rawValue, axes: kind.axes(), shape: kind.shape(c, positions: positions), values: values,
+                      normalized: normalization != nil)
     }
 
     /// `PatchingRun.evaluate(_:engine:)` over every pair: the metric after each site alone.
     public func evaluate(_ sites: [PatchSite], engine: PatchEngine = .fast) throws -> [Double] {
         if let single { return try single.evaluate(sites, engine: engine) }
+        try requireUnsharded("evaluating chosen patch sites")
         try requireOneLength(for: sites)
         return try combine(patches: sites.count, meanHooks: Set(sites.map(\.hook))) { try $0.evaluate(sites, engine: engine) }.values
     }
 
     /// `PatchingRun.pathPatch(senderSets:receivers:freezeMLPs:)` over every pair.
     public func pathPatch(senderSets: [[HeadIndex]], receivers: [PathReceiver], freezeMLPs: Bool = false) throws -> [Double] {
-        try pathValues(senderSets: senderSets, receivers: receivers, freezeMLPs: freezeMLPs).values
+        try requireUnsharded("path patching of sender sets without a result")
+        return try pathValues(senderSets: senderSets, receivers: receivers, freezeMLPs: freezeMLPs).values
     }
 
     /// `PatchingRun.pathPatchResult(senders:receivers:freezeMLPs:)` over every pair.
     public func pathPatchResult(senders: [HeadIndex], receivers: [PathReceiver], freezeMLPs: Bool = false) throws -> PatchingResult {
         if let single { return try single.pathPatchResult(senders: senders, receivers: receivers, freezeMLPs: freezeMLPs) }
         let (values, summary) = try pathValues(senderSets: [senders], receivers: receivers, freezeMLPs: freezeMLPs)
-        return summary.result("path", axes: [], shape: [], values: values)
+        return finish(summary, act: "path", axes: [], shape: [], values: values, normalized: normalization != nil)
     }
 
     /// `PatchingRun.pathPatchEachHead(receivers:freezeMLPs:)` over every pair: `[layer, head]`.
@@ -105,7 +120,8 @@ public final class PatchingSweep {
         let sets = (0..<c.nLayers).flatMap { l in (0..<c.nHeads).map { [HeadIndex(layer: l, head: $0)] } }
         let (values, summary) = try pathValues(senderSets: sets, receivers: receivers, freezeMLPs: freezeMLPs)
         let name = "path:" + (receivers.isEmpty ? "logits" : receivers.map(\.description).joined(separator: ","))
-        return summary.result(name, axes: ["layer", "head"], shape: [c.nLayers, c.nHeads], values: values)
+        return finish(summary, act: name, axes: ["layer", "head"], shape: [c.nLayers, c.nHeads], values: values,
+                      normalized: normalization != nil)
     }
 
     private func pathValues(senderSets: [[HeadIndex]], receivers: [PathReceiver], freezeMLPs: Bool) throws -> (values: [Double], summary: Summary) {
@@ -137,6 +153,7 @@ public final class PatchingSweep {
                 let values = try body(run)
                 let weight = Double(batch.count) / Double(pairs.count)
                 if sums.isEmpty { sums = [Double](repeating: 0, count: values.count) }
+                guard sums.count == values.count else { throw MechanicError.invalidArgument("patching: batches gave \(sums.count) and \(values.count) values") }
                 for i in values.indices { sums[i] += weight * values[i] }
                 summary.add(run.context, weight: weight)
             }
@@ -144,7 +161,7 @@ public final class PatchingSweep {
             return (sums, summary)
         }
         guard let progress else { return try work() }
-        return try progress.run(total: patches, scale: pairs.count, work)
+        return try progress.run(total: patches, scale: ownedPairs.count, work)
     }
 
     /// The mean of each hook's activation over the prompts a mean ablation averages (every clean

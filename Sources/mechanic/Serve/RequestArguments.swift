@@ -16,7 +16,8 @@ enum RequestArguments {
     /// Options that choose or load the model, write files or print progress: the server has
     /// loaded its model once, and writes nothing.
     static let refused: Set<String> = ["model", "revision", "no-processing", "streaming", "tokenizer", "no-weight-cache",
-                                       "html", "json", "quiet", "no-progress", "help", "version"]
+                                       "html", "json", "quiet", "no-progress", "help", "version",
+                                       "out", "shard", "shard-from-env", "shard-count"]
 
     static let maxKeys = 64
 

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import Mechanic
+import MechanicAnalysis
+import MechanicIO
+
+/// What `mechanic merge` needs to print a merged patching result as `patch` prints one: the
+/// report header and the first pair's tokens (model-derived, so the merge loads no model).
+struct PatchRenderContext: Codable {
+    /// Report header lines, `[key, value]`.
+    var meta: [[String]]
+    var cleanPieces: [String]?
+    var corruptPieces: [String]?
+    /// The first clean prompt's tokens as the text table labels positions.
+    var tablePieces: [String]
+    var pairs: Int
+    var senders: [String]?
+    var receivers: [String]?
+}
+
+/// A patch shard's payload: the command line to re-parse, the render context, the partial.
+struct PatchShardPayload: Codable {
+    /// `--model` as the shard loaded it (the merge re-parses the command; it loads no model).
+    var model: String
+    var arguments: [String]
+    var context: PatchRenderContext
+    var partial: PatchingPartial
+}
+
+extension PatchCommand {
+    /// Options that decide nothing about the result (where output goes, progress, the shard
+    /// itself) or name files whose contents are checked otherwise (the model by its identity,
+    /// the dataset by the inputs hash). Flags take no value.
+    static let unmergedOptions: Set<String> = ["--shard", "--shard-count", "--out", "--html", "--model", "--tokenizer", "--streaming"]
+    static let unmergedFlags: Set<String> = ["--shard-from-env", "--json", "--quiet", "--no-weight-cache"]
+
+    /// This process's `patch` arguments without the unmerged options: what the merge re-parses.
+    static func mergeArguments(_ all: [String] = CommandLine.arguments) -> [String] {
+        guard let i = all.firstIndex(of: "patch") else { return [] }
+        var out: [String] = []
+        var rest = all[(i + 1)...].makeIterator()
+        while let a = rest.next() {
+            let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
+            if unmergedFlags.contains(name) { continue }
+            if unmergedOptions.contains(name) {
+                if !a.contains("=") { _ = rest.next() }
+                continue
+            }
+            out.append(a)
+        }
+        return out
+    }
+
+    /// The merge-relevant options by name, for the manifest (`--dataset` is a path: its contents
+    /// are in the inputs hash, so shards may read it from different places).
+    static func optionMap(_ args: [String]) -> [String: String] {
+        var map: [String: String] = [:]
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            defer { i += 1 }
+            guard a.hasPrefix("--") else { continue }
+            let parts = a.dropFirst(2).split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { map[parts[0]] = parts[1]; continue }
+            if i + 1 < args.count, !args[i + 1].hasPrefix("--") { map[parts[0]] = args[i + 1]; i += 1 } else { map[parts[0]] = "true" }
+        }
+        map["dataset"] = nil
+        return map
+    }
+
+    /// Writes the shard's partial result to `--out` and returns what was written.
+    func writePartial(_ partial: PatchingPartial, shard: Shard, context: PatchRenderContext, model m: HookedTransformer,
+                      pairs: [PatchingPair]) throws -> CommandResult {
+        guard let out = sharding.out else { throw ValidationError("a shard writes a partial result: give --out PART") }
+        var hash = InputsHash()
+        for p in pairs { hash.add(p.clean); hash.add(p.corrupt); hash.add(p.answer); hash.add(p.wrong) }
+        let arguments = Self.mergeArguments()
+        let manifest = ShardManifest(command: "patch", model: ShardManifest.modelIdentity(m), options: Self.optionMap(arguments),
+                                     inputsHash: hash.hex, shard: shard, items: pairs.count, itemsInShard: partial.pairs)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let payload = try encoder.encode(PatchShardPayload(model: m.source, arguments: arguments, context: context, partial: partial))
+        let file = PartialFile(manifest: manifest, payload: payload, arrays: ["sums": partial.sums])
+        let output = try OutputFile(out, option: "--out", inputs: [dataset].compactMap { $0 })
+        try file.write(to: output)
+        let written = ShardWritten(shard: shard.description, out: output.path, items: partial.pairs, totalItems: pairs.count)
+        if !json { warn(written.sentence) }
+        return CommandResult(written)
+    }
+
+    /// The merged result of patch partials, printed as one unsharded `patch` run would print it.
+    static func merge(_ parts: [PartialFile], json: Bool, html: String?) throws -> CommandResult {
+        var payloads: [PatchShardPayload] = []
+        for p in parts {
+            var payload = try p.decodePayload(PatchShardPayload.self)
+            payload.partial.sums = p.arrays["sums"] ?? []
+            payloads.append(payload)
+        }
+        guard let first = payloads.first else { throw ShardError.badSpec("give the partial files to merge") }
+        let result = try PatchingPartial.merge(payloads.map(\.partial))
+        var command = try PatchCommand.parse(["--model", first.model] + first.arguments)
+        command.json = json
+        command.report.html = html
+        return try command.emit(result, first.context)
+    }
+}
