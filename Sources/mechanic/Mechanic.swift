@@ -10,7 +10,6 @@ struct MechanicCommand: ParsableCommand {
         subcommands: [CacheCommand.self, TokenizeCommand.self, PredictCommand.self, GenerateCommand.self, BenchCommand.self,
                       LensCommand.self, AttributeCommand.self, DiffCommand.self, PatchCommand.self, HeadsCommand.self,
                       DatasetCommand.self, NeuronsCommand.self, CongruenceCommand.self, DemoCommand.self,
-                      DatasetCommand.self, NeuronsCommand.self, CongruenceCommand.self, DemoCommand.self,
                       CircuitCommand.self, ServeCommand.self, MergeCommand.self])
 
     /// As `ParsableCommand.main`, but an error is one sentence on stderr — the usage and help

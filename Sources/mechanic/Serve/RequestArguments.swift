@@ -27,7 +27,7 @@ enum RequestArguments {
         do { value = try JSONValue.parse(body.isEmpty ? Data("{}".utf8) : body) } catch {
             throw MechanicError.invalidArgument("the request body is not JSON (\(error))")
         }
-        guard let object = value.object else { throw MechanicError.invalidArgument("the request body must be a JSON object of option names and values") }
+        guard let object = value.objectValue?.dictionary else { throw MechanicError.invalidArgument("the request body must be a JSON object of option names and values") }
         return try argv(object: object, positional: positional)
     }
 
@@ -51,9 +51,12 @@ enum RequestArguments {
             switch v {
             case .null, .bool(false): continue
             case .bool(true): options.append("--\(name)")
-            case .array(let items) where items.allSatisfy({ $0.string != nil }):
-                options += items.compactMap(\.string).map { "--\(name)=\($0)" }
-            case .array(let items):
+            case .array, .pair:
+                let items = v.arrayValue ?? []
+                if items.allSatisfy({ $0.stringValue != nil }) {
+                    options += items.compactMap(\.stringValue).map { "--\(name)=\($0)" }
+                    continue
+                }
                 options.append("--\(name)=" + (try items.map { try scalar($0, key: key) }).joined(separator: ","))
             default: options.append("--\(name)=" + (try scalar(v, key: key)))
             }
@@ -72,7 +75,7 @@ enum RequestArguments {
     }
 
     static func strings(_ v: JSONValue, key: String) throws -> [String] {
-        if case .array(let items) = v { return try items.map { try scalar($0, key: key) } }
+        if let items = v.arrayValue { return try items.map { try scalar($0, key: key) } }
         return [try scalar(v, key: key)]
     }
 }
