@@ -11,6 +11,9 @@ bin="${MECHANIC_BIN:-.build/release/mechanic}"
 mkdir -p /tmp/mechanic-bench
 rm -f /tmp/mechanic-bench/circuit-inputs.json
 "$bin" bench circuit --dir "$dir" --repeats "$repeats" --write-inputs /tmp/mechanic-bench/circuit-inputs.json > /tmp/mechanic-bench/circuit-mechanic.json
+for f in vocab.json merges.txt; do
+  [ -f "$dir/$f" ] || cp "../shared/data/tokenizers/gpt2/$f" "$dir/$f" 2>/dev/null || true
+done
 OPENBLAS_NUM_THREADS=2 "$py" scripts/bench/circuit_bench.py "$dir" /tmp/mechanic-bench/circuit-inputs.json "$repeats" 2 > /tmp/mechanic-bench/circuit-tl.json
 "$py" - <<'PY'
 import json
