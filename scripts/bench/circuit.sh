@@ -10,7 +10,7 @@ py="${MECHANIC_REF_PYTHON:-/tmp/ref/bin/python}"
 bin="${MECHANIC_BIN:-.build/release/mechanic}"
 mkdir -p /tmp/mechanic-bench
 rm -f /tmp/mechanic-bench/circuit-inputs.json
-"$bin" bench circuit --dir "$dir" --repeats "$repeats" --write-inputs /tmp/mechanic-bench/circuit-inputs.json > /tmp/mechanic-bench/circuit-mechanic.json
+"$bin" bench circuit --dir "$dir" --repeats "$repeats" --acdc-sample "${ACDC_SAMPLE:-4}" --write-inputs /tmp/mechanic-bench/circuit-inputs.json > /tmp/mechanic-bench/circuit-mechanic.json
 for f in vocab.json merges.txt; do
   [ -f "$dir/$f" ] || cp "../shared/data/tokenizers/gpt2/$f" "$dir/$f" 2>/dev/null || true
 done
