@@ -61,33 +61,44 @@ extension CircuitRun {
         return d
     }
 
-    /// `scores[edge] += weight · Δ_u · g_v` for every edge, one matrix product per receiver block.
+    /// `scores[edge] += weight · Δ_u · g_v` for every edge: per block of receivers reading the
+    /// same upstream nodes (a layer's q/k/v inputs; an MLP; the logits), one matrix product
+    /// `[upstream, n] × [receivers, n]ᵀ` over n = batch·pos·d_model.
     private func accumulate(_ deltas: [Float], _ rg: ReceiverGradients, offsets: [Int], weight: Float, into scores: inout [Float]) {
         let g = graph
-        let D = g.dModel
-        // Receivers whose gradients share a tensor layout are gathered into rows of [batch·pos·d_model].
-        var rows: [Float] = []
-        var idx: [Int] = []
-        for (r, rec) in g.receivers.enumerated() {
-            switch rec.port {
-            case .q: rows += NodeOutputs.head(rg.q[rec.layer], rec.head).data
-            case .k: rows += NodeOutputs.head(rg.k[rec.layer], rec.head).data
-            case .v: rows += NodeOutputs.head(rg.v[rec.layer], rec.head).data
-            case .mlp: rows += rg.mlp[rec.layer].data
-            case .logits: rows += rg.logits.data
-            }
-            idx.append(r)
-        }
         let n = rg.logits.count                                          // batch·pos·d_model
-        let (U, R) = (g.upstream.count, g.receivers.count)
-        var s = [Float](repeating: 0, count: U * R)                      // [upstream, receiver]
-        deltas.withUnsafeBufferPointer { dp in rows.withUnsafeBufferPointer { rp in s.withUnsafeMutableBufferPointer { sp in
-            guard let a = dp.baseAddress, let b = rp.baseAddress, let c = sp.baseAddress else { return }
-            sgemm(transB: true, m: U, n: R, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: R)
-        }}}
-        _ = D
-        for r in idx {
-            for u in 0..<g.receivers[r].upstreamCount { scores[offsets[r] + u] += weight * s[u * R + r] }
+        var r = 0
+        while r < g.receivers.count {
+            let count = g.receivers[r].upstreamCount
+            var end = r
+            while end < g.receivers.count, g.receivers[end].upstreamCount == count { end += 1 }
+            var rows = [Float](repeating: 0, count: (end - r) * n)          // [receivers, batch·pos·d_model]
+            for (i, rec) in g.receivers[r..<end].enumerated() {
+                let t: Tensor
+                switch rec.port {
+                case .q: t = NodeOutputs.head(rg.q[rec.layer], rec.head)
+                case .k: t = NodeOutputs.head(rg.k[rec.layer], rec.head)
+                case .v: t = NodeOutputs.head(rg.v[rec.layer], rec.head)
+                case .mlp: t = rg.mlp[rec.layer]
+                case .logits: t = rg.logits
+                }
+                rows.withUnsafeMutableBufferPointer { rp in
+                    t.data.withUnsafeBufferPointer { tp in
+                        guard let dst = rp.baseAddress, let src = tp.baseAddress else { return }
+                        (dst + i * n).update(from: src, count: n)
+                    }
+                }
+            }
+            let R = end - r
+            var s = [Float](repeating: 0, count: count * R)                 // [upstream, receiver]
+            deltas.withUnsafeBufferPointer { dp in rows.withUnsafeBufferPointer { rp in s.withUnsafeMutableBufferPointer { sp in
+                guard let a = dp.baseAddress, let b = rp.baseAddress, let c = sp.baseAddress else { return }
+                sgemm(transB: true, m: count, n: R, k: n, a: a, lda: n, b: b, ldb: n, c: c, ldc: R)
+            }}}
+            for j in 0..<R {
+                for u in 0..<count { scores[offsets[r + j] + u] += weight * s[u * R + j] }
+            }
+            r = end
         }
     }
 }
