@@ -103,9 +103,9 @@ extension HookedTransformer {
     }
 }
 
-/// The checkpoint's weights read, converted and processed one block at a time, each block's
-/// source pages handed back once it is read (so a load never holds the whole checkpoint and its
-/// processed copy at once). Records every tensor read, for the strictness check.
+/// The checkpoint's weights read, converted and processed one block at a time, with `pread` (the
+/// checkpoint's pages never enter this process's resident set, so a load never holds the whole
+/// checkpoint and its processed copy at once). Records every tensor read, for the strictness check.
 final class ProcessedBlocks {
     let checkpoint: Checkpoint
     let architecture: Architecture
@@ -120,7 +120,7 @@ final class ProcessedBlocks {
         self.config = config
         self.processing = processing
         reader = architecture.reader(checkpoint)
-        reader.byReading = true   // pread: the source pages never enter this process's resident set
+        reader.byReading = true
     }
 
     /// Embedding, positions, final norm and unembedding, processed (`blocks` empty).
