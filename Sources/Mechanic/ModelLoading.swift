@@ -77,20 +77,26 @@ extension HookedTransformer {
             }
         }
         // Build: block by block into the cache file, then map it like any later load.
-        do {
-            try buildCache(file, key: key, ProcessedBlocks(checkpoint: checkpoint, config: config, processing: options.processing))
-        } catch let failure as WeightCacheWriteFailed {
-            // No cache (a read-only or full disk): the same weights, in memory.
+        func inMemory(_ why: String) throws -> HookedTransformer {
+            // No usable cache (a read-only or full disk): the same weights, in memory.
             let source = ProcessedBlocks(checkpoint: checkpoint, config: config, processing: options.processing)
             var w = try source.globals()
             w.blocks = try (0..<config.nLayers).map { try source.block($0) }
             try source.rejectUnused()
-            let why = "the weight cache could not be written to \(file.path) (\(failure.reason))"
             return try make(w, WeightLoadReport(source: .checkpoint, note: note.map { $0 + "; " + why } ?? why))
         }
+        do {
+            try buildCache(file, key: key, ProcessedBlocks(checkpoint: checkpoint, config: config, processing: options.processing))
+        } catch let failure as WeightCacheWriteFailed {
+            return try inMemory("the weight cache could not be written to \(file.path) (\(failure.reason))")
+        }
         WeightCache.removeSiblings(of: file)
-        let (w, mapped, copied) = try WeightCacheFile.read(file, key: key, config: processed)
-        return try make(w, WeightLoadReport(source: .builtCache, cacheFile: file.path, mappedBytes: mapped, copiedBytes: copied, note: note))
+        do {
+            let (w, mapped, copied) = try WeightCacheFile.read(file, key: key, config: processed)
+            return try make(w, WeightLoadReport(source: .builtCache, cacheFile: file.path, mappedBytes: mapped, copiedBytes: copied, note: note))
+        } catch let invalid as WeightCacheInvalid {
+            return try inMemory("the weight cache just written to \(file.path) could not be read back (\(invalid.reason))")
+        }
     }
 
     /// Writes the cache file from `source`, holding the globals and one block at a time (all of
@@ -103,9 +109,9 @@ extension HookedTransformer {
     }
 }
 
-/// The checkpoint's weights read, converted and processed one block at a time, each block's
-/// source pages handed back once it is read (so a load never holds the whole checkpoint and its
-/// processed copy at once). Records every tensor read, for the strictness check.
+/// The checkpoint's weights read, converted and processed one block at a time, with `pread` (the
+/// checkpoint's pages never enter this process's resident set, so a load never holds the whole
+/// checkpoint and its processed copy at once). Records every tensor read, for the strictness check.
 final class ProcessedBlocks {
     let checkpoint: Checkpoint
     let architecture: Architecture
@@ -120,7 +126,7 @@ final class ProcessedBlocks {
         self.config = config
         self.processing = processing
         reader = architecture.reader(checkpoint)
-        reader.byReading = true   // pread: the source pages never enter this process's resident set
+        reader.byReading = true
     }
 
     /// Embedding, positions, final norm and unembedding, processed (`blocks` empty).

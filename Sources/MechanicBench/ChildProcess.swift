@@ -7,10 +7,12 @@ import Foundation
 import Mechanic
 
 /// A child process run to completion for a benchmark: its wall time and its own peak resident
-/// set (`wait4`'s resource usage of that child alone). Output is discarded.
+/// set and CPU time (`wait4`'s resource usage of that child alone). Output is discarded.
 public enum ChildProcess {
     public struct Run: Sendable {
         public var seconds: Double
+        /// User + system CPU seconds of the child (all its threads).
+        public var cpuSeconds: Double
         public var peakRSS: Int
     }
 
@@ -58,6 +60,8 @@ public enum ChildProcess {
         #else
         let peak = Int(usage.ru_maxrss)          // bytes on Darwin
         #endif
-        return Run(seconds: seconds, peakRSS: peak)
+        let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return Run(seconds: seconds, cpuSeconds: cpu, peakRSS: peak)
     }
 }

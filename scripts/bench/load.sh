@@ -35,6 +35,8 @@ print(f"mechanic predict, no cache     {m['uncached_s']:7.3f} s   peak RSS {m['u
 print(f"TransformerLens from_pretrained + forward {tl['load_forward_s']:7.3f} s (imports {tl['import_s']:.2f} s more; peak RSS {tl['peak_rss']/1e6:.0f} MB)")
 print(f"  warm predict (whole process) / TL load+forward = {m['warm_s']/tl['load_forward_s']:.3f}  (goal <= 0.125)")
 print(f"  warm predict / TL whole process (with imports)  = {m['warm_s']/tl['process_s']:.3f}")
-print(f"mechanic patch resid_pre, 1 pair (whole process, warm) {m['patch_one_pair_s']:7.3f} s; TransformerLens sweep alone {sweep:7.3f} s")
+print(f"  CPU seconds: warm predict {m['warm_cpu_s']:.3f} vs TL load+forward {tl['load_forward_cpu_s']:.3f} = {m['warm_cpu_s']/tl['load_forward_cpu_s']:.3f}")
+tl_sweep = json.loads([l for l in open(f"{out}/tl_patch.json") if l.strip().startswith("{")][-1])["sweeps"]["resid_pre"]
+print(f"mechanic patch resid_pre, 1 pair (whole process, warm) {m['patch_one_pair_s']:7.3f} s (CPU {m['patch_one_pair_cpu_s']:.2f} s); TransformerLens sweep alone {sweep:7.3f} s (CPU {tl_sweep['cpu_s']:.2f} s)")
 print(f"  ratio {m['patch_one_pair_s']/sweep:.3f}  (goal <= 0.05)")
 PY

@@ -45,13 +45,4 @@ enum Architecture {
         case .llama: return LlamaArchitecture.ignoredBuffers
         }
     }
-
-    /// Every tensor of the checkpoint in TransformerLens's layout, rejecting leftovers.
-    func weights(_ checkpoint: Checkpoint, _ c: ModelConfig) throws -> ModelWeights {
-        var r = reader(checkpoint)
-        var w = try globals(&r, c)
-        w.blocks = try (0..<c.nLayers).map { try block(&r, $0, c) }
-        try r.rejectUnused(ignoring: ignoredBuffers)
-        return w
-    }
 }

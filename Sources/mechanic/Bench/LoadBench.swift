@@ -53,21 +53,23 @@ struct LoadBench: ParsableCommand {
         var patches: [ChildProcess.Run] = []
         for _ in 0..<max(1, repeats / 2) { patches.append(try ChildProcess.run(exe, patch, environment: env)) }
 
-        func median(_ runs: [ChildProcess.Run]) -> Double { runs.map(\.seconds).sorted()[runs.count / 2] }
+        func median(_ runs: [ChildProcess.Run], _ key: KeyPath<ChildProcess.Run, Double> = \.seconds) -> Double {
+            runs.map { $0[keyPath: key] }.sorted()[runs.count / 2]
+        }
         let warmRSS = warm.map(\.peakRSS).max() ?? 0
         let result = LoadBenchResult(
             checkpointBytes: checkpointBytes,
-            coldSeconds: cold.seconds, coldPeakRSS: cold.peakRSS, coldRSSRatio: Double(cold.peakRSS) / Double(checkpointBytes),
-            warmSeconds: median(warm), warmPeakRSS: warmRSS, warmRSSRatio: Double(warmRSS) / Double(checkpointBytes),
-            uncachedSeconds: uncached.seconds, uncachedPeakRSS: uncached.peakRSS,
-            patchOnePairSeconds: median(patches), patchPeakRSS: patches.map(\.peakRSS).max() ?? 0)
+            coldSeconds: cold.seconds, coldCPU: cold.cpuSeconds, coldPeakRSS: cold.peakRSS, coldRSSRatio: Double(cold.peakRSS) / Double(checkpointBytes),
+            warmSeconds: median(warm), warmCPU: median(warm, \.cpuSeconds), warmPeakRSS: warmRSS, warmRSSRatio: Double(warmRSS) / Double(checkpointBytes),
+            uncachedSeconds: uncached.seconds, uncachedCPU: uncached.cpuSeconds, uncachedPeakRSS: uncached.peakRSS,
+            patchOnePairSeconds: median(patches), patchOnePairCPU: median(patches, \.cpuSeconds), patchPeakRSS: patches.map(\.peakRSS).max() ?? 0)
         if json { try printResult(result) } else {
             let mb = { (b: Int) in String(format: "%.0f MB", Double(b) / 1e6) }
             print("checkpoint \(mb(checkpointBytes))")
-            print(String(format: "predict, cold cache  %6.3f s  peak RSS %@ (%.2f× the checkpoint)", cold.seconds, mb(cold.peakRSS), result.coldRSSRatio))
-            print(String(format: "predict, warm cache  %6.3f s  peak RSS %@ (%.2f×)", result.warmSeconds, mb(warmRSS), result.warmRSSRatio))
-            print(String(format: "predict, no cache    %6.3f s  peak RSS %@", uncached.seconds, mb(uncached.peakRSS)))
-            print(String(format: "patch resid_pre, 1 pair (warm)  %6.3f s", result.patchOnePairSeconds))
+            print(String(format: "predict, cold cache  %6.3f s (CPU %.2f s)  peak RSS %@ (%.2f× the checkpoint)", cold.seconds, cold.cpuSeconds, mb(cold.peakRSS), result.coldRSSRatio))
+            print(String(format: "predict, warm cache  %6.3f s (CPU %.2f s)  peak RSS %@ (%.2f×)", result.warmSeconds, result.warmCPU, mb(warmRSS), result.warmRSSRatio))
+            print(String(format: "predict, no cache    %6.3f s (CPU %.2f s)  peak RSS %@", uncached.seconds, uncached.cpuSeconds, mb(uncached.peakRSS)))
+            print(String(format: "patch resid_pre, 1 pair (warm)  %6.3f s (CPU %.2f s)", result.patchOnePairSeconds, result.patchOnePairCPU))
         }
     }
 }
@@ -76,18 +78,23 @@ struct LoadBench: ParsableCommand {
 struct LoadBenchResult: Codable {
     var checkpointBytes: Int
     var coldSeconds: Double
+    var coldCPU: Double
     var coldPeakRSS: Int
     var coldRSSRatio: Double
     var warmSeconds: Double
+    var warmCPU: Double
     var warmPeakRSS: Int
     var warmRSSRatio: Double
     var uncachedSeconds: Double
+    var uncachedCPU: Double
     var uncachedPeakRSS: Int
     var patchOnePairSeconds: Double
+    var patchOnePairCPU: Double
     var patchPeakRSS: Int
 
     enum CodingKeys: String, CodingKey {
-        case checkpointBytes = "checkpoint_bytes", coldSeconds = "cold_s", coldPeakRSS = "cold_peak_rss"
+        case checkpointBytes = "checkpoint_bytes", coldSeconds = "cold_s", coldCPU = "cold_cpu_s", coldPeakRSS = "cold_peak_rss"
+        case warmCPU = "warm_cpu_s", uncachedCPU = "uncached_cpu_s", patchOnePairCPU = "patch_one_pair_cpu_s"
         case coldRSSRatio = "cold_rss_ratio", warmSeconds = "warm_s", warmPeakRSS = "warm_peak_rss"
         case warmRSSRatio = "warm_rss_ratio", uncachedSeconds = "uncached_s", uncachedPeakRSS = "uncached_peak_rss"
         case patchOnePairSeconds = "patch_one_pair_s", patchPeakRSS = "patch_peak_rss"
