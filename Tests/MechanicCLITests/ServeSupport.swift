@@ -13,6 +13,7 @@ final class ServeProcess: @unchecked Sendable {
 
     init(_ args: [String]) throws {
         process.executableURL = CLI.binary
+        process.environment = CLI.environment
         process.arguments = ["serve", "--port", "0"] + args
         let out = Pipe()
         process.standardOutput = out

@@ -119,7 +119,7 @@ import MechanicAnalysis
         let p = Process()
         p.executableURL = URL(fileURLWithPath: args[0])
         p.arguments = Array(args.dropFirst())
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        p.environment = CLI.environment.merging(env) { $1 }
         let out = Pipe(), err = Pipe()
         (p.standardOutput, p.standardError) = (out, err)
         try p.run()
