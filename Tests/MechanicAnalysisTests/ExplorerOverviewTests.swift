@@ -56,6 +56,10 @@ import FixtureSupport
             #expect(on.dla[q] > 1, "DLA at \(q): \(on.dla[q])")
         }
         #expect(throws: MechanicError.self) { try HeadOverview.run(model: p.model, layer: 2, head: 0, tokens: nil, sources: nil) }
+        // The lens before layer 1 is the logit lens's 1_pre row.
+        let lens = try LogitLens.run(model: p.model, tokens: tokens, position: -1, top: 5)
+        #expect(on.lensBefore.map(\.id) == lens.rows.first { $0.label == "1_pre" }?.top.map(\.id))
+        #expect(on.lensBefore.count == 5)
     }
 
     @Test func browseSortsTheTokensTheInductionHeadHelps() throws {
