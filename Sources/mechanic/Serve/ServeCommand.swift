@@ -14,7 +14,7 @@ struct ServeCommand: ParsableCommand {
         discussion: """
         POST /api/<command> (predict, tokenize, lens, attribute, diff, patch, heads, neurons, congruence) takes a JSON \
         object of the command's long option names ({"prompt": "…", "answer": " Paris", "pos": -1}) and answers exactly \
-        the command's --json output; errors are HTTP 400 {"error": "…"}. Pages: / (prompt), /head/L/H, /patch, /compare, /neurons. \
+        the command's --json output; errors are HTTP 400 {"error": "…"}. Pages: / (prompt), /head/L/H, /patch, /compare, /browse, /neurons. \
         See docs/cli/serve.md.
         """)
 
