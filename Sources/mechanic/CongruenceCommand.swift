@@ -59,11 +59,7 @@ struct CongruenceCommand: ModelCommand {
 
     func result(model m: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
         let metricValue = metric
-        let kinds = try (embedding ?? (m.config.attnOnly ? "raw,block0" : "raw,mlp0")).split(separator: ",").map { k -> EmbeddingKind in
-            let name = k.trimmingCharacters(in: .whitespaces)
-            guard let v = EmbeddingKind(rawValue: name) else { throw ValidationError("--embedding \(name): expected raw, mlp0 or block0") }
-            return v
-        }
+        let kinds = try EmbeddingKind.parseList(embedding, attnOnly: m.config.attnOnly)
         let chosen = [tokens != nil, words != nil, sample != nil, all].filter { $0 }.count
         guard chosen <= 1 else { throw ValidationError("give at most one of --tokens, --words, --sample and --all") }
         var ids: [Int]

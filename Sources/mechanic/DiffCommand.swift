@@ -116,7 +116,7 @@ struct DiffCommand: ModelCommand {
         meta += [("position", pos.map(String.init) ?? "final token"), ("rank by", rankBy.rawValue), ("verify", "\(verify)")]
         try html.write(title: "Activation differences", meta: meta, [report])
         if !json { printText(report) }
-        return CommandResult(report, keys: .snakeCase)
+        return CommandResult(report, keys: .snakeCase, report: report)
     }
 
     func printText(_ r: ActivationDiffReport) {

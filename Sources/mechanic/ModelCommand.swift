@@ -8,8 +8,12 @@ import MechanicAnalysis
 struct CommandResult {
     let value: any Encodable
     let keys: ResultJSON.Keys
+    /// The full result as a report shows it (the explorer's pages), when the command has one.
+    let report: (any HTMLReportable)?
 
-    init(_ value: any Encodable, keys: ResultJSON.Keys = .asDeclared) { (self.value, self.keys) = (value, keys) }
+    init(_ value: any Encodable, keys: ResultJSON.Keys = .asDeclared, report: (any HTMLReportable)? = nil) {
+        (self.value, self.keys, self.report) = (value, keys, report)
+    }
 
     func json() throws -> String { try ResultJSON.string(value, keys: keys) }
 }

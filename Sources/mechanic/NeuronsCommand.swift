@@ -134,7 +134,7 @@ struct NeuronsCommand: ModelCommand {
             r.add(result)
             return r
         }
-        return CommandResult(NeuronSearchJSON(result))
+        return CommandResult(NeuronSearchJSON(result), report: result)
     }
 }
 

@@ -103,4 +103,20 @@ import FixtureSupport
         let cli = try CLI.run(["predict", "--model", Self.gpt2, "--prompt", "The cat sat", "--top", "3", "--json"])
         #expect(after.status == 200 && after.text == cli.stdout.trimmingCharacters(in: .newlines))
     }
+
+    @Test func anotherHostThanLoopbackNeedsTheFlagAndSaysThereIsNoAuthentication() throws {
+        let server = try ServeProcess(["--model", Self.gpt2, "--host", "0.0.0.0"], captureErrors: true)
+        #expect(try server.post("/api/tokenize", #"{"text": "The"}"#).status == 200)
+        server.stop()
+        let stderr = String(decoding: server.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(stderr.contains("serving on 0.0.0.0") && stderr.contains("no authentication"), "\(stderr)")
+        // Loopback by default, and no warning.
+        let local = try ServeProcess(["--model", Self.gpt2], captureErrors: true)
+        local.stop()
+        let quiet = String(decoding: local.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!quiet.contains("authentication"), "\(quiet)")
+        // A bad port is one sentence.
+        let bad = try CLI.run(["serve", "--port", "70000"])
+        #expect(bad.status != 0 && bad.stderr.contains("--port 70000"), "\(bad.stderr)")
+    }
 }

@@ -78,4 +78,53 @@ import MechanicAnalysis
         #expect(shown.count == values.count && zip(shown, values).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($1)) }, "\(shown) vs \(values)")
         _ = try Browser.screenshot(url, name: "serve-patch", height: 700)
     }
+
+    @Test func comparePageShowsTheDiffOfTheCommand() throws {
+        guard Chromium.executable != nil else { print("skipped: no chromium"); return }
+        let server = try ServeProcess(["--model", Self.gpt2])
+        let url = server.url("/compare?a=The%20cat%20sat&b=The%20dog%20sat&verify=2&answer-id=5&wrong-id=6")
+        let dom = try Browser.dom(url)
+        let cli = try CLI.json(try CLI.run(["diff", "--model", Self.gpt2, "--json", "--a", "The cat sat", "--b", "The dog sat",
+                                            "--verify", "2", "--answer-id", "5", "--wrong-id", "6"]))
+        let components = try #require(cli["components"] as? [[String: Any]])
+        let top = try #require(components.first?["label"] as? String)
+        #expect(dom.contains(top), "top component \(top)")
+        let verified = try #require((cli["verification"] as? [String: Any])?["results"] as? [[String: Any]])
+        #expect(verified.count == 2)
+        for v in verified { #expect(dom.contains(v["label"] as? String ?? "?")) }
+        _ = try Browser.screenshot(url, name: "serve-compare", height: 900)
+    }
+
+    @Test func neuronsPageShowsTheTopExamplesOfTheCorpus() throws {
+        guard Chromium.executable != nil else { print("skipped: no chromium"); return }
+        let corpus = try ServeAPITests.corpus()
+        let server = try ServeProcess(["--model", Self.gpt2, "--corpus", corpus])
+        let url = server.url("/neurons?neuron=0:3&top=3")
+        let dom = try Browser.dom(url)
+        let cli = try CLI.json(try CLI.run(["neurons", "--model", Self.gpt2, "--json", "--neuron", "0:3", "--top", "3", "--corpus", corpus]))
+        let examples = try #require(cli["examples"] as? [[String: Any]])
+        #expect(examples.count == 3)
+        for e in examples {
+            let value = try #require((e["value"] as? NSNumber)?.floatValue)
+            #expect(dom.contains(HTMLText.format(value)) || dom.contains(HTMLText.compact(value)), "\(value)")
+        }
+        _ = try Browser.screenshot(url, name: "serve-neurons", height: 900)
+    }
+
+    @Test func browsePageListsTheLibrarysLossChanges() throws {
+        guard Chromium.executable != nil else { print("skipped: no chromium"); return }
+        let corpus = try ServeAPITests.corpus()
+        let server = try ServeProcess(["--model", Self.gpt2, "--corpus", corpus])
+        let url = server.url("/browse?head=1,2&top=4")
+        let dom = try Browser.dom(url)
+        let m = try TestFixtures.load("gpt2-tiny")
+        var reader = try CorpusReader(url: URL(fileURLWithPath: corpus))
+        let b = try AblationBrowse.run(model: m, layer: 1, head: 2, corpus: &reader, top: 4, bos: m.bosTokenId)
+        #expect(b.documents == 3)
+        #expect(Browser.texts("class=\"delta\"", in: dom) == (b.helps + b.hurts).map { HTMLText.format($0.delta) })
+        // Each example opens on the head page.
+        #expect(dom.contains("/head/1/2?tokens=" + b.helps[0].ids.map(String.init).joined(separator: ",")))
+        _ = try Browser.screenshot(url, name: "serve-browse", height: 900)
+        #expect(try server.get("/browse?head=9,0").status == 400)
+    }
 }

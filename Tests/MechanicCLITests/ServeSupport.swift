@@ -11,13 +11,16 @@ final class ServeProcess: @unchecked Sendable {
     let port: Int
     var pid: Int32 { process.processIdentifier }
 
-    init(_ args: [String]) throws {
+    /// stderr when `captureErrors` (read it only after the process ended).
+    let errors = Pipe()
+
+    init(_ args: [String], captureErrors: Bool = false) throws {
         process.executableURL = CLI.binary
         process.environment = CLI.environment
         process.arguments = ["serve", "--port", "0"] + args
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        process.standardError = captureErrors ? errors : FileHandle.nullDevice
         try process.run()
         // The first stdout line: "listening on http://127.0.0.1:PORT/".
         var line = Data()
@@ -28,15 +31,18 @@ final class ServeProcess: @unchecked Sendable {
             line += chunk
         }
         let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("listening on http://127.0.0.1:"),
-              let port = Int(text.dropFirst("listening on http://127.0.0.1:".count).prefix { $0.isNumber }), port > 0 else {
+        let host = args.firstIndex(of: "--host").map { args[$0 + 1] } ?? "127.0.0.1"
+        guard text.hasPrefix("listening on http://\(host):"),
+              let port = Int(text.dropFirst("listening on http://\(host):".count).prefix { $0.isNumber }), port > 0 else {
             process.terminate()
             throw ServeTestError.noPort(text)
         }
         self.port = port
     }
 
-    deinit {
+    deinit { stop() }
+
+    func stop() {
         if process.isRunning { process.terminate(); process.waitUntilExit() }
     }
 

@@ -36,6 +36,8 @@ public struct HeadOverview: Codable, Sendable {
         /// The top next tokens after the last position, without and with the head zeroed.
         public var topBefore: [ScoredToken]
         public var topAfter: [ScoredToken]
+        /// The logit lens at the last position just before the head's layer (`{layer}_pre`).
+        public var lensBefore: [ScoredToken]
     }
 
     public var layer: Int
@@ -94,10 +96,12 @@ public struct HeadOverview: Codable, Sendable {
             let r = try DirectLogitAttribution.run(model: model, tokens: tokens, answer: targets[p], position: p, by: .head)
             return r.entries.first { $0.label == label }?.value ?? 0
         }
+        let lens = try LogitLens.run(model: model, tokens: tokens, position: -1, top: k5).rows.first { $0.label == "\(layer)_pre" }
         return OnPrompt(tokens: tokens, strTokens: model.pieceStrings(tokens),
                         pattern: (0..<n).map { q in (0..<n).map { pattern[q, $0] } }, dla: dla, dlaTargets: targets,
                         lossBefore: Loss.perToken(logits: before, batch: batch).data, lossAfter: Loss.perToken(logits: after, batch: batch).data,
-                        topBefore: last(before).top(k5, model: model), topAfter: last(after).top(k5, model: model))
+                        topBefore: last(before).top(k5, model: model), topAfter: last(after).top(k5, model: model),
+                        lensBefore: lens?.top ?? [])
     }
 
     static let k5 = 5

@@ -33,5 +33,8 @@ extension HeadOverview: HTMLReportable {
                      rows: zip(p.topBefore, p.topAfter).map { [String($0.rank + 1), $0.token.debugDescription, HTMLText.percent($0.prob),
                                                                $1.token.debugDescription, HTMLText.percent($1.prob)] },
                      caption: "after the last position")
+        report.table(header: ["rank", "logit lens before layer \(layer)", "prob"],
+                     rows: p.lensBefore.map { [String($0.rank + 1), $0.token.debugDescription, HTMLText.percent($0.prob)] },
+                     caption: "what the residual stream entering layer \(layer) predicts at the last position (own normalisation)")
     }
 }

@@ -23,3 +23,15 @@ extension NeuronSearchOptions {
         return (before, after)
     }
 }
+
+extension EmbeddingKind {
+    /// `raw,mlp0` (`congruence --embedding`); nil text: raw,mlp0, or raw,block0 for an
+    /// attention-only model (which has no MLP 0).
+    public static func parseList(_ text: String?, attnOnly: Bool) throws -> [EmbeddingKind] {
+        try (text ?? (attnOnly ? "raw,block0" : "raw,mlp0")).split(separator: ",").map { k in
+            let name = k.trimmingCharacters(in: .whitespaces)
+            guard let v = EmbeddingKind(rawValue: name) else { throw MechanicError.invalidArgument("--embedding \(name): expected raw, mlp0 or block0") }
+            return v
+        }
+    }
+}

@@ -15,11 +15,13 @@ final class ExplorerServer: @unchecked Sendable {
     let modelName: String
     let pool: WorkerPool
     let jobs = JobStore()
+    /// The corpus of the neurons page (`serve --corpus`).
+    let corpus: String?
     /// Larger bodies are answered 413.
     static let maxBody = 1 << 20
 
-    init(model: HookedTransformer, modelName: String, pool: WorkerPool) {
-        (self.model, self.modelName, self.pool) = (model, modelName, pool)
+    init(model: HookedTransformer, modelName: String, pool: WorkerPool, corpus: String? = nil) {
+        (self.model, self.modelName, self.pool, self.corpus) = (model, modelName, pool, corpus)
     }
 
     static let commands: [String: APICommand] = APICommand.all.merging(["prompt": APICommand.make("prompt", PromptRequest.self)]) { a, _ in a }
@@ -34,6 +36,9 @@ final class ExplorerServer: @unchecked Sendable {
             return await self.headPage(request, layer: l, head: h)
         }
         router.get("patch") { request, _ in Self.page(Pages.patch(model: self.modelName, query: Self.query(request))) }
+        router.get("compare") { request, _ in await self.comparePage(request) }
+        router.get("neurons") { request, _ in await self.neuronsPage(request, corpus: self.corpus) }
+        router.get("browse") { request, _ in await self.browsePage(request, corpus: self.corpus) }
         router.get("explorer.js") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: ExplorerScript.source)))
         }

@@ -18,7 +18,7 @@ enum Pages {
     static func finish(_ report: Report, bodyData: [String: String] = [:]) -> String {
         var html = report.html
         let attrs = bodyData.sorted { $0.key < $1.key }.map { " data-\($0.key)=\"\(HTMLText.escape($0.value))\"" }.joined()
-        let nav = "<div class=\"nav\"><a href=\"/\">Prompt</a><a href=\"/head/0/0\">Head</a><a href=\"/patch\">Patch</a></div>"
+        let nav = "<div class=\"nav\"><a href=\"/\">Prompt</a><a href=\"/head/0/0\">Head</a><a href=\"/patch\">Patch</a><a href=\"/compare\">Compare</a><a href=\"/browse\">Browse</a><a href=\"/neurons\">Neurons</a></div>"
         html = html.replacingOccurrences(of: "<body>", with: "<body\(attrs)>" + nav)
         html = html.replacingOccurrences(of: "</style>", with: extraCSS + "</style>")
         html = html.replacingOccurrences(of: "self-contained: no network, no scripts", with: "mechanic serve: no network but this server")

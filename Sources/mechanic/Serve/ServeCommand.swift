@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Mechanic
 import MechanicAnalysis
+import MechanicIO
 
 /// `mechanic serve`: the explorer. Loads the model once and answers `POST /api/<command>` with
 /// exactly what `mechanic <command> … --json` prints, and serves the pages built on that API.
@@ -13,7 +14,7 @@ struct ServeCommand: ParsableCommand {
         discussion: """
         POST /api/<command> (predict, tokenize, lens, attribute, diff, patch, heads, neurons, congruence) takes a JSON \
         object of the command's long option names ({"prompt": "…", "answer": " Paris", "pos": -1}) and answers exactly \
-        the command's --json output; errors are HTTP 400 {"error": "…"}. Pages: / (prompt), /head/L/H, /patch. \
+        the command's --json output; errors are HTTP 400 {"error": "…"}. Pages: / (prompt), /head/L/H, /patch, /compare, /browse, /neurons. \
         See docs/cli/serve.md.
         """)
 
@@ -35,6 +36,9 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Analyses run at once (the others wait): bounds the memory of concurrent forwards.")
     var workers = 2
 
+    @Option(name: .long, help: ArgumentHelp("The corpus of the neurons page (text or JSON lines, as `neurons --corpus`).", valueName: "file"))
+    var corpus: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port): give 0 to 65535") }
         try requireAtLeast(1, workers, "--workers")
@@ -48,7 +52,8 @@ struct ServeCommand: ParsableCommand {
         if !["127.0.0.1", "localhost", "::1"].contains(host) {
             warn("warning: serving on \(host): anyone who can reach this address can use the server; there is no authentication")
         }
-        let server = ExplorerServer(model: m, modelName: model, pool: WorkerPool(width: workers))
+        if let corpus { _ = try CorpusReader(url: URL(fileURLWithPath: corpus), format: nil) }  // a readable corpus, before the model loads
+        let server = ExplorerServer(model: m, modelName: model, pool: WorkerPool(width: workers), corpus: corpus)
         let done = DispatchSemaphore(value: 0)
         let failure = ErrorBox()
         let (host, port) = (host, port)
