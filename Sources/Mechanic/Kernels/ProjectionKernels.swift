@@ -12,43 +12,6 @@ public struct FusedAttention: Sendable {
     /// Which projection: its first column in `wQKV` and its head count.
     public enum Part: Sendable { case q, k, v }
 
-    public init(_ b: BlockWeights, _ c: ModelConfig) {
-        let (D, H, K, E) = (c.dModel, c.nHeads, c.nKeyValueHeads, c.dHead)
-        shape = AttentionShape(c)
-        let width = (H + 2 * K) * E
-        self.width = width
-        let parts = [(b.W_Q, b.b_Q, H), (b.W_K, b.b_K, K), (b.W_V, b.b_V, K)]
-        let w = [Float](unsafeUninitializedCapacity: D * width) { buf, count in
-            guard let o = buf.baseAddress else { count = 0; return }
-            let out = UncheckedPointer(o)
-            var col = 0
-            for (W, _, n) in parts {
-                W.data.withUnsafeBufferPointer { src in
-                    guard let sb = src.baseAddress else { return }
-                    let sp = ConstPointer(sb), c0 = col
-                    // [h, m, e] -> [m, (h e)]: rows m of the fused matrix on all cores.
-                    Parallel.chunks(D, grain: max(1, 65536 / max(n * E, 1))) { ms in
-                        for m in ms {
-                            for h in 0..<n {
-                                (out.raw + m * width + c0 + h * E).update(from: sp.raw + (h * D + m) * E, count: E)
-                            }
-                        }
-                    }
-                }
-                col += n * E
-            }
-            count = D * width
-        }
-        var bias = [Float](repeating: 0, count: width)
-        var col = 0
-        for (_, bb, n) in parts {
-            for h in 0..<n { for e in 0..<E { bias[col + h * E + e] = bb.data[h * E + e] } }
-            col += n * E
-        }
-        wQKV = w
-        bQKV = bias
-    }
-
     public func heads(_ part: Part) -> Int { part == .q ? shape.heads : shape.kvHeads }
 
     public func column(_ part: Part) -> Int {
