@@ -1,3 +1,5 @@
+/* CBLAS: the system library module for BLAS and LAPACK (OpenBLAS via pkg-config on Linux,
+   Accelerate on Apple platforms). */
 #include <stddef.h>
 #include <cblas.h>
 

@@ -1,3 +1,7 @@
+// MechanicAnalysis: the analyses (one folder each: Attribution, Datasets, Diff, Heads, Lens,
+// Neurons, Patching, TestPrompt), their Codable result types, and Reports/ (HTML). ResultJSON is
+// the one `--json` encoding.
+
 import Foundation
 import Mechanic
 

@@ -1,3 +1,6 @@
+// MechanicBench: what `mechanic bench` times — patching sweeps (PatchingBenchmark), the multiply-adds
+// a sweep cannot avoid (PatchFloor), tokenizer throughput.
+
 import Foundation
 import Mechanic
 import MechanicAnalysis

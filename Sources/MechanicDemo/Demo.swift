@@ -1,3 +1,6 @@
+// MechanicDemo: `mechanic demo` — the toolkit's workflow (head scores, copy scores, patching, lens,
+// diff) on a model with a known circuit, its `--json` summary and its HTML report.
+
 import Foundation
 import Mechanic
 import MechanicAnalysis

@@ -171,34 +171,53 @@ struct JSONByteParser {
         if negative { pos += 1 }
         guard isDigit(pos) else { throw error("invalid number") }
         if bytes[pos] == UInt8(ascii: "0"), isDigit(pos + 1) { throw error("invalid number (leading zero)") }
-        var integer = 0
-        var digits = 0
-        while isDigit(pos) {
-            if digits < 18 { integer = integer * 10 + Int(bytes[pos] - 0x30) }
+        // The digits of the integer and fraction parts as one integer (while they fit in 18 digits).
+        var mantissa = 0, digits = 0, fractionDigits = 0
+        func digit() {
+            if digits < 18 { mantissa = mantissa * 10 + Int(bytes[pos] - 0x30) }
             digits += 1
             pos += 1
         }
+        while isDigit(pos) { digit() }
         var integral = true
         if at(".") {
             integral = false
             pos += 1
             guard isDigit(pos) else { throw error("invalid number (no digits after '.')") }
-            while isDigit(pos) { pos += 1 }
+            while isDigit(pos) { digit(); fractionDigits += 1 }
         }
+        var exponent = 0, exponentDigits = 0
         if at("e") || at("E") {
             integral = false
             pos += 1
+            let negativeExponent = at("-")
             if at("+") || at("-") { pos += 1 }
             guard isDigit(pos) else { throw error("invalid number (no digits in the exponent)") }
-            while isDigit(pos) { pos += 1 }
+            while isDigit(pos) {
+                if exponentDigits < 6 { exponent = exponent * 10 + Int(bytes[pos] - 0x30) }
+                exponentDigits += 1
+                pos += 1
+            }
+            if negativeExponent { exponent = -exponent }
         }
         // Up to 18 digits cannot overflow `Int`: the common case needs no text.
-        if integral, digits <= 18 { return .int(negative ? -integer : integer) }
+        if integral, digits <= 18 { return .int(negative ? -mantissa : mantissa) }
+        // Clinger's fast path: at most 15 digits and a power of ten up to 10^22 are exact doubles,
+        // so one multiplication or division rounds exactly as parsing the text would.
+        let scale = exponent - fractionDigits
+        if !integral, digits <= 15, exponentDigits <= 6, abs(scale) <= 22 {
+            let m = Double(mantissa), p = Self.powersOfTen[abs(scale)]
+            let v = scale < 0 ? m / p : m * p
+            return .double(negative ? -v : v)
+        }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
         if integral, let i = Int(text) { return .int(i) }
         guard let d = Double(text) else { pos = start; throw error("invalid number \(text)") }
         return .double(d)
     }
+
+    /// 10^0 … 10^22, each exact in a `Double`.
+    private static let powersOfTen: [Double] = (0...22).map { k in (0..<k).reduce(1.0) { acc, _ in acc * 10 } }
 
     private mutating func parseString() throws -> String {
         pos += 1

@@ -1,7 +1,6 @@
-// MechanicJSON: the project's one JSON reader (strict, linear-time, line/column errors,
-// repeated keys refused) and its one JSON string quoter. Used for safetensors headers, shard
-// indexes, config.json, the hub's replies (MechanicIO, Mechanic) and tokenizer files
-// (MechanicTokenizers).
+// MechanicJSON: the one JSON reader (strict, linear-time, line/column errors, repeated keys
+// refused) and the one JSON string quoter, for safetensors headers, shard indexes, config.json,
+// the hub's replies (MechanicIO, Mechanic) and tokenizer files (MechanicTokenizers).
 
 import Foundation
 

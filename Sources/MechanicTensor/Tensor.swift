@@ -1,3 +1,7 @@
+// MechanicTensor: Tensor (shape + row-major float32 buffer), sgemm/linear (BLAS), LAPACK
+// (dgeev eigenvalues, dgesdd SVD), activations, row kernels (softmax, log-sum-exp), half/bfloat16
+// widening, Parallel.chunks. Depends on nothing but BLAS.
+
 /// A dense, row-major float32 tensor: a shape and a contiguous buffer.
 ///
 /// Storage is a Swift array, so copies are copy-on-write and a `Tensor` is a plain value.

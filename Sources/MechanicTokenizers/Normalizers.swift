@@ -126,28 +126,41 @@ enum NFCStability {
 /// `Lowercase`: each scalar's full lowercase mapping (no context, like Rust's `char::to_lowercase`).
 final class LowercaseNormalizer: Normalizer {
     func normalize(_ p: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(p.count)
-        var changed = false
-        var i = 0
-        while i < p.count {
-            let b = p[i]
-            if b < 0x80 {
-                if b >= 0x41 && b <= 0x5A { out.append(b | 0x20); changed = true } else { out.append(b) }
-                i += 1
-                continue
-            }
-            let (v, length) = decodeScalar(p, i)
-            if let scalar = UnicodeScalar(v), scalar.properties.changesWhenLowercased {
-                out.append(contentsOf: scalar.properties.lowercaseMapping.utf8)
-                changed = true
-            } else {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[i..<min(i + length, p.count)]))
-            }
-            i += length
+        rewriteScalars(p, ascii: { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }) { v in
+            guard let scalar = UnicodeScalar(v), scalar.properties.changesWhenLowercased else { return nil }
+            return Array(scalar.properties.lowercaseMapping.utf8)
         }
-        return changed ? out : nil
     }
+}
+
+/// Rewrites valid UTF-8 scalar by scalar: an ASCII byte becomes `ascii(b)`; any other scalar
+/// becomes `replace(v)` (its bytes; empty drops it) or, where that is nil, stays as it is.
+/// Nil when nothing changed.
+@inline(__always)
+func rewriteScalars(_ p: UnsafeBufferPointer<UInt8>, ascii: (UInt8) -> UInt8, _ replace: (UInt32) -> [UInt8]?) -> [UInt8]? {
+    var out: [UInt8] = []
+    out.reserveCapacity(p.count)
+    var changed = false
+    var i = 0
+    while i < p.count {
+        let b = p[i]
+        if b < 0x80 {
+            let m = ascii(b)
+            if m != b { changed = true }
+            out.append(m)
+            i += 1
+            continue
+        }
+        let (v, length) = decodeScalar(p, i)
+        if let bytes = replace(v) {
+            out.append(contentsOf: bytes)
+            changed = true
+        } else {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[i..<min(i + length, p.count)]))
+        }
+        i += length
+    }
+    return changed ? out : nil
 }
 
 /// `Strip`: removes leading and/or trailing whitespace.
@@ -180,20 +193,11 @@ final class StripNormalizer: Normalizer {
 /// `unicode_normalization::char::is_combining_mark`.
 final class StripAccentsNormalizer: Normalizer {
     func normalize(_ p: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(p.count)
-        var changed = false
-        var i = 0
-        while i < p.count {
-            let (v, length) = decodeScalar(p, i)
-            if v >= 0x300, let s = UnicodeScalar(v), [.nonspacingMark, .spacingMark, .enclosingMark].contains(s.properties.generalCategory) {
-                changed = true
-            } else {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: p[i..<min(i + length, p.count)]))
-            }
-            i += length
+        rewriteScalars(p, ascii: { $0 }) { v in
+            guard v >= 0x300, let s = UnicodeScalar(v),
+                  [.nonspacingMark, .spacingMark, .enclosingMark].contains(s.properties.generalCategory) else { return nil }
+            return []
         }
-        return changed ? out : nil
     }
 }
 

@@ -20,12 +20,19 @@ struct JSONReader {
         return o
     }
 
-    func string(_ o: JSONObject, _ k: String, in path: String) throws -> String? {
+    /// The value of `k` as `get` reads it; nil when absent or null, an error naming `expected`
+    /// when it is of another kind.
+    private func optional<T>(_ o: JSONObject, _ k: String, in path: String, _ expected: String,
+                             _ get: (JSONValue) -> T?) throws -> T? {
         guard let v = o[k], !v.isNull else { return nil }
-        guard let s = v.stringValue else {
-            throw TokenizerError.invalidValue(file: file, key: join(path, k), value: v.brief, expected: "a string")
+        guard let x = get(v) else {
+            throw TokenizerError.invalidValue(file: file, key: join(path, k), value: v.brief, expected: expected)
         }
-        return s
+        return x
+    }
+
+    func string(_ o: JSONObject, _ k: String, in path: String) throws -> String? {
+        try optional(o, k, in: path, "a string", \.stringValue)
     }
 
     func requiredString(_ o: JSONObject, _ k: String, in path: String) throws -> String {
@@ -34,19 +41,11 @@ struct JSONReader {
     }
 
     func bool(_ o: JSONObject, _ k: String, in path: String, default d: Bool) throws -> Bool {
-        guard let v = o[k], !v.isNull else { return d }
-        guard let b = v.boolValue else {
-            throw TokenizerError.invalidValue(file: file, key: join(path, k), value: v.brief, expected: "true or false")
-        }
-        return b
+        try optional(o, k, in: path, "true or false", \.boolValue) ?? d
     }
 
     func int(_ o: JSONObject, _ k: String, in path: String) throws -> Int? {
-        guard let v = o[k], !v.isNull else { return nil }
-        guard let i = v.intValue else {
-            throw TokenizerError.invalidValue(file: file, key: join(path, k), value: v.brief, expected: "an integer")
-        }
-        return i
+        try optional(o, k, in: path, "an integer", \.intValue)
     }
 
     func type(_ o: JSONObject, in path: String) throws -> String {

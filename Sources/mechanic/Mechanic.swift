@@ -1,3 +1,7 @@
+// mechanic: the command-line tool, one file per subcommand: parse options, call one library
+// function, print its Codable result (ResultJSON) or write its HTML report. Bench/ holds
+// `mechanic bench`.
+
 import ArgumentParser
 import Foundation
 import Mechanic

@@ -84,6 +84,19 @@ import MechanicIO
         #expect(error(deep)?.reason == "nesting deeper than 512 levels")
     }
 
+    /// Keys are distinct by their bytes, kept in file order: U+1F77 and U+03AF are canonically
+    /// equivalent (`String ==` calls them equal) but two different vocabulary entries.
+    @Test func keysAreExactBytesInFileOrder() throws {
+        let v = try JSONValue.parse(Data("{\"z\": 0, \"\u{1F77}\": 1, \"\u{03AF}\": 2}".utf8))
+        let o = try #require(v.objectValue)
+        #expect(o.keys == ["z", "\u{1F77}", "\u{03AF}"])
+        #expect(o["\u{1F77}"] == .int(1) && o["\u{03AF}"] == .int(2))
+        #expect(error("{\"\u{03AF}\": 1, \"\u{03AF}\": 2}")?.reason == "the key \"\u{03AF}\" appears twice in one object")
+        // A two-string array is stored as a pair and equals the array it is.
+        #expect(try JSONValue.parse(Data(#"["a", "b"]"#.utf8)) == .array([.string("a"), .string("b")]))
+        #expect(error(#""\ud800""#)?.reason == "a lone surrogate in a \\u escape")
+    }
+
     @Test func quotedContentIsEscapedAndCut() {
         #expect(ErrorText.quoted("a\"b\n") == #""a\"b\n""#)
         #expect(ErrorText.quoted(String(repeating: "x", count: 100)) == "\"" + String(repeating: "x", count: 60) + "…\"")

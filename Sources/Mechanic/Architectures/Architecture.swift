@@ -1,3 +1,6 @@
+// Mechanic/Architectures: one file per model family (GPT-2, GPT-NeoX, Llama): Hugging Face names
+// and layouts → TransformerLens's, one block at a time; WeightReader reads and widens tensors.
+
 import MechanicIO
 
 /// The per-family conversions from Hugging Face checkpoint names and layouts to TransformerLens's,

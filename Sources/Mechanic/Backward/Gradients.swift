@@ -1,3 +1,6 @@
+// Mechanic/Backward: reverse mode through norms, MLP and attention from a cached forward: the
+// gradient of an objective of the final-position logits at every hook point (no weight gradients).
+
 import MechanicTensor
 
 /// A forward pass with every activation cached, an objective of the final-position logits, and

@@ -1,3 +1,7 @@
+// Mechanic/Kernels: THE block kernels, one implementation each (norm, q/k/v projection, attention
+// scores/softmax/mix, head results, MLP, unembed, rotary), used by the forward, the packed patching
+// engine, the backward pass and the head analyses. No hooks here.
+
 import MechanicTensor
 
 /// The block kernels: one implementation of each piece of a transformer block, used by the

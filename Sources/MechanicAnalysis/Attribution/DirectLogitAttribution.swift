@@ -1,3 +1,6 @@
+// MechanicAnalysis/Attribution: direct logit attribution (residual components · the answer's
+// unembedding direction) and logit attributions of any stack, with their HTML.
+
 import Mechanic
 
 /// How direct logit attribution groups the residual stream.

@@ -1,3 +1,6 @@
+// MechanicAnalysis/Datasets: clean/corrupt prompt pairs — templates (IOI built in, or a JSON spec),
+// seeded generation, checks of user pairs, the JSONL format and the dataset report.
+
 import Foundation
 import Mechanic
 

@@ -1,3 +1,6 @@
+// MechanicAnalysis/Diff: activation differences between two prompts at every hook point, the
+// summary and its HTML.
+
 import Foundation
 import Mechanic
 

@@ -1,3 +1,6 @@
+// MechanicAnalysis/Heads: head analyses — detect_head scores, FactoredMatrix (OV/QK circuits, SVD,
+// eigenvalues), composition, copy and mapping scores, name movers, the planted induction model.
+
 import Foundation
 import Mechanic
 

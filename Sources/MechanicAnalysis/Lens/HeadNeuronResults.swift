@@ -60,6 +60,19 @@ extension ActivationCache {
         return ResidualStack(labels: [], tensor: Tensor(zeros: [0] + embed.shape))
     }
 
+    /// The stack of `parts` (each `[..., components, d_model]`), with the remainder and the norm
+    /// of `layer` applied when asked: the end of both `stack_*_results`.
+    private func finishStack(_ parts: [Tensor], labels: [String], model: HookedTransformer, layer target: Int, posSlice: PosSlice,
+                             inclRemainder: Bool, applyLN: Bool) throws -> ResidualStack {
+        var stack = try componentsFirst(parts).map { ResidualStack(labels: labels, tensor: $0) } ?? emptyStack(posSlice)
+        if inclRemainder {
+            guard target > 0 else { throw MechanicError.invalidArgument("a remainder needs layer ≥ 1") }
+            stack = try withRemainder(stack, layer: target, posSlice: posSlice)
+        }
+        if applyLN { stack = try applyLNToStack(stack, model: model, layer: target, posSlice: posSlice) }
+        return stack
+    }
+
     /// Appends TransformerLens's "remainder": `resid_post` of `layer - 1` minus the components.
     private func withRemainder(_ stack: ResidualStack, layer: Int, posSlice: PosSlice) throws -> ResidualStack {
         let resid = try posSlice.apply(require("blocks.\(layer - 1).hook_resid_post"), axis: -2)
@@ -79,13 +92,8 @@ extension ActivationCache {
             parts.append(try posSlice.apply(headResults(model: model, layer: l), axis: -3))  // [..., head, d_model]
             labels += (0..<config.nHeads).map { "L\(l)H\($0)" }
         }
-        var stack = try componentsFirst(parts).map { ResidualStack(labels: labels, tensor: $0) } ?? emptyStack(posSlice)
-        if inclRemainder {
-            guard target > 0 else { throw MechanicError.invalidArgument("a remainder needs layer ≥ 1") }
-            stack = try withRemainder(stack, layer: target, posSlice: posSlice)
-        }
-        if applyLN { stack = try applyLNToStack(stack, model: model, layer: target, posSlice: posSlice) }
-        return stack
+        return try finishStack(parts, labels: labels, model: model, layer: target, posSlice: posSlice,
+                               inclRemainder: inclRemainder, applyLN: applyLN)
     }
 
     /// TransformerLens's `get_neuron_results`: each neuron's contribution `post[..., n] · W_out[n]`,
@@ -129,12 +137,7 @@ extension ActivationCache {
                 labels += picks.map { "L\(l)N\($0)" }
             }
         }
-        var stack = try componentsFirst(parts).map { ResidualStack(labels: labels, tensor: $0) } ?? emptyStack(posSlice)
-        if inclRemainder {
-            guard target > 0 else { throw MechanicError.invalidArgument("a remainder needs layer ≥ 1") }
-            stack = try withRemainder(stack, layer: target, posSlice: posSlice)
-        }
-        if applyLN { stack = try applyLNToStack(stack, model: model, layer: target, posSlice: posSlice) }
-        return stack
+        return try finishStack(parts, labels: labels, model: model, layer: target, posSlice: posSlice,
+                               inclRemainder: inclRemainder, applyLN: applyLN)
     }
 }

@@ -1,3 +1,6 @@
+// MechanicAnalysis/Lens: residual-stream decompositions (accumulated, per layer, per head and
+// neuron), apply_ln_to_stack, the logit lens and prediction tables.
+
 import Mechanic
 
 /// How a logit lens normalises each residual-stream entry before the unembedding.

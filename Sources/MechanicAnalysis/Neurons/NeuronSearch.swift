@@ -1,3 +1,6 @@
+// MechanicAnalysis/Neurons: top-activating examples over a corpus, neuron effects, and
+// neuron-embedding congruence.
+
 import Foundation
 import Mechanic
 

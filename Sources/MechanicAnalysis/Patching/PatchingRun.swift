@@ -1,3 +1,7 @@
+// MechanicAnalysis/Patching: activation patching (every get_act_patch_* kind), ablation, path
+// patching, attribution patching (AtP/AtP*), and the packed engine (Packed*: from the patched layer
+// and position on, touched heads only, over Kernels).
+
 import Mechanic
 
 /// One activation-patching experiment: a model, prompt pairs of one length, a metric, and the

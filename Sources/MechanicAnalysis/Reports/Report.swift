@@ -1,3 +1,6 @@
+// MechanicAnalysis/Reports: the HTML report and its inline-SVG components (heatmaps, attention
+// grids, charts, token strips); each analysis adopts HTMLReportable in a `*HTML.swift` beside it.
+
 import Foundation
 import Mechanic
 

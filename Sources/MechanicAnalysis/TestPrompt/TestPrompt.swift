@@ -1,3 +1,6 @@
+// MechanicAnalysis/TestPrompt: TransformerLens's utils.test_prompt — the rank and probability of
+// each answer token, teacher-forced, and its HTML.
+
 import Mechanic
 
 /// How the model did at one answer position (teacher forcing: the earlier answer tokens are in the input).

@@ -1,3 +1,6 @@
+// mechanic/Bench: `mechanic bench` subcommands (forward, patch, tokenizer, …); what they time
+// lives in MechanicBench.
+
 import ArgumentParser
 
 struct BenchCommand: ParsableCommand {
