@@ -111,7 +111,7 @@ struct NaiveCircuit {
         let run = try CircuitRun(model: model, pairs: pairs)
         let naive = try NaiveCircuit(model: model, pairs: pairs)
         let E = run.graph.edges.count
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for trial in 0..<4 {
             let kept = (0..<E).map { _ in trial == 0 ? true : rng.next() % 3 != 0 }
             let got = try run.patchedLogits(removed: kept.map { !$0 })
@@ -169,18 +169,5 @@ struct NaiveCircuit {
         var cpr = 0.0
         for (a, b) in zip(ev.curve, ev.curve.dropFirst()) { cpr += (b.percent - a.percent) / 100 * (a.faithfulness + b.faithfulness) / 2 }
         #expect(abs(ev.cpr - cpr) < 1e-12)
-    }
-}
-
-/// A small deterministic generator for test masks and tokens.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

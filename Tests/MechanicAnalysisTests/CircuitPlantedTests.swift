@@ -17,7 +17,7 @@ import Mechanic
     /// `[BOS] + s + s[0..<n-1]` (answer `s[n-1]`) vs `[BOS] + s + r[0..<n-1]` (second half
     /// corrupted) or `[BOS] + r + s[0..<n-1]` (first half corrupted).
     static func pairs(_ planted: PlantedInductionModel, count: Int = 3, n: Int = 8, firstHalf: Bool = true) -> [PatchingPair] {
-        var rng = SplitMix(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let V = planted.vocabSize - 1                       // token ids below the BOS id
         return (0..<count).map { _ in
             var ids = Array(0..<V)

@@ -35,11 +35,12 @@ enum CLI {
         return env
     }
 
-    static func run(_ args: [String]) throws -> Result {
+    /// Runs `mechanic` (or `executable`) with `args`, in `environment` plus `extra`.
+    static func run(_ args: [String], executable: URL? = nil, extra: [String: String] = [:]) throws -> Result {
         let p = Process()
-        p.executableURL = binary
+        p.executableURL = executable ?? binary
         p.arguments = args
-        p.environment = environment
+        p.environment = environment.merging(extra) { $1 }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

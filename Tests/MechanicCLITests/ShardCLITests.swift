@@ -114,18 +114,9 @@ import MechanicAnalysis
 
     static var repoRoot: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
 
-    /// Runs `command` under `/bin/sh -c` (or a script under bash) with `env` added.
+    /// Runs `args[0]` (a shell) with the rest as its arguments and `env` added.
     static func shell(_ args: [String], env: [String: String]) throws -> CLI.Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: args[0])
-        p.arguments = Array(args.dropFirst())
-        p.environment = CLI.environment.merging(env) { $1 }
-        let out = Pipe(), err = Pipe()
-        (p.standardOutput, p.standardError) = (out, err)
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try CLI.run(Array(args.dropFirst()), executable: URL(fileURLWithPath: args[0]), extra: env)
     }
 
     @Test func slurmArrayAndKubernetesIndexedJobCommandsRunLocally() throws {

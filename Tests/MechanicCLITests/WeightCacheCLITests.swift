@@ -5,20 +5,7 @@ import Testing
 /// writes it, later runs read it (same output), and `--no-weight-cache` neither reads nor writes.
 @Suite struct WeightCacheCLITests {
     func run(_ args: [String], cache: URL) throws -> CLI.Result {
-        let p = Process()
-        p.executableURL = CLI.binary
-        p.arguments = args
-        var env = CLI.environment
-        env["MECHANIC_CACHE"] = cache.path
-        p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLI.Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try CLI.run(args, extra: ["MECHANIC_CACHE": cache.path])
     }
 
     func cacheFiles(_ dir: URL) -> [String] {
