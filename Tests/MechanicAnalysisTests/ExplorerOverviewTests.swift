@@ -33,6 +33,23 @@ import FixtureSupport
             #expect(o.positions[p].top.map(\.id) == row.top(3, model: m).map(\.id))
         }
         #expect(answer.rank == 0)  // default answer: the top prediction at the last position
+        // Every cell is the logit lens at its position (one product for all positions here, one
+        // per position there: equal to float32 rounding), in both modes.
+        let (_, cache) = try m.runWithCache(TokenBatch(tokens), names: .names(LogitLens.cacheNames(m.config)))
+        for mode in [LensMode.own, .final] {
+            let grid = try #require(try PromptOverview.run(model: m, tokens: tokens, top: 3, mode: mode).lens)
+            var got: [Double] = [], want: [Double] = []
+            for p in tokens.indices {
+                let (labels, logits) = try LogitLens.logits(model: m, cache: cache, position: p, mode: mode)  // [entries, V]
+                #expect(labels == grid.labels)
+                for i in labels.indices {
+                    got.append(Double(grid.logit[i][p]))
+                    want.append(Double(logits.data[i * V + answer.id]))
+                    #expect(grid.rank[i][p] == LogitRow(Array(logits.data[(i * V)..<((i + 1) * V)])).rank(of: answer.id))
+                }
+            }
+            #expect(Float32Rounding.mismatch("lens grid \(mode)", got, want) == nil)
+        }
         // Patterns: every head's, equal to attentionPattern.
         let p12 = try m.attentionPattern(tokens: tokens, layer: 1, head: 2)
         let shown = try #require(o.patterns?[1][2])

@@ -58,18 +58,35 @@ public struct PromptOverview: Codable, Sendable {
         let lastRow = LogitRow(Array(logits.data[((n - 1) * V)..<(n * V)]))
         let answerId = answer ?? lastRow.top(1, model: model)[0].id
         var grid = LensGrid(labels: [], mode: mode, prob: [], logit: [], rank: [])
-        for p in 0..<n {
-            let (labels, lens) = try LogitLens.logits(model: model, cache: cache, position: p, mode: mode)  // [entries, V]
-            if p == 0 {
+        // Positions' normalised residuals stacked and unembedded in one product per group of
+        // positions (at most ~1024 rows, so the logits held stay near 200 MB for GPT-2's vocabulary).
+        var p = 0
+        while p < n {
+            var stacked: [Float] = []
+            var labels: [String] = []
+            var group = 0
+            repeat {
+                let (l, rows) = try LogitLens.normalizedResiduals(model: model, cache: cache, position: p + group, mode: mode)  // [entries, d_model]
+                labels = l
+                stacked += rows.data
+                group += 1
+            } while p + group < n && (group + 1) * labels.count <= 1024
+            if grid.labels.isEmpty {
                 grid.labels = labels
                 grid.prob = Array(repeating: [], count: labels.count)
                 grid.logit = grid.prob
                 grid.rank = Array(repeating: [], count: labels.count)
             }
-            for i in labels.indices {
-                let s = LogitRow(Array(lens.data[(i * V)..<((i + 1) * V)])).score(answerId, model: model)
-                grid.prob[i].append(s.prob); grid.logit[i].append(s.logit); grid.rank[i].append(s.rank)
+            let E = labels.count
+            let lens = model.unembed(Tensor(shape: [group * E, c.dModel], data: stacked))  // [(group entries), V]
+            for g in 0..<group {
+                for i in 0..<E {
+                    let r = g * E + i  // row of position p + g, boundary i
+                    let s = LogitRow(Array(lens.data[(r * V)..<((r + 1) * V)])).score(answerId, model: model)
+                    grid.prob[i].append(s.prob); grid.logit[i].append(s.logit); grid.rank[i].append(s.rank)
+                }
             }
+            p += group
         }
         var heads: [[[[Float]]]]?
         if patterns {

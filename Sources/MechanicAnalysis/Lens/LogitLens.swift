@@ -55,6 +55,15 @@ public enum LogitLens {
     /// logits in both modes.
     public static func logits(model: HookedTransformer, cache: ActivationCache, position: Int, mode: LensMode,
                               batchIndex: Int = 0) throws -> (labels: [String], logits: Tensor) {
+        let (labels, x) = try normalizedResiduals(model: model, cache: cache, position: position, mode: mode, batchIndex: batchIndex)
+        return (labels, model.unembed(x))  // [entries, d_vocab]
+    }
+
+    /// The residual stream at every boundary at `position`, normalised as `mode` says — what
+    /// `logits` unembeds (`[entries, d_model]`); callers that lens many positions stack these
+    /// and unembed once.
+    public static func normalizedResiduals(model: HookedTransformer, cache: ActivationCache, position: Int, mode: LensMode,
+                                           batchIndex: Int = 0) throws -> (labels: [String], rows: Tensor) {
         let c = model.config
         var stack = try cache.accumulatedResid(model: model, inclMid: true, posSlice: .index(position))  // [entries, batch, d_model]
         if cache.hasBatchDim { stack.tensor = try PosSlice.index(batchIndex).apply(stack.tensor, axis: 1) }  // [entries, d_model]
@@ -74,7 +83,7 @@ public enum LogitLens {
             y = affine(y, weight: model.weights.lnFinalW, bias: c.normalization == .layerNorm ? model.weights.lnFinalB : nil)
             x = y
         }
-        return (stack.labels, model.unembed(x))  // [entries, d_vocab]
+        return (stack.labels, x)  // [entries, d_model]
     }
 
     /// Runs `tokens` and reports the lens at `position` (negative counts from the end).
