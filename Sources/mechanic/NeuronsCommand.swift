@@ -72,7 +72,12 @@ struct NeuronsCommand: ModelCommand {
 
     @OptionGroup var report: HTMLReportOption
 
+    @OptionGroup var sharding: ShardOptions
+
     func validate() throws {
+        if sharding.shard != nil || sharding.shardFromEnv, report.html != nil {
+            throw ValidationError("a shard writes a partial result, not a report: give --html to `mechanic merge`")
+        }
         try requireAtLeast(1, top, "--top")
         try requireAtMost(1_000_000, top, "--top", "the examples are kept in memory with their context")
         try requireAtLeast(1, chunk, "--chunk")
@@ -111,15 +116,27 @@ struct NeuronsCommand: ModelCommand {
         let ctx = try NeuronSearchOptions.parseContext(context)
         var reader = try CorpusReader(url: URL(fileURLWithPath: corpus), format: format)
         let bos = noBos || !m.config.defaultPrependBOS ? nil : m.bosTokenId
+        let shard = try sharding.resolved()
         let options = NeuronSearchOptions(topK: top, order: lowest ? .lowest : .highest, chunkLength: chunk, batchSize: batch,
-                                          bos: bos, contextBefore: ctx.before, contextAfter: ctx.after, maxDocuments: maxDocs, maxTokens: maxTokens)
+                                          bos: bos, contextBefore: ctx.before, contextAfter: ctx.after, maxDocuments: maxDocs, maxTokens: maxTokens,
+                                          shard: shard)
         let bar = ProgressLine(enabled: !noProgress && progress == nil)
         let result = try m.topActivatingExamples(probe, corpus: &reader, options: options, progress: { p in
             bar.update(fraction: p.fraction, note: "\(ProgressBar.grouped(p.documents)) docs  \(ProgressBar.grouped(p.tokens)) tokens")
         })
         bar.finish(note: "\(ProgressBar.grouped(result.documents)) docs  \(ProgressBar.grouped(result.tokens)) tokens")
+        let meta = reportMeta(m, processed: !self.model.noProcessing)
+            + [("probe", probe.label), ("corpus", corpus), ("order", lowest ? "lowest" : "highest"), ("top", "\(top)")]
+        if let shard { return try writePartial(result, shard: shard, meta: meta, model: m) }
+        return try Self.emit(result, meta: meta, json: json, report: report)
+    }
+
+    /// Prints the text report unless `json`, writes `--html`, and returns the `--json` result: of
+    /// this run, or of shards merged by `mechanic merge`.
+    static func emit(_ result: NeuronSearchResult, meta: [(key: String, value: String)], json: Bool,
+                     report: HTMLReportOption) throws -> CommandResult {
         if !json {
-            print("\(probe.label): \(result.order == .highest ? "highest" : "lowest") \(result.examples.count) of \(ProgressBar.grouped(result.tokens)) tokens in \(ProgressBar.grouped(result.documents)) documents")
+            print("\(result.probe.label): \(result.order == .highest ? "highest" : "lowest") \(result.examples.count) of \(ProgressBar.grouped(result.tokens)) tokens in \(ProgressBar.grouped(result.documents)) documents")
             print(String(format: "mean %.4g  std %.4g  min %.4g  max %.4g", result.stats.mean, result.stats.standardDeviation,
                          result.stats.minimum, result.stats.maximum))
             for (i, e) in result.examples.enumerated() {
@@ -128,9 +145,7 @@ struct NeuronsCommand: ModelCommand {
             }
         }
         try report.write {
-            var r = Report(title: "Top activating examples — \(probe.label)",
-                           meta: reportMeta(m, processed: !self.model.noProcessing) + [("probe", probe.label), ("corpus", corpus),
-                                                                                  ("order", lowest ? "lowest" : "highest"), ("top", "\(top)")])
+            var r = Report(title: "Top activating examples — \(result.probe.label)", meta: meta)
             r.add(result)
             return r
         }

@@ -96,7 +96,6 @@ struct PatchCommand: ModelCommand {
         }
         guard pairBatch >= 1 else { throw ValidationError("--pair-batch \(pairBatch): give at least 1 pair per batch") }
         if sharding.shard != nil || sharding.shardFromEnv {
-            if attribution != nil { throw ValidationError("--attribution cannot be sharded: its exact checks need every pair's estimates; run it without --shard") }
             if report.html != nil { throw ValidationError("a shard writes a partial result, not a report: give --html to `mechanic merge`") }
         }
     }

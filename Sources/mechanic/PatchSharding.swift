@@ -24,7 +24,9 @@ struct PatchShardPayload: Codable {
     var model: String
     var arguments: [String]
     var context: PatchRenderContext
-    var partial: PatchingPartial
+    /// An activation/path patching sweep's partial, or an attribution's (`--attribution`).
+    var partial: PatchingPartial?
+    var attribution: AttributionPartial?
 }
 
 extension PatchCommand {
@@ -36,54 +38,33 @@ extension PatchCommand {
 
     /// This process's `patch` arguments without the unmerged options: what the merge re-parses.
     static func mergeArguments(_ all: [String] = CommandLine.arguments) -> [String] {
-        guard let i = all.firstIndex(of: "patch") else { return [] }
-        var out: [String] = []
-        var rest = all[(i + 1)...].makeIterator()
-        while let a = rest.next() {
-            let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
-            if unmergedFlags.contains(name) { continue }
-            if unmergedOptions.contains(name) {
-                if !a.contains("=") { _ = rest.next() }
-                continue
-            }
-            out.append(a)
-        }
-        return out
+        ShardArguments.kept(after: "patch", dropping: unmergedOptions, flags: unmergedFlags, all)
     }
 
     /// The merge-relevant options by name, for the manifest (`--dataset` is a path: its contents
     /// are in the inputs hash, so shards may read it from different places).
     static func optionMap(_ args: [String]) -> [String: String] {
-        var map: [String: String] = [:]
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            defer { i += 1 }
-            guard a.hasPrefix("--") else { continue }
-            let parts = a.dropFirst(2).split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 { map[parts[0]] = parts[1]; continue }
-            if i + 1 < args.count, !args[i + 1].hasPrefix("--") { map[parts[0]] = args[i + 1]; i += 1 } else { map[parts[0]] = "true" }
-        }
+        var map = ShardArguments.optionMap(args)
         map["dataset"] = nil
         return map
     }
 
     /// Writes the shard's partial result to `--out` and returns what was written.
-    func writePartial(_ partial: PatchingPartial, shard: Shard, context: PatchRenderContext, model m: HookedTransformer,
-                      pairs: [PatchingPair]) throws -> CommandResult {
+    func writePartial(_ partial: PatchingPartial?, attribution: AttributionPartial? = nil, shard: Shard, context: PatchRenderContext,
+                      model m: HookedTransformer, pairs: [PatchingPair]) throws -> CommandResult {
         guard let out = sharding.out else { throw ValidationError("a shard writes a partial result: give --out PART") }
         var hash = InputsHash()
         for p in pairs { hash.add(p.clean); hash.add(p.corrupt); hash.add(p.answer); hash.add(p.wrong) }
         let arguments = Self.mergeArguments()
         let manifest = ShardManifest(command: "patch", model: ShardManifest.modelIdentity(m), options: Self.optionMap(arguments),
-                                     inputsHash: hash.hex, shard: shard, items: pairs.count, itemsInShard: partial.pairs)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let payload = try encoder.encode(PatchShardPayload(model: m.source, arguments: arguments, context: context, partial: partial))
-        let file = PartialFile(manifest: manifest, payload: payload, arrays: ["sums": partial.sums])
+                                     inputsHash: hash.hex, shard: shard, items: pairs.count, itemsInShard: shard.range(of: pairs.count).count)
+        let payload = try PartialFile.encodePayload(PatchShardPayload(model: m.source, arguments: arguments, context: context,
+                                                                      partial: partial, attribution: attribution))
+        let arrays = attribution.map { ["estimates": $0.estimates] } ?? ["sums": partial?.sums ?? []]
+        let file = PartialFile(manifest: manifest, payload: payload, arrays: arrays)
         let output = try OutputFile(out, option: "--out", inputs: [dataset].compactMap { $0 })
         try file.write(to: output)
-        let written = ShardWritten(shard: shard.description, out: output.path, items: partial.pairs, totalItems: pairs.count)
+        let written = ShardWritten(shard: shard.description, out: output.path, items: manifest.itemsInShard, totalItems: pairs.count)
         if !json { warn(written.sentence) }
         return CommandResult(written)
     }
@@ -93,14 +74,24 @@ extension PatchCommand {
         var payloads: [PatchShardPayload] = []
         for p in parts {
             var payload = try p.decodePayload(PatchShardPayload.self)
-            payload.partial.sums = p.arrays["sums"] ?? []
+            payload.partial?.sums = p.arrays["sums"] ?? []
+            payload.attribution?.estimates = p.arrays["estimates"] ?? []
+            guard (payload.partial == nil) != (payload.attribution == nil) else {
+                throw ShardError.notAPartial(file: p.path, reason: "its patch payload holds neither a sweep nor an attribution")
+            }
             payloads.append(payload)
         }
         guard let first = payloads.first else { throw ShardError.badSpec("give the partial files to merge") }
-        let result = try PatchingPartial.merge(payloads.map(\.partial))
         var command = try PatchCommand.parse(["--model", first.model] + first.arguments)
         command.json = json
         command.report.html = html
-        return try command.emit(result, first.context)
+        let attributions = payloads.compactMap(\.attribution)
+        if !attributions.isEmpty {
+            guard attributions.count == payloads.count else {
+                throw ShardError.unsupported("some partials are of attribution patching and some are not; merge the shards of one run")
+            }
+            return try command.emitAttribution(try AttributionPartial.merge(attributions), first.context)
+        }
+        return try command.emit(try PatchingPartial.merge(payloads.compactMap(\.partial)), first.context)
     }
 }

@@ -37,3 +37,40 @@ struct ShardOptions: ParsableArguments {
         return nil
     }
 }
+
+/// A sharded command's own arguments as the manifest records them and the merge reads them.
+enum ShardArguments {
+    /// The arguments after `command` in `all`, without `options` (and their values) and `flags`:
+    /// those that decide nothing about the result (output, progress, the shard itself).
+    static func kept(after command: String, dropping options: Set<String>, flags: Set<String>,
+                     _ all: [String] = CommandLine.arguments) -> [String] {
+        guard let i = all.firstIndex(of: command) else { return [] }
+        var out: [String] = []
+        var rest = all[(i + 1)...].makeIterator()
+        while let a = rest.next() {
+            let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
+            if flags.contains(name) { continue }
+            if options.contains(name) {
+                if !a.contains("=") { _ = rest.next() }
+                continue
+            }
+            out.append(a)
+        }
+        return out
+    }
+
+    /// `--name value`, `--name=value` and flags (`"true"`) by name, for the manifest.
+    static func optionMap(_ args: [String]) -> [String: String] {
+        var map: [String: String] = [:]
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            defer { i += 1 }
+            guard a.hasPrefix("--") else { continue }
+            let parts = a.dropFirst(2).split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { map[parts[0]] = parts[1]; continue }
+            if i + 1 < args.count, !args[i + 1].hasPrefix("--") { map[parts[0]] = args[i + 1]; i += 1 } else { map[parts[0]] = "true" }
+        }
+        return map
+    }
+}

@@ -78,10 +78,7 @@ import MechanicIO
         #expect(throws: ShardError.self) { try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "x", "SLURM_ARRAY_TASK_COUNT": "2"]) }
     }
 
-    @Test func attributionIsRefusedAsAShard() throws {
-        let sweep = try PatchingSweep(model: PatchingSweepTests.model, pairs: PatchingSweepTests.pairs(3), shard: Shard(index: 0, count: 2))
-        #expect(throws: ShardError.self) { try sweep.attribution(.residPre) }
-    }
+    // Attribution patching in shards: ShardedAttributionTests.
 
     static func partial(_ k: Int, of n: Int, options: [String: String] = ["act": "resid_pre"], hash: String = "00ff", items: Int = 5) throws -> PartialFile {
         let shard = try Shard(index: k, count: n)

@@ -5,8 +5,8 @@ import Mechanic
 /// `blocks.L.mlp.hook_post[..., n]`) or the dot product of the activation with a direction.
 /// The hook must have a position axis (`[batch, pos, ...]`); the features after it are
 /// flattened (so `attn.hook_z` has `n_heads · d_head` components).
-public struct ActivationProbe: Sendable, Equatable {
-    public enum Readout: Sendable, Equatable {
+public struct ActivationProbe: Codable, Sendable, Equatable {
+    public enum Readout: Codable, Sendable, Equatable {
         /// The activation's component `index` (flattened over the axes after `pos`).
         case component(Int)
         /// `activation · vector` (the vector has one entry per flattened component).

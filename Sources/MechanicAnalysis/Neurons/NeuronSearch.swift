@@ -6,7 +6,7 @@ import Mechanic
 
 /// Settings of a top-activating-examples search.
 public struct NeuronSearchOptions: Sendable {
-    public enum Order: String, Sendable, CaseIterable {
+    public enum Order: String, Codable, Sendable, CaseIterable {
         case highest, lowest
     }
     /// How many examples to keep.
@@ -24,9 +24,11 @@ public struct NeuronSearchOptions: Sendable {
     /// Stop after this many documents / scored tokens.
     public var maxDocuments: Int?
     public var maxTokens: Int?
+    /// Run only this shard's chunks (chunk g of the whole corpus belongs to shard g mod N); nil: all.
+    public var shard: Shard?
 
     public init(topK: Int = 20, order: Order = .highest, chunkLength: Int? = nil, batchSize: Int = 8, bos: Int? = nil,
-                contextBefore: Int = 12, contextAfter: Int = 4, maxDocuments: Int? = nil, maxTokens: Int? = nil) {
+                contextBefore: Int = 12, contextAfter: Int = 4, maxDocuments: Int? = nil, maxTokens: Int? = nil, shard: Shard? = nil) {
         self.topK = topK
         self.order = order
         self.chunkLength = chunkLength
@@ -36,35 +38,8 @@ public struct NeuronSearchOptions: Sendable {
         self.contextAfter = contextAfter
         self.maxDocuments = maxDocuments
         self.maxTokens = maxTokens
+        self.shard = shard
     }
-}
-
-/// Mean, spread and extremes of a stream of values (Welford), in constant memory.
-public struct RunningStats: Sendable, Equatable {
-    public private(set) var count = 0
-    public private(set) var mean: Double = 0
-    private var m2: Double = 0
-    public private(set) var minimum = Double.infinity
-    public private(set) var maximum = -Double.infinity
-    /// How many values were > 0.
-    public private(set) var positive = 0
-
-    public init() {}
-
-    public mutating func add(_ v: Double) {
-        guard v.isFinite else { return }
-        count += 1
-        let d = v - mean
-        mean += d / Double(count)
-        m2 += d * (v - mean)
-        minimum = min(minimum, v)
-        maximum = max(maximum, v)
-        if v > 0 { positive += 1 }
-    }
-
-    /// Population standard deviation.
-    public var standardDeviation: Double { count > 0 ? (m2 / Double(count)).squareRoot() : .nan }
-    public var fractionPositive: Double { count > 0 ? Double(positive) / Double(count) : .nan }
 }
 
 /// Where a running search is.
@@ -75,8 +50,9 @@ public struct NeuronSearchProgress: Sendable {
     public var fraction: Double?
 }
 
-/// The top examples of a probe over a corpus.
-public struct NeuronSearchResult: Sendable {
+/// The top examples of a probe over a corpus (of a shard's chunks, for a sharded search:
+/// `documents`, `chunks` and `tokens` still count the whole corpus; merge with `merge(_:topK:)`).
+public struct NeuronSearchResult: Codable, Sendable {
     public var probe: ActivationProbe
     public var order: NeuronSearchOptions.Order
     /// Best first (highest values, or lowest for `.lowest`); ties by document, then position.
@@ -87,6 +63,20 @@ public struct NeuronSearchResult: Sendable {
     public var tokens: Int
     public var chunkLength: Int
     public var stats: RunningStats
+    /// Chunks this search ran (`chunks` unless sharded).
+    public var chunksInShard: Int
+    /// FNV-1a of every document's index and tokens as searched (`InputsHash`), hex: shards of
+    /// one corpus agree on it.
+    public var inputsHash: String
+
+    /// The strict total order of examples: better value first, ties by document, then position.
+    public static func ranking(_ order: NeuronSearchOptions.Order) -> @Sendable (ActivationExample, ActivationExample) -> Bool {
+        let highest = order == .highest
+        return { a, b in
+            if a.value != b.value { return highest ? a.value > b.value : a.value < b.value }
+            return (a.document, a.position) < (b.document, b.position)
+        }
+    }
 }
 
 extension HookedTransformer {
@@ -116,13 +106,10 @@ extension HookedTransformer {
         let forwardOptions = try probe.forwardOptions(for: config)
         let tokenize = tokenize ?? { [self] in try self.toTokens($0, prependBOS: false) }
 
-        let highest = o.order == .highest
-        var top = TopK<ActivationExample>(o.topK) { a, b in
-            if a.value != b.value { return highest ? a.value > b.value : a.value < b.value }
-            return (a.document, a.position) < (b.document, b.position)
-        }
+        var top = TopK<ActivationExample>(o.topK, better: NeuronSearchResult.ranking(o.order))
         var stats = RunningStats()
-        var (documents, chunks, tokens) = (0, 0, 0)
+        var (documents, chunks, chunksInShard, tokens) = (0, 0, 0, 0)
+        var hash = InputsHash()
         var pending: [(document: Int, start: Int, ids: [Int])] = []
 
         func flush() throws {
@@ -143,7 +130,6 @@ extension HookedTransformer {
                                                  tokens: Array(rows[b][lo...hi]), values: Array(values[b][lo...hi]), focus: p - lo))
                 }
             }
-            chunks += pending.count
             pending.removeAll(keepingCapacity: true)
             progress?(NeuronSearchProgress(documents: documents, tokens: tokens, fraction: corpus.fractionRead))
         }
@@ -153,12 +139,20 @@ extension HookedTransformer {
             var ids = try doc.tokens ?? tokenize(doc.text ?? "")
             if let m = o.maxTokens { ids = Array(ids.prefix(max(m - tokens, 0))) }
             documents += 1
+            hash.add(doc.index)
+            hash.add(ids)
             var start = 0
             while start < ids.count {
-                let piece = Array(ids[start..<min(start + body, ids.count)])
-                pending.append((doc.index, start, piece))
+                let chunkStart = start, piece = Array(ids[start..<min(start + body, ids.count)])
+                // Chunks go round-robin to the shards: each runs every N-th chunk, so the shards'
+                // forward passes differ by at most one chunk whatever the documents' lengths.
+                let owned = o.shard.map { chunks % $0.count == $0.index } ?? true
+                chunks += 1
                 tokens += piece.count
                 start += body
+                guard owned else { continue }
+                chunksInShard += 1
+                pending.append((doc.index, chunkStart, piece))
                 if pending.count == o.batchSize { try flush() }
             }
             if let m = o.maxTokens, tokens >= m { break reading }
@@ -172,7 +166,8 @@ extension HookedTransformer {
             return e
         }
         return NeuronSearchResult(probe: probe, order: o.order, examples: examples, documents: documents, chunks: chunks,
-                                  tokens: tokens, chunkLength: chunkLength, stats: stats)
+                                  tokens: tokens, chunkLength: chunkLength, stats: stats, chunksInShard: chunksInShard,
+                                  inputsHash: hash.hex)
     }
 }
 

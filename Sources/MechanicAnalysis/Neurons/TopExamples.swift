@@ -1,5 +1,5 @@
 /// One dataset example: a token where the probe fired, with its context window.
-public struct ActivationExample: Sendable, Equatable {
+public struct ActivationExample: Codable, Sendable, Equatable {
     /// The probe's value at the token.
     public var value: Float
     /// Document index in the corpus.

@@ -83,7 +83,7 @@ extension PatchingRun {
         try kind.checkSupported(model.config)
         let g = try gradients ?? metricGradients()
         let raw = try rawEstimates(kind, method: method, neuronPositions: neuronPositions, gradients: g)
-        return try Self.attributionResult(kind, method: method, raw: raw, model: model, positions: positions,
+        return try Self.attributionResult(kind, method: method, raw: raw, config: model.config, positions: positions,
                                           neuronPositions: neuronPositions, topK: topK, metric: context.metric, target: targetMetric,
                                           runs: [context.cleanMetric, context.corruptMetric, context.cleanLogitDiff, context.corruptLogitDiff]) {
             try evaluate($0, engine: engine)
@@ -107,11 +107,10 @@ extension PatchingRun {
 
     /// Stacks raw estimates into the kind's shape and checks the top components exactly. `runs`:
     /// the clean and corrupted metrics, then the clean and corrupted logit differences.
-    static func attributionResult(_ kind: ActPatchKind, method: AttributionMethod, raw: [Double], model: HookedTransformer, positions: Int,
+    static func attributionResult(_ kind: ActPatchKind, method: AttributionMethod, raw: [Double], config c: ModelConfig, positions: Int,
                                   neuronPositions: ActPatchKind.NeuronPositions, topK: Int, metric: PatchingMetric,
                                   target: Double, runs: [Double],
                                   exact: ([PatchSite]) throws -> [Double]) throws -> AttributionPatchingResult {
-        let c = model.config
         let sites = attributionSites(kind, c, positions: positions, neuronPositions: neuronPositions)
         var offset = 0
         let stacked = try stackComponents(kind, config: c, positions: positions) { part in
@@ -119,7 +118,7 @@ extension PatchingRun {
             defer { offset += n }
             return Array(raw[offset..<(offset + n)])
         }
-        let order = raw.indices.sorted { abs(raw[$0]) > abs(raw[$1]) }.prefix(max(topK, 0))
+        let order = topOrder(raw, topK)
         let values = try exact(order.map { sites[$0].site })
         let checks = zip(order, values).map { i, value in
             AttributionCheck(kind: sites[i].kind, index: unflatten(sites[i].index, shape: sites[i].kind.shape(c, positions: positions)),
@@ -129,6 +128,11 @@ extension PatchingRun {
                                          estimates: Tensor(shape: kind.shape(c, positions: positions), data: stacked.map { Float($0) }),
                                          targetMetric: target, cleanMetric: runs[0], corruptMetric: runs[1],
                                          cleanLogitDiff: runs[2], corruptLogitDiff: runs[3], checks: checks)
+    }
+
+    /// The indices of the `topK` largest |estimates|, largest first (ties in index order).
+    static func topOrder(_ raw: [Double], _ topK: Int) -> [Int] {
+        Array(raw.indices.sorted { abs(raw[$0]) != abs(raw[$1]) ? abs(raw[$0]) > abs(raw[$1]) : $0 < $1 }.prefix(max(topK, 0)))
     }
 
     /// Attribution patching of several kinds from one gradient pass, with the activations they

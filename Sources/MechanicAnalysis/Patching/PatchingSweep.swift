@@ -38,6 +38,8 @@ public final class PatchingSweep {
     public let ownedPairs: Range<Int>
     /// The shard's partial of the last result (sharded sweeps only).
     public internal(set) var lastPartial: PatchingPartial?
+    /// The shard's partial of the last attribution result (sharded sweeps only).
+    public internal(set) var lastAttributionPartial: AttributionPartial?
 
     /// The run of all pairs when they fit in one batch.
     let single: PatchingRun?
@@ -138,13 +140,15 @@ public final class PatchingSweep {
     /// Runs `body` on a `PatchingRun` of each batch and averages its values (means over the
     /// batch's pairs) weighted by the batch sizes. `meanHooks`: the hook points whose means a
     /// mean ablation needs.
-    func combine(patches: Int, meanHooks: Set<String>, _ body: (PatchingRun) throws -> [Double]) throws -> (values: [Double], summary: Summary) {
+    /// `allPairs`: every pair's batches even in a shard (attribution's estimates).
+    func combine(patches: Int, meanHooks: Set<String>, allPairs: Bool = false,
+                 _ body: (PatchingRun) throws -> [Double]) throws -> (values: [Double], summary: Summary) {
         try requireOneLengthForMeans()
         func work() throws -> (values: [Double], summary: Summary) {
             let means = mode == .ablate(.mean) ? try globalMeans(meanHooks) : [:]
             var sums: [Double] = []
             var summary = Summary(metric: metric)
-            for batch in batches() {
+            for batch in allPairs ? Self.batches(pairs, groups: lengthGroups, size: pairBatchSize) : batches() {
                 try progress?.check()
                 let run = try PatchingRun(model: model, pairs: batch, metric: metric, mode: mode, normalization: normalization)
                 run.maxBatchTokens = maxBatchTokens
@@ -161,7 +165,7 @@ public final class PatchingSweep {
             return (sums, summary)
         }
         guard let progress else { return try work() }
-        return try progress.run(total: patches, scale: ownedPairs.count, work)
+        return try progress.run(total: patches, scale: allPairs ? pairs.count : ownedPairs.count, work)
     }
 
     /// The mean of each hook's activation over the prompts a mean ablation averages (every clean

@@ -30,6 +30,7 @@ public struct PartialFile: Sendable {
         for name in arrays.keys.sorted() { w.add(name, float64: arrays[name] ?? []) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = Self.nonFinite
         w.metadata[Self.manifestKey] = String(decoding: try encoder.encode(manifest), as: UTF8.self)
         w.metadata[Self.payloadKey] = String(decoding: payload, as: UTF8.self)
         try w.write(to: output)
@@ -57,7 +58,7 @@ public struct PartialFile: Sendable {
             throw ShardError.notAPartial(file: path, reason: "its format is \(manifest.format), this program reads \(ShardManifest.currentFormat)")
         }
         guard (0..<manifest.shard.count).contains(manifest.shard.index), manifest.items >= 0,
-              manifest.itemsInShard == manifest.shard.range(of: manifest.items).count else {
+              manifest.itemsInShard == manifest.expectedItemsInShard else {
             throw ShardError.notAPartial(file: path, reason: "its manifest says shard \(manifest.shard) holds \(manifest.itemsInShard) of \(manifest.items) items, which is not that shard's share")
         }
         var arrays: [String: [Double]] = [:]
@@ -67,10 +68,24 @@ public struct PartialFile: Sendable {
         return p
     }
 
+    /// How payloads write infinities and NaN (an empty shard's minimum is +∞).
+    static var nonFinite: JSONEncoder.NonConformingFloatEncodingStrategy { .convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan") }
+
+    /// `value` as a payload: JSON, sorted keys, infinities and NaN as strings.
+    public static func encodePayload<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = nonFinite
+        return try encoder.encode(value)
+    }
+
     /// The payload decoded as `T`.
     public func decodePayload<T: Decodable>(_ type: T.Type) throws -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: payload)
+            let decoder = JSONDecoder()
+            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            return try decoder.decode(T.self, from: payload)
         } catch {
             throw ShardError.notAPartial(file: path, reason: "its \(manifest.command) payload is not readable (\(error))")
         }
@@ -89,7 +104,9 @@ public enum ShardMerge {
             func differ(_ field: String, _ x: String, _ y: String) throws {
                 if x != y { throw ShardError.mismatch(file: p.path, other: first.path, field: field, value: y, otherValue: x) }
             }
-            try differ("commands", a.command, b.command)
+            guard a.command == b.command else {
+                throw ShardError.unsupported("\(p.path) is a partial of `\(b.command)` and \(first.path) one of `\(a.command)`; merge the partials of one command at a time")
+            }
             try differ("models", a.model, b.model)
             try differ("inputs (hash)", a.inputsHash, b.inputsHash)
             try differ("item counts", String(a.items), String(b.items))

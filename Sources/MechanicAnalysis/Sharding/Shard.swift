@@ -69,7 +69,20 @@ public struct Shard: Equatable, Hashable, Codable, Sendable, CustomStringConvert
         return start(index)..<start(index + 1)
     }
 
+    /// How many of items `0..<total` are this shard's when item g belongs to shard g mod N.
+    public func roundRobinCount(of total: Int) -> Int {
+        total > index ? (total - index - 1) / count + 1 : 0
+    }
+
     public var description: String { "\(index)/\(count)" }
+}
+
+/// How a sharded run splits its items among the shards.
+public enum ShardSplit: String, Codable, Sendable {
+    /// Consecutive balanced ranges (`Shard.range`): prompt pairs.
+    case ranges
+    /// Item g to shard g mod N (`Shard.roundRobinCount`): corpus chunks, read as a stream.
+    case roundRobin = "round-robin"
 }
 
 /// Errors of sharded runs and of merging their partial results.

@@ -21,8 +21,11 @@ public struct ShardManifest: Codable, Equatable, Sendable {
     /// Items (prompt pairs, documents) of the whole run, and of this shard.
     public var items: Int
     public var itemsInShard: Int
+    /// How the items were split (absent: consecutive ranges, `Shard.range`).
+    public var split: ShardSplit?
 
-    public init(command: String, model: String, options: [String: String], inputsHash: String, shard: Shard, items: Int, itemsInShard: Int) {
+    public init(command: String, model: String, options: [String: String], inputsHash: String, shard: Shard, items: Int, itemsInShard: Int,
+                split: ShardSplit? = nil) {
         self.format = Self.currentFormat
         self.command = command
         self.model = model
@@ -31,6 +34,15 @@ public struct ShardManifest: Codable, Equatable, Sendable {
         self.shard = shard
         self.items = items
         self.itemsInShard = itemsInShard
+        self.split = split
+    }
+
+    /// How many of `items` the shard holds under `split`.
+    public var expectedItemsInShard: Int {
+        switch split ?? .ranges {
+        case .ranges: return shard.range(of: items).count
+        case .roundRobin: return shard.roundRobinCount(of: items)
+        }
     }
 
     /// A model's identity for merging: where it was loaded from, its shape, and a hash of values
