@@ -26,13 +26,15 @@ extension NeuronsCommand {
                       model m: HookedTransformer) throws -> CommandResult {
         guard let out = sharding.out else { throw ValidationError("a shard writes a partial result: give --out PART") }
         let arguments = ShardArguments.kept(after: "neurons", dropping: Self.unmergedOptions, flags: Self.unmergedFlags)
+        // Items: the forward batches of `--batch` chunks, dealt round-robin (`NeuronSearchOptions.shard`).
+        let batches = result.chunks / batch + (result.chunks % batch == 0 ? 0 : 1)
         let manifest = ShardManifest(command: "neurons", model: ShardManifest.modelIdentity(m), options: ShardArguments.optionMap(arguments),
-                                     inputsHash: result.inputsHash, shard: shard, items: result.chunks,
-                                     itemsInShard: result.chunksInShard, split: .roundRobin)
+                                     inputsHash: result.inputsHash, shard: shard, items: batches,
+                                     itemsInShard: shard.roundRobinCount(of: batches), split: .roundRobin)
         let payload = try PartialFile.encodePayload(NeuronsShardPayload(meta: meta.map { [$0.key, $0.value] }, top: top, result: result))
         let output = try OutputFile(out, option: "--out", inputs: [corpus])
         try PartialFile(manifest: manifest, payload: payload, arrays: [:]).write(to: output)
-        let written = ShardWritten(shard: shard.description, out: output.path, items: result.chunksInShard, totalItems: result.chunks)
+        let written = ShardWritten(shard: shard.description, out: output.path, items: manifest.itemsInShard, totalItems: batches)
         if !json { warn(written.sentence) }
         return CommandResult(written)
     }

@@ -24,7 +24,8 @@ public struct NeuronSearchOptions: Sendable {
     /// Stop after this many documents / scored tokens.
     public var maxDocuments: Int?
     public var maxTokens: Int?
-    /// Run only this shard's chunks (chunk g of the whole corpus belongs to shard g mod N); nil: all.
+    /// Run only this shard's forward batches (batch b — chunks b·batchSize ..< (b+1)·batchSize of
+    /// the whole corpus — belongs to shard b mod N); nil: all.
     public var shard: Shard?
 
     public init(topK: Int = 20, order: Order = .highest, chunkLength: Int? = nil, batchSize: Int = 8, bos: Int? = nil,
@@ -144,9 +145,10 @@ extension HookedTransformer {
             var start = 0
             while start < ids.count {
                 let chunkStart = start, piece = Array(ids[start..<min(start + body, ids.count)])
-                // Chunks go round-robin to the shards: each runs every N-th chunk, so the shards'
-                // forward passes differ by at most one chunk whatever the documents' lengths.
-                let owned = o.shard.map { chunks % $0.count == $0.index } ?? true
+                // The unsharded run's forward batches (batchSize consecutive chunks) go round-robin
+                // to the shards: each shard runs exactly the batches one run would (same rows, same
+                // padding, so bit-identical values and ties), and shards differ by at most one batch.
+                let owned = o.shard.map { (chunks / o.batchSize) % $0.count == $0.index } ?? true
                 chunks += 1
                 tokens += piece.count
                 start += body

@@ -81,7 +81,7 @@ public struct Shard: Equatable, Hashable, Codable, Sendable, CustomStringConvert
 public enum ShardSplit: String, Codable, Sendable {
     /// Consecutive balanced ranges (`Shard.range`): prompt pairs.
     case ranges
-    /// Item g to shard g mod N (`Shard.roundRobinCount`): corpus chunks, read as a stream.
+    /// Item g to shard g mod N (`Shard.roundRobinCount`): a corpus's forward batches, read as a stream.
     case roundRobin = "round-robin"
 }
 
