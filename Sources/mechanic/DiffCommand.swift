@@ -70,7 +70,13 @@ struct DiffCommand: ModelCommand {
 
     @OptionGroup var html: HTMLReportOption
 
+    @OptionGroup var sharding: ShardOptions
+
     func validate() throws {
+        if sharding.shard != nil || sharding.shardFromEnv {
+            if html.html != nil { throw ValidationError("a shard writes a partial result, not a report: give --html to `mechanic merge`") }
+            if verify > 0 { throw ValidationError("--verify patches the top components of the merged ranking: give it to an unsharded run, not to a shard") }
+        }
         let textSides = !aPrompts.isEmpty || !bPrompts.isEmpty
         let idSides = !aTokens.isEmpty || !bTokens.isEmpty
         let modes = [!prompts.isEmpty, textSides, idSides].filter { $0 }.count
@@ -89,6 +95,16 @@ struct DiffCommand: ModelCommand {
     func run() throws { try runLoading(model.load) }
 
     func result(model m: HookedTransformer, progress: WorkProgress?) throws -> CommandResult {
+        let (a, b, texts) = try sides(m)
+        if let shard = try sharding.resolved() {
+            let sums = try ActivationDiff.sums(model: m, a: a, b: b, position: pos.map { .index($0) } ?? .final, shard: shard, progress: progress)
+            return try writePartial(sums, shard: shard, model: m, a: a, b: b)
+        }
+        return try emit(model: m, a: a, b: b, texts: texts, sums: nil, progress: progress)
+    }
+
+    /// The two sides' token ids (and texts, when given as text).
+    func sides(_ m: HookedTransformer) throws -> (a: [[Int]], b: [[Int]], texts: (a: [String], b: [String])?) {
         var a: [[Int]], b: [[Int]], texts: (a: [String], b: [String])?
         if !aTokens.isEmpty {
             a = try aTokens.map { try parseTokenList($0, option: "--a-tokens") }
@@ -100,11 +116,21 @@ struct DiffCommand: ModelCommand {
             b = try tb.map { try m.toTokens($0, prependBOS: bos) }
             texts = (ta, tb)
         }
+        return (a, b, texts)
+    }
+
+    /// Runs the diff (from `sums` when given: the merged sums of a sharded run), writes `--html`,
+    /// prints the text report unless `--json`, and returns the `--json` result.
+    func emit(model m: HookedTransformer, a: [[Int]], b: [[Int]], texts: (a: [String], b: [String])?, sums: DiffSums?,
+              progress: WorkProgress?) throws -> CommandResult {
         let wrongToken: Int? = try wrongId ?? wrong.map { try m.toSingleToken($0) }
         let answerId = try answer.id(for: m)
+        let position: DiffPosition = pos.map { .index($0) } ?? .final
         func diff(_ progress: WorkProgress?) throws -> ActivationDiffReport {
-            try ActivationDiff.run(model: m, a: a, b: b, texts: texts, position: pos.map { .index($0) } ?? .final,
-                                   top: top, rankBy: rankBy, verify: verify, answer: answerId, wrong: wrongToken, progress: progress)
+            try ActivationDiff.report(model: m, a: a, b: b, texts: texts,
+                                      sums: try sums ?? ActivationDiff.sums(model: m, a: a, b: b, position: position, progress: progress),
+                                      position: position, top: top, rankBy: rankBy, verify: verify, answer: answerId, wrong: wrongToken,
+                                      progress: progress)
         }
         // --verify patches: a progress bar, and Ctrl-C stops before anything is written.
         let report = verify > 0 ? try Interruptible.run(unit: "patches", quiet: quiet, progress: progress, diff) : try diff(progress)

@@ -31,6 +31,7 @@ struct MergeCommand: ParsableCommand {
         // One case per sharded command: its partials' payload and how one run prints the result.
         case "patch": out = try PatchCommand.merge(files, json: json, html: report.html)
         case "neurons": out = try NeuronsCommand.merge(files, json: json, html: report.html)
+        case "diff": out = try DiffCommand.merge(files, json: json, html: report.html)
         case let other: throw ShardError.unsupported("\(files[0].path) is a partial of `\(other)`, which this version cannot merge")
         }
         if json { print(try out.json()) }

@@ -28,42 +28,40 @@ public enum ActivationDiff {
                            position: DiffPosition = .final, top: Int = 10, rankBy: DiffRanking = .relativeNorm,
                            verify: Int = 0, answer: Int? = nil, wrong: Int? = nil,
                            progress: WorkProgress? = nil) throws -> ActivationDiffReport {
-        guard !a.isEmpty, !b.isEmpty else { throw MechanicError.emptyInput("diff needs at least one prompt on each side") }
-        for seq in a + b where seq.isEmpty { throw MechanicError.emptyInput("diff: a prompt has no tokens") }
+        try report(model: model, a: a, b: b, texts: texts, sums: try sums(model: model, a: a, b: b, position: position),
+                   position: position, top: top, rankBy: rankBy, verify: verify, answer: answer, wrong: wrong, progress: progress)
+    }
+
+    /// `run` from the prompts' summed vectors (`sums`, or the merged sums of a sharded run).
+    public static func report(model: HookedTransformer, a: [[Int]], b: [[Int]], texts: (a: [String], b: [String])? = nil,
+                              sums: DiffSums, position: DiffPosition = .final, top: Int = 10, rankBy: DiffRanking = .relativeNorm,
+                              verify: Int = 0, answer: Int? = nil, wrong: Int? = nil,
+                              progress: WorkProgress? = nil) throws -> ActivationDiffReport {
+        try checkSides(a, b)
+        guard sums.promptsA == a.count, sums.promptsB == b.count else {
+            throw MechanicError.invalidArgument("diff: the sums hold \(sums.promptsA) + \(sums.promptsB) prompts, not \(a.count) + \(b.count)")
+        }
         let posA = try a.map { try resolve(position, $0.count) }
         let posB = try b.map { try resolve(position, $0.count) }
         var warnings = alignmentWarnings(model: model, a: a, b: b, position: position)
-
-        let runA = try a.enumerated().map { try capture(model, $1, posA[$0]) }
-        let runB = try b.enumerated().map { try capture(model, $1, posB[$0]) }
         var skipped: [String] = []
         var rows: [(label: String, hook: String, kind: String, layer: Int?, head: Int?, a: [Float], b: [Float])] = []
-        // Patterns of prompts whose lengths differ within a side but match pairwise (A[i] vs B[i])
-        // are compared as a right-padded batch would hold them: zero weight on keys a prompt lacks.
-        let keysAligned = a.count == b.count ? posA == posB : Set(posA + posB).count == 1
-        let maxKeys = (posA + posB).max().map { $0 + 1 } ?? 0
-        for key in runA[0].order {
-            var va = runA.compactMap { $0.vectors[key.label] }, vb = runB.compactMap { $0.vectors[key.label] }
-            if key.kind == "pattern" && keysAligned && va.count == runA.count && vb.count == runB.count {
-                va = zip(va, posA).map { padKeys($0, keys: $1 + 1, to: maxKeys) }
-                vb = zip(vb, posB).map { padKeys($0, keys: $1 + 1, to: maxKeys) }
-            }
-            let n = va.first?.count ?? 0
-            guard va.count == runA.count, vb.count == runB.count, (va + vb).allSatisfy({ $0.count == n }) else {
+        for key in sums.components {
+            guard key.lengths.count == 1, key.sumA.count == key.lengths[0], key.sumB.count == key.lengths[0] else {
                 if key.head == nil || key.head == 0 {
                     let why = key.kind == "attn_scores" || key.kind == "pattern"
                         ? "the compared queries see different numbers of keys (A: \(posA.map { $0 + 1 }), B: \(posB.map { $0 + 1 }))"
-                        : "shapes differ between prompts (\(Set((va + vb).map(\.count)).sorted()) values)"
+                        : "shapes differ between prompts (\(key.lengths) values)"
                     skipped.append("\(key.hook): \(why)")
                 }
                 continue
             }
-            rows.append((key.label, key.hook, key.kind, key.layer, key.head, mean(va), mean(vb)))
+            rows.append((key.label, key.hook, key.kind, key.layer, key.head, mean(key.sumA, a.count), mean(key.sumB, b.count)))
         }
 
         // Unembed the d_model-wide differences in one product with W_U.
         let c = model.config, D = c.dModel
-        let scale = runA.map(\.finalScale).reduce(0, +) / Float(runA.count)
+        let scale = Float(sums.finalScaleA / Double(a.count))
         let outIdx = rows.indices.filter { unembeddable.contains(rows[$0].kind) && rows[$0].a.count == D }
         var dirs = Tensor(shape: [outIdx.count, D], data: outIdx.flatMap { i in zip(rows[i].a, rows[i].b).map { $0 - $1 } })
         dirs = try finalNormDirection(model: model, dirs, scale: scale)
@@ -206,11 +204,10 @@ public enum ActivationDiff {
         return (hook.kind.shortName, hook.layer)
     }
 
-    static func mean(_ vs: [[Float]]) -> [Float] {
-        guard var acc = vs.first else { return [] }
-        for v in vs.dropFirst() { for i in acc.indices { acc[i] += v[i] } }
-        let inv = 1 / Float(vs.count)
-        return acc.map { $0 * inv }
+    /// The mean of `count` vectors from their float64 sum.
+    static func mean(_ sum: [Double], _ count: Int) -> [Float] {
+        let n = Double(max(count, 1))
+        return sum.map { Float($0 / n) }
     }
 
     /// Norms and cosine, accumulated in double precision.
