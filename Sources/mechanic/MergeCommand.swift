@@ -9,7 +9,8 @@ struct MergeCommand: ParsableCommand {
         abstract: "Combine the partial results of a sharded run (--shard K/N --out PART) into the result of one run.",
         discussion: """
         Prints what the unsharded command prints (the same --json, the same --html report). Refuses partials of \
-        different runs (model, options or inputs), and names missing or duplicated shards. See docs/distributed.md.
+        different runs (model, options or inputs) or of different commands, and names missing or duplicated shards. \
+        Merges partials of patch (incl. --attribution), neurons and diff. See docs/distributed.md.
         """)
 
     @Argument(help: ArgumentHelp("The partial files, one per shard, in any order.", valueName: "part"))
@@ -32,6 +33,7 @@ struct MergeCommand: ParsableCommand {
         case "patch": out = try PatchCommand.merge(files, json: json, html: report.html)
         case "neurons": out = try NeuronsCommand.merge(files, json: json, html: report.html)
         case "diff": out = try DiffCommand.merge(files, json: json, html: report.html)
+        // `circuit`: its case (a `CircuitCommand.merge` in its own file) goes here.
         case let other: throw ShardError.unsupported("\(files[0].path) is a partial of `\(other)`, which this version cannot merge")
         }
         if json { print(try out.json()) }
