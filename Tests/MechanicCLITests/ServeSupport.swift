@@ -191,9 +191,9 @@ extension HTTPClient {
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var raw = Data(), body = Data(), text = ""
         var head: (Int, [String: String])?
-        var chunked = false, events: [ServerEvent] = []
+        var chunked = false, ended = false, events: [ServerEvent] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        reading: while true {
+        while true {
             let n = recv(fd, &buffer, buffer.count, 0)
             if n <= 0 { break }
             raw.append(contentsOf: buffer[0..<n])
@@ -213,7 +213,7 @@ extension HTTPClient {
             if chunked {
                 while let line = raw.range(of: Data("\r\n".utf8)) {
                     let size = Int(String(decoding: raw[..<line.lowerBound], as: UTF8.self).split(separator: ";").first ?? "", radix: 16) ?? 0
-                    if size == 0 { raw = Data(); break reading }
+                    if size == 0 { raw = Data(); ended = true; break }
                     guard raw.count >= raw.distance(from: raw.startIndex, to: line.upperBound) + size + 2 else { break }
                     let start = line.upperBound
                     body.append(raw[start..<raw.index(start, offsetBy: size)])
@@ -235,6 +235,7 @@ extension HTTPClient {
                 events.append(event)
                 try onEvent(event)
             }
+            if ended { break }  // the last chunk: the events it ended with are read above
         }
         guard let head else { throw ServeTestError.socket("no HTTP reply") }
         return (head.0, head.1, events)
