@@ -22,11 +22,13 @@ public enum ResultJSON {
     }
 
     public static func data(_ value: some Encodable, keys: Keys = .asDeclared) throws -> Data {
-        try encoder(keys).encode(value)
+        if let fast = value as? any FastResultJSON { return Data(try fast.resultJSON(keys: keys).utf8) }
+        return try encoder(keys).encode(value)
     }
 
     public static func string(_ value: some Encodable, keys: Keys = .asDeclared) throws -> String {
-        String(decoding: try data(value, keys: keys), as: UTF8.self)
+        if let fast = value as? any FastResultJSON { return try fast.resultJSON(keys: keys) }
+        return String(decoding: try encoder(keys).encode(value), as: UTF8.self)
     }
 
     /// A float as JSON wants it: nil (`null`) when not finite.

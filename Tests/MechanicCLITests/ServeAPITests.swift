@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import FixtureSupport
+@testable import Mechanic
+import MechanicAnalysis
 
 /// `mechanic serve` on loopback: every `POST /api/<command>` answers exactly what
 /// `mechanic <command> … --json` prints for the same options.
@@ -44,6 +46,10 @@ import FixtureSupport
             ("heads", #"{"composition": "K"}"#, ["--composition", "K"]),
             ("neurons", #"{"neuron": "0:3", "corpus": "\#(corpus)", "top": 3}"#, ["--neuron", "0:3", "--corpus", corpus, "--top", "3"]),
             ("congruence", #"{"sample": 20, "bins": 5, "seed": 3}"#, ["--sample", "20", "--bins", "5", "--seed", "3"]),
+            ("circuit", #"{"clean-tokens": "1,5,9,3,7", "corrupt-tokens": "1,5,8,3,7", "answer-id": 4, "wrong-id": 6, "top-n": 5}"#,
+             ["--clean-tokens", "1,5,9,3,7", "--corrupt-tokens", "1,5,8,3,7", "--answer-id", "4", "--wrong-id", "6", "--top-n", "5"]),
+            ("circuit", #"{"clean-tokens": "1,5,9,3,7", "corrupt-tokens": "1,5,8,3,7", "answer-id": 4, "wrong-id": 6, "method": "acdc", "threshold": 0.05, "evaluate": true}"#,
+             ["--clean-tokens", "1,5,9,3,7", "--corrupt-tokens", "1,5,8,3,7", "--answer-id", "4", "--wrong-id", "6", "--method", "acdc", "--threshold", "0.05", "--evaluate"]),
         ]
     }
 
@@ -61,7 +67,34 @@ import FixtureSupport
             #expect(reply.text.count > 20, "\(command): \(reply.text)")
             commands.insert(command)
         }
-        #expect(commands == ["predict", "tokenize", "lens", "attribute", "diff", "patch", "heads", "neurons", "congruence"])
+        #expect(commands == ["predict", "tokenize", "lens", "attribute", "diff", "patch", "heads", "neurons", "congruence", "circuit"])
+    }
+
+    /// `POST /api/head` (the head page's overview, no command-line twin) is the library's
+    /// `HeadOverview` as `ResultJSON` writes it: mean ablation over the prompt, or over the
+    /// corpus when given, and the user's mapping score.
+    @Test func headAPIAnswersTheLibrarysHeadOverview() throws {
+        let server = try ServeProcess(["--model", Self.gpt2])
+        let m = try TestFixtures.load("gpt2-tiny")
+        let tokens = try m.toTokens("The cat sat on the mat")
+        let corpus = try Self.corpus()
+        let mapping = try TokenMapping.parse(text: #"" cat":" dog", " sat":" mat""#, resolve: m.toSingleToken)
+        #expect(mapping.pairs.map { [$0.source, $0.target] } == [[410, 362], [358, 403]])
+        var reader = try CorpusReader(url: URL(fileURLWithPath: corpus))
+        let runs = try HeadOverview.meanRuns(corpus: &reader, model: m)
+        #expect(runs.count == 3)
+        for (body, meanCorpus) in [(#"{"layer": 1, "head": 2, "prompt": "The cat sat on the mat", "mapping": "\" cat\":\" dog\", \" sat\":\" mat\"", "mapping-k": 10}"#, nil),
+                                   (#"{"layer": 1, "head": 2, "tokens": [\#(tokens.map(String.init).joined(separator: ","))], "mapping": "\" cat\":\" dog\", \" sat\":\" mat\"", "mapping-k": 10, "corpus": "\#(corpus)"}"#, runs)] {
+            let reply = try server.post("/api/head", body)
+            let want = try HeadOverview.run(model: m, layer: 1, head: 2, tokens: tokens, sources: nil, mapping: mapping, mappingK: 10, meanCorpus: meanCorpus)
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect(reply.text == (try ResultJSON.string(want, keys: .snakeCase)), "\(body)")
+            let prompt = reply.json["prompt"] as? [String: Any] ?? [:]
+            #expect(prompt["mean_over"] as? String == (meanCorpus == nil ? "prompt" : "corpus"))
+            #expect((reply.json["mapping"] as? [String: Any])?["k"] as? Int == 10)
+        }
+        let bad = try server.post("/api/head", #"{"layer": 1, "head": 2, "mapping": "cat"}"#)
+        #expect(bad.status == 400 && bad.text.contains("source:target"), "\(bad.text)")
     }
 
     @Test func parityOnAnotherArchitecture() throws {

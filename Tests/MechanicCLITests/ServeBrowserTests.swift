@@ -47,14 +47,23 @@ import MechanicAnalysis
     @Test func headPageShowsTheLibrarysNumbers() throws {
         guard Chromium.executable != nil else { print("skipped: no chromium"); return }
         let server = try ServeProcess(["--model", Self.gpt2])
-        let url = server.url("/head/1/2?prompt=The%20cat%20sat%20on%20the%20mat")
+        // The mapping `" cat":" dog", " sat":" mat"`, percent-encoded.
+        let url = server.url("/head/1/2?prompt=The%20cat%20sat%20on%20the%20mat&mapping=%22%20cat%22:%22%20dog%22,%20%22%20sat%22:%22%20mat%22&mapping-k=10")
         let dom = try Browser.dom(url)
         let m = try TestFixtures.load("gpt2-tiny")
         let tokens = try m.toTokens(Self.prompt)
-        let h = try HeadOverview.run(model: m, layer: 1, head: 2, tokens: tokens, sources: nil)
+        let h = try HeadOverview.run(model: m, layer: 1, head: 2, tokens: tokens, sources: nil,
+                                     mapping: TokenMapping(pairs: [(410, 362), (358, 403)]), mappingK: 10)
         let p = try #require(h.prompt)
         #expect(Browser.texts("class=\"dla\"", in: dom) == p.dla.map { HTMLText.format($0) })
         #expect(Browser.texts("class=\"loss-after\"", in: dom) == p.lossAfter.map { HTMLText.format($0) })
+        // Mean ablation (over the prompt's positions: no --corpus) and the mapping score.
+        #expect(Browser.texts("class=\"loss-mean\"", in: dom) == p.meanLossAfter.map { HTMLText.format($0) })
+        #expect(dom.contains("mean over the prompt's \(tokens.count) positions"))
+        let mapping = try #require(h.mapping)
+        #expect(Browser.texts("class=\"mapping-rank\"", in: dom) == mapping.pairs.map { "\($0.rank)" })
+        #expect(Browser.texts("id=\"mapping-topk\"", in: dom) == [HTMLText.format(Float(mapping.topKFraction))])
+        #expect(Browser.texts("id=\"mapping-mean-rank\"", in: dom) == [HTMLText.format(Float(mapping.meanRank))])
         #expect(dom.contains(HTMLText.format(h.copyScore)))
         #expect(Browser.attributes("class=\"src\" data-id", in: dom).compactMap(Int.init) == h.ov.map(\.id))
         _ = try Browser.screenshot(url, name: "serve-head")
@@ -69,6 +78,8 @@ import MechanicAnalysis
         let url = server.url("/patch?clean-tokens=1,5,9,3,7&corrupt-tokens=1,5,8,3,7&answer-id=4&wrong-id=6&act=resid_pre&autostart=1")
         let dom = try Browser.dom(url)
         #expect(Browser.attributes("data-state", in: dom) == ["done"], "\(dom.suffix(2000))")
+        // Progress came as server-sent events (EventSource), not polling.
+        #expect(Browser.attributes("data-transport", in: dom) == ["events"], "\(dom.suffix(2000))")
         let cli = try CLI.json(try CLI.run(["patch", "--model", Self.gpt2, "--json", "--clean-tokens", "1,5,9,3,7", "--corrupt-tokens", "1,5,8,3,7",
                                             "--answer-id", "4", "--wrong-id", "6", "--act", "resid_pre"]))
         let values = (cli["values"] as? [[Double]] ?? []).flatMap { $0 }

@@ -80,6 +80,46 @@ import Testing
         #expect(bad.status == 400, "\(bad.text)")
     }
 
+    @Test func jobProgressStreamsAsServerSentEvents() throws {
+        let server = try ServeProcess(["--model", Self.gpt2, "--workers", "1"])
+        // 120 pairs through the naive engine: a second or so of work, reported 4 pairs at a time.
+        let lines = (0..<120).map { i in #"{"clean": [1, 5, \#(9 + i % 7), 3, 7], "corrupt": [1, 5, 8, 3, 7], "answer": 4, "wrong": 6}"# }
+        let dataset = FileManager.default.temporaryDirectory.appendingPathComponent("mechanic-serve-events-\(getpid()).jsonl")
+        try lines.joined(separator: "\n").write(to: dataset, atomically: true, encoding: .utf8)
+        let options = #"{"dataset": "\#(dataset.path)", "act": "resid_pre", "engine": "naive", "pair-batch": 4}"#
+        let start = try server.post("/api/jobs/patch", options)
+        let id = try #require(start.json["id"] as? String)
+        var seenWhileRunning = false
+        let (status, headers, events) = try HTTPClient.events(port: server.port, path: "/api/jobs/\(id)/events") { event in
+            // The first progress event arrives while the job is still going (a stream, not one reply at the end).
+            if event.name == "progress" && !seenWhileRunning {
+                let now = try server.get("/api/jobs/\(id)").json
+                seenWhileRunning = ["queued", "running"].contains(now["state"] as? String ?? "")
+            }
+        }
+        #expect(status == 200)
+        #expect(headers["content-type"]?.hasPrefix("text/event-stream") == true, "\(headers)")
+        #expect(seenWhileRunning)
+        let progress = events.filter { $0.name == "progress" }
+        #expect(progress.count >= 3, "\(events.map(\.data))")
+        let done = progress.map { $0.json["done"] as? Int ?? -1 }
+        #expect(zip(done, done.dropFirst()).allSatisfy { $0 <= $1 } && done.allSatisfy { $0 >= 0 }, "\(done)")
+        #expect(progress.allSatisfy { $0.json["result"] == nil })
+        // One final event, the last: the whole status with the command's result.
+        #expect(events.last?.name == "done" && events.filter { $0.name == "done" }.count == 1)
+        let final = try #require(events.last?.json)
+        #expect(final["state"] as? String == "done" && final["done"] as? Int == final["total"] as? Int, "\(final)")
+        let polled = try server.get("/api/jobs/\(id)").json
+        #expect(NSDictionary(dictionary: final).isEqual(to: polled))
+        let cli = try CLI.json(try CLI.run(["patch", "--model", Self.gpt2, "--json", "--dataset", dataset.path, "--act", "resid_pre",
+                                            "--engine", "naive", "--pair-batch", "4"]))
+        #expect(NSDictionary(dictionary: final["result"] as? [String: Any] ?? [:]).isEqual(to: cli))
+        // A finished job's stream is its one final event; an unknown job is a 404.
+        let again = try HTTPClient.events(port: server.port, path: "/api/jobs/\(id)/events")
+        #expect(again.2.map(\.name) == ["done"])
+        #expect(try server.get("/api/jobs/nope/events").status == 404)
+    }
+
     @Test func aCancelledJobStopsAndSaysSo() throws {
         let server = try ServeProcess(["--model", Self.gpt2, "--workers", "1"])
         // 400 pairs through the naive engine (one forward per patch): seconds of work.

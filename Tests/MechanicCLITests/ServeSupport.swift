@@ -163,3 +163,81 @@ enum Browser {
     }
 }
 
+
+/// One server-sent event as it arrived.
+struct ServerEvent {
+    var name: String
+    var data: String
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] ?? [:] }
+}
+
+extension HTTPClient {
+    /// `GET path` read as a stream of server-sent events over a plain loopback socket: the
+    /// chunked body is decoded as it arrives and `onEvent` sees each event at once (before the
+    /// stream has ended). Returns the status line's code, the headers and every event.
+    static func events(port: Int, path: String, onEvent: (ServerEvent) throws -> Void = { _ in }) throws -> (Int, [String: String], [ServerEvent]) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ServeTestError.socket("socket() failed") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw ServeTestError.socket("connect to port \(port) failed") }
+        let request = Data("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var raw = Data(), body = Data(), text = ""
+        var head: (Int, [String: String])?
+        var chunked = false, ended = false, events: [ServerEvent] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            raw.append(contentsOf: buffer[0..<n])
+            if head == nil {
+                guard let split = raw.range(of: Data("\r\n\r\n".utf8)) else { continue }
+                let lines = String(decoding: raw[..<split.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+                var headers: [String: String] = [:]
+                for line in lines.dropFirst() {
+                    guard let colon = line.firstIndex(of: ":") else { continue }
+                    headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                }
+                head = (Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0, headers)
+                chunked = headers["transfer-encoding"]?.lowercased().contains("chunked") == true
+                raw = Data(raw[split.upperBound...])
+            }
+            // Decode what has arrived: whole chunks (size line, data, CRLF), or the raw bytes.
+            if chunked {
+                while let line = raw.range(of: Data("\r\n".utf8)) {
+                    let size = Int(String(decoding: raw[..<line.lowerBound], as: UTF8.self).split(separator: ";").first ?? "", radix: 16) ?? 0
+                    if size == 0 { raw = Data(); ended = true; break }
+                    guard raw.count >= raw.distance(from: raw.startIndex, to: line.upperBound) + size + 2 else { break }
+                    let start = line.upperBound
+                    body.append(raw[start..<raw.index(start, offsetBy: size)])
+                    raw = Data(raw[raw.index(start, offsetBy: size + 2)...])
+                }
+            } else {
+                body.append(raw)
+                raw = Data()
+            }
+            text += String(decoding: body, as: UTF8.self)
+            body = Data()
+            while let end = text.range(of: "\n\n") {
+                var event = ServerEvent(name: "message", data: "")
+                for line in text[..<end.lowerBound].split(separator: "\n") {
+                    if line.hasPrefix("event: ") { event.name = String(line.dropFirst(7)) }
+                    if line.hasPrefix("data: ") { event.data += String(line.dropFirst(6)) }
+                }
+                text = String(text[end.upperBound...])
+                events.append(event)
+                try onEvent(event)
+            }
+            if ended { break }  // the last chunk: the events it ended with are read above
+        }
+        guard let head else { throw ServeTestError.socket("no HTTP reply") }
+        return (head.0, head.1, events)
+    }
+}

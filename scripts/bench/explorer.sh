@@ -18,4 +18,4 @@ pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 600); do grep -q listening "$out" 2>/dev/null && break; sleep 0.1; done
 port=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)/$|\1|p' "$out")
-OPENBLAS_NUM_THREADS=2 "$py" scripts/bench/explorer_bench.py "$dir" "$port" "$repeats" 2 | tail -1
+OPENBLAS_NUM_THREADS=2 "$py" scripts/bench/explorer_bench.py "$dir" "$port" "$repeats" 2 "$pid" | tail -1

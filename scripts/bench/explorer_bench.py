@@ -6,10 +6,12 @@ position, the layer x position logit-lens grid of the answer, every head's patte
 /api/attribute --by head: DLA by head at the last position), HTTP and JSON included.
 TransformerLens: run_with_cache, accumulated_resid(apply_ln=True) at every position unembedded,
 top-k and per-token loss from the logits, stack_head_results + apply_ln_to_stack + the answer's
-residual direction (DLA by head). Medians of `repeats` runs after one warm-up each.
-Usage: explorer_bench.py DIR PORT [repeats] [threads]
+residual direction (DLA by head). Medians (and minima) of `repeats` runs of each, interleaved,
+after one warm-up each.
+Usage: explorer_bench.py DIR PORT [repeats] [threads] [server-pid]
+(with the server's pid, CPU seconds per run of each side too: the server's, and this process's)
 """
-import json, statistics, sys, time, urllib.request
+import json, os, statistics, sys, time, urllib.request
 
 import torch
 import transformer_lens.loading_from_pretrained as loading
@@ -19,6 +21,7 @@ from transformers import GPT2LMHeadModel
 path, port = sys.argv[1], int(sys.argv[2])
 repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 5
 torch.set_num_threads(int(sys.argv[4]) if len(sys.argv) > 4 else 2)
+server_pid = int(sys.argv[5]) if len(sys.argv) > 5 else None  # the server's CPU time is read when given
 torch.set_grad_enabled(False)
 
 gen = torch.Generator().manual_seed(11)
@@ -31,12 +34,13 @@ def post(route, body):
     with opener.open(req) as r:
         return json.loads(r.read())
 
-def median(f):
-    f()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter(); f(); times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def cpu_seconds(pid):
+    """utime + stime of a process (all its threads), in seconds."""
+    if pid is None:
+        t = os.times(); return t.user + t.system
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 def mechanic():
     o = post("prompt", {"tokens": ids, "top": 5})
@@ -45,7 +49,6 @@ def mechanic():
 
 o, a = mechanic()
 answer = o["answer"]["id"]
-mechanic_s = median(mechanic)
 
 loading.get_official_model_name = lambda name: name
 hf = GPT2LMHeadModel.from_pretrained(path, torch_dtype=torch.float32)
@@ -65,10 +68,23 @@ def tl():
     patterns = [cache["pattern", l] for l in range(model.cfg.n_layers)]
     return top, loss, lp, rank, dla, patterns
 
-tl_s = median(tl)
+# Interleaved (Mechanic, TransformerLens, Mechanic, …) so that a shared machine's load falls on
+# both alike; medians and minima of each.
+mechanic(); tl()
+times = {"mechanic": [], "tl": []}
+cpu = {"mechanic": 0.0, "tl": 0.0}
+for _ in range(repeats):
+    for name, f in (("mechanic", mechanic), ("tl", tl)):
+        pid = server_pid if name == "mechanic" else None
+        c, t = cpu_seconds(pid), time.perf_counter(); f(); times[name].append(time.perf_counter() - t)
+        cpu[name] += cpu_seconds(pid) - c
+mechanic_s, tl_s = statistics.median(times["mechanic"]), statistics.median(times["tl"])
 # Same numbers: the grid's final row is the model's own probability of the answer.
 ours = o["lens"]["prob"][-1]
 theirs = tl()[2][-1].exp().tolist()
 err = max(abs(x - y) for x, y in zip(ours, theirs))
 print(json.dumps({"mechanic_s": mechanic_s, "transformer_lens_s": tl_s, "ratio_mechanic_over_tl": mechanic_s / tl_s,
+                  "mechanic_min_s": min(times["mechanic"]), "transformer_lens_min_s": min(times["tl"]),
+                  "ratio_of_minima": min(times["mechanic"]) / min(times["tl"]),
+                  "cpu_s_per_run": {k: v / repeats for k, v in cpu.items()} if server_pid else None,
                   "final_row_max_abs_diff": err, "tokens": 32, "torch_threads": torch.get_num_threads()}))

@@ -67,7 +67,10 @@ public enum DirectLogitAttribution {
         guard !tokens.isEmpty else { throw MechanicError.emptyInput("attribution needs at least one token") }
         for t in [answer] + (wrong.map { [$0] } ?? []) where t < 0 || t >= V { throw MechanicError.tokenOutOfRange(id: t, dVocab: V) }
         let pos = try PosSlice.index(position).positions(count: tokens.count)[0]
-        let (logits, cache) = try model.runWithCache(TokenBatch(tokens), names: .all)
+        // Logits are read at `pos` only: the last position's alone when that is `pos` (no full unembedding).
+        let last = pos == tokens.count - 1
+        let forward = try model.forward(TokenBatch(tokens), options: ForwardOptions(cache: .all, logits: last ? .last : .all))
+        let (logits, cache) = (forward.logits ?? Tensor(zeros: [0]), forward.cache)  // [1, last ? 1 : n, V]
         let flat = try cache.removingBatchDim()
         let at = PosSlice.index(pos)
 
@@ -130,7 +133,7 @@ public enum DirectLogitAttribution {
         let ranked = entries.enumerated().sorted { a, b in
             abs(a.element.value) != abs(b.element.value) ? abs(a.element.value) > abs(b.element.value) : a.offset < b.offset
         }.map(\.element)
-        let row = (pos * V)
+        let row = (last ? 0 : pos) * V
         let logitDiff = logits.data[row + answer] - (wrong.map { logits.data[row + $0] } ?? 0)
         return AttributionReport(tokens: tokens, strTokens: model.pieceStrings(tokens), position: pos, answerId: answer,
                                  answerToken: model.pieceString(answer), wrongId: wrong, wrongToken: wrong.map(model.pieceString),

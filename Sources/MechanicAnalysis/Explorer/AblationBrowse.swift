@@ -33,8 +33,8 @@ public struct AblationBrowse: Codable, Sendable {
     /// Smallest `delta` first: the tokens the head hurts most.
     public var hurts: [Example]
 
-    /// Runs each document (BOS + its tokens, cut at n_ctx) with and without the head (`zero` or
-    /// `mean` over the document's positions) and keeps the `top` largest changes each way.
+    /// Runs each document (BOS + its tokens, cut at n_ctx) with and without the head (`zero`, or
+    /// `mean`: its `z` at every position set to its mean over the document's positions) and keeps the `top` largest changes each way.
     public static func run(model: HookedTransformer, layer: Int, head: Int, corpus: inout some DocumentSource, mode: AblationMode = .zero,
                            top: Int = 20, context: Int = 10, maxDocuments: Int = 1000, bos: Int? = nil) throws -> AblationBrowse {
         let c = model.config
@@ -54,7 +54,7 @@ public struct AblationBrowse: Codable, Sendable {
             let batch = TokenBatch(ids)
             let before = try model.forward(batch).logits ?? Tensor(zeros: [1, ids.count, c.dVocab])
             let ablation = mode == .zero ? Ablation.zero(hook, .head(head))
-                : try Ablation.mean(hook, .head(head), model: model, prompts: [ids])
+                : try Ablation.positionMean(hook, .head(head), model: model, prompts: [ids]).hook
             let after = try model.runWithHooks(batch, hooks: [ablation])
             let lb = Loss.perToken(logits: before, batch: batch).data, la = Loss.perToken(logits: after, batch: batch).data  // [n − 1]
             let pieces = model.pieceStrings(ids)

@@ -36,6 +36,13 @@ public struct HeadOverview: Codable, Sendable {
         /// The top next tokens after the last position, without and with the head zeroed.
         public var topBefore: [ScoredToken]
         public var topAfter: [ScoredToken]
+        /// The same with the head mean-ablated: its `z` set at every position to its mean over
+        /// `meanOver` (`prompt`: this prompt's positions; `corpus`: every token of the corpus's
+        /// first documents), `meanPositions` positions in all.
+        public var meanLossAfter: [Float]
+        public var meanTopAfter: [ScoredToken]
+        public var meanOver: String
+        public var meanPositions: Int
         /// The logit lens at the last position just before the head's layer (`{layer}_pre`).
         public var lensBefore: [ScoredToken]
     }
@@ -49,13 +56,42 @@ public struct HeadOverview: Codable, Sendable {
     public var ov: [CircuitRow]
     public var qk: [CircuitRow]
     public var prompt: OnPrompt?
+    /// The user's mapping scored on this head's full OV circuit, when given.
+    public var mapping: MappingScore?
+
+    /// A user mapping (e.g. antonyms) on the head's full OV circuit `W_E[source] · W_V W_O · W_U`
+    /// (the copy score's circuit): per pair the target's rank among all tokens (1 = top output)
+    /// and logit; the fraction of pairs whose target is within the top `k`, and the mean rank.
+    public struct MappingScore: Codable, Sendable {
+        public struct Pair: Codable, Sendable {
+            public var source: Int
+            public var sourceToken: String
+            public var target: Int
+            public var targetToken: String
+            /// `W_E[source] · W_V W_O · W_U[:, target]`, and the target's rank (1 = top output).
+            public var logit: Float
+            public var rank: Int
+            /// The source token's own rank (1 for a copying head).
+            public var sourceRank: Int
+        }
+        public var k: Int
+        public var pairs: [Pair]
+        public var topKFraction: Double
+        public var meanRank: Double
+    }
+
+    /// Documents of a corpus read for a mean ablation (each cut at `n_ctx`).
+    public static let maxMeanDocuments = 64
 
     /// The longest prompt a head page runs (its DLA is one attribution per position).
     public static let maxTokens = 128
 
     /// - Parameters: `sources`: OV source and QK query tokens (default: the prompt's distinct
     ///   tokens, at most 8); `k`: tokens listed each way.
-    public static func run(model: HookedTransformer, layer: Int, head: Int, tokens: [Int]?, sources: [Int]?, k: Int = 8) throws -> HeadOverview {
+    ///   `mapping`: pairs scored on the OV circuit (top `mappingK`); `meanCorpus`: prompts whose
+    ///   positions the mean ablation averages over (default: the prompt's own).
+    public static func run(model: HookedTransformer, layer: Int, head: Int, tokens: [Int]?, sources: [Int]?, k: Int = 8,
+                           mapping: TokenMapping? = nil, mappingK: Int = 5, meanCorpus: [[Int]]? = nil) throws -> HeadOverview {
         let c = model.config, V = c.dVocab, D = c.dModel
         let ov = try model.OV(layer: layer, head: head), qk = try model.QK(layer: layer, head: head)  // also checks the head exists
         if let tokens, tokens.count > maxTokens { throw MechanicError.invalidArgument("the prompt has \(tokens.count) tokens; the head page runs at most \(maxTokens)") }
@@ -79,16 +115,45 @@ public struct HeadOverview: Codable, Sendable {
         }
         let copy = try model.copyScores(CopyScoreOptions(embedding: .direct, topK: 1, heads: [(layer, head)]))
         return HeadOverview(layer: layer, head: head, copyScore: copy.topKFraction[layer, head], eigenScore: copy.eigenScore[layer, head],
-                            ov: ovRows, qk: qkRows, prompt: try tokens.map { try onPrompt(model: model, layer: layer, head: head, tokens: $0) })
+                            ov: ovRows, qk: qkRows,
+                            prompt: try tokens.map { try onPrompt(model: model, layer: layer, head: head, tokens: $0, meanCorpus: meanCorpus) },
+                            mapping: try mapping.map { try mappingScore(model: model, layer: layer, head: head, mapping: $0, k: mappingK) })
     }
 
-    static func onPrompt(model: HookedTransformer, layer: Int, head: Int, tokens: [Int]) throws -> OnPrompt {
+    /// A corpus's first `maxMeanDocuments` documents as runs for the mean ablation: BOS first when
+    /// the model prepends it (as the browse page runs them), cut at n_ctx.
+    public static func meanRuns(corpus: inout some DocumentSource, model: HookedTransformer) throws -> [[Int]] {
+        let bos = model.config.defaultPrependBOS ? model.bosTokenId : nil
+        var runs: [[Int]] = []
+        while runs.count < maxMeanDocuments, let doc = try corpus.next() {
+            let ids = (bos.map { [$0] } ?? []) + (try doc.tokens ?? model.toTokens(doc.text ?? "", prependBOS: false))
+            runs.append(Array(ids.prefix(model.config.nCtx)))
+        }
+        return runs
+    }
+
+    static func mappingScore(model: HookedTransformer, layer: Int, head: Int, mapping: TokenMapping, k: Int) throws -> MappingScore {
+        guard (1...1000).contains(k) else { throw MechanicError.invalidArgument("mapping k \(k): give 1 to 1000") }
+        guard let s = try model.mappingScores(mapping, embedding: .direct, k: k, heads: [(layer, head)]).heads.first else {
+            throw MechanicError.invalidArgument("no mapping score for L\(layer)H\(head)")
+        }
+        let pairs = mapping.pairs.enumerated().map { i, p in
+            MappingScore.Pair(source: p.source, sourceToken: model.pieceString(p.source), target: p.target, targetToken: model.pieceString(p.target),
+                              logit: s.logits[i], rank: s.ranks[i], sourceRank: s.sourceRanks[i])
+        }
+        return MappingScore(k: k, pairs: pairs, topKFraction: s.topK, meanRank: s.meanRank)
+    }
+
+    static func onPrompt(model: HookedTransformer, layer: Int, head: Int, tokens: [Int], meanCorpus: [[Int]]?) throws -> OnPrompt {
         guard !tokens.isEmpty else { throw MechanicError.emptyInput("the prompt has no tokens") }
         let n = tokens.count, V = model.config.dVocab
         let batch = TokenBatch(tokens)
         let pattern = try model.attentionPattern(tokens: tokens, layer: layer, head: head)  // [q, k]
         let before = try model.forward(batch).logits ?? Tensor(zeros: [1, n, V])              // [1, n, V]
-        let after = try model.runWithHooks(batch, hooks: [Ablation.zero("blocks.\(layer).attn.hook_z", .head(head))])
+        let hook = "blocks.\(layer).attn.hook_z"
+        let after = try model.runWithHooks(batch, hooks: [Ablation.zero(hook, .head(head))])
+        let mean = try Ablation.positionMean(hook, .head(head), model: model, prompts: meanCorpus ?? [tokens])
+        let meanAfter = try model.runWithHooks(batch, hooks: [mean.hook])
         let last = { (t: Tensor) in LogitRow(Array(t.data[((n - 1) * V)..<(n * V)])) }
         let targets = (0..<n).map { p in p + 1 < n ? tokens[p + 1] : last(before).top(1, model: model)[0].id }
         let label = "L\(layer)H\(head)"
@@ -101,6 +166,8 @@ public struct HeadOverview: Codable, Sendable {
                         pattern: (0..<n).map { q in (0..<n).map { pattern[q, $0] } }, dla: dla, dlaTargets: targets,
                         lossBefore: Loss.perToken(logits: before, batch: batch).data, lossAfter: Loss.perToken(logits: after, batch: batch).data,
                         topBefore: last(before).top(k5, model: model), topAfter: last(after).top(k5, model: model),
+                        meanLossAfter: Loss.perToken(logits: meanAfter, batch: batch).data, meanTopAfter: last(meanAfter).top(k5, model: model),
+                        meanOver: meanCorpus == nil ? "prompt" : "corpus", meanPositions: mean.positions,
                         lensBefore: lens?.top ?? [])
     }
 

@@ -50,43 +50,33 @@ public struct PromptOverview: Codable, Sendable {
         let batch = TokenBatch(tokens)
         let (logits, cache) = try model.runWithCache(batch, names: .names(LogitLens.cacheNames(c) + patternNames))  // logits [1, n, V]
         let loss = Loss.perToken(logits: logits, batch: batch).data  // [n - 1]
-        var rows: [Position] = []
-        for p in 0..<n {
-            let row = LogitRow(Array(logits.data[(p * V)..<((p + 1) * V)]))
-            rows.append(Position(top: row.top(top, model: model), loss: p < n - 1 ? loss[p] : nil))
-        }
-        let lastRow = LogitRow(Array(logits.data[((n - 1) * V)..<(n * V)]))
+        let logitRows = (0..<n).map { p in LogitRow(Array(logits.data[(p * V)..<((p + 1) * V)])) }  // row p of [1, n, V]
+        let rows = logitRows.enumerated().map { p, row in Position(top: row.top(top, model: model), loss: p < n - 1 ? loss[p] : nil) }
+        let lastRow = logitRows[n - 1]
         let answerId = answer ?? lastRow.top(1, model: model)[0].id
-        var grid = LensGrid(labels: [], mode: mode, prob: [], logit: [], rank: [])
-        // Positions' normalised residuals stacked and unembedded in one product per group of
-        // positions (at most ~1024 rows, so the logits held stay near 200 MB for GPT-2's vocabulary).
-        var p = 0
-        while p < n {
-            var stacked: [Float] = []
-            var labels: [String] = []
-            var group = 0
-            repeat {
-                let (l, rows) = try LogitLens.normalizedResiduals(model: model, cache: cache, position: p + group, mode: mode)  // [entries, d_model]
-                labels = l
-                stacked += rows.data
-                group += 1
-            } while p + group < n && (group + 1) * labels.count <= 1024
-            if grid.labels.isEmpty {
-                grid.labels = labels
-                grid.prob = Array(repeating: [], count: labels.count)
-                grid.logit = grid.prob
-                grid.rank = Array(repeating: [], count: labels.count)
-            }
-            let E = labels.count
-            let lens = model.unembed(Tensor(shape: [group * E, c.dModel], data: stacked))  // [(group entries), V]
-            for g in 0..<group {
-                for i in 0..<E {
-                    let r = g * E + i  // row of position p + g, boundary i
-                    let s = LogitRow(Array(lens.data[(r * V)..<((r + 1) * V)])).score(answerId, model: model)
-                    grid.prob[i].append(s.prob); grid.logit[i].append(s.logit); grid.rank[i].append(s.rank)
-                }
-            }
-            p += group
+        // Every position's normalised residuals stacked, `[n · E, d_model]` (position-major), and the
+        // answer scored on all of them at once without holding their logits. The `final_post` row is
+        // the model's own logits (ln_final in either mode), read from the forward instead.
+        var stacked: [Float] = []
+        var labels: [String] = []
+        for p in 0..<n {
+            let (l, rows) = try LogitLens.normalizedResiduals(model: model, cache: cache, position: p, mode: mode)  // [entries, d_model]
+            labels = l
+            let kept = l.last == "final_post" ? l.count - 1 : l.count
+            stacked += rows.data.prefix(kept * c.dModel)
+        }
+        let fromForward = labels.last == "final_post"
+        let E = labels.count - (fromForward ? 1 : 0)  // rows unembedded per position
+        let scores = AnswerLens.scores(Tensor(shape: [n * E, c.dModel], data: stacked), W_U: model.weights.W_U, b_U: model.weights.b_U,
+                                       answer: answerId)  // row p·E + i: position p, boundary i
+        var grid = LensGrid(labels: labels, mode: mode, prob: [], logit: [], rank: [])
+        for i in 0..<E {
+            let cells = (0..<n).map { scores[$0 * E + i] }
+            grid.prob.append(cells.map(\.prob)); grid.logit.append(cells.map(\.logit)); grid.rank.append(cells.map(\.rank))
+        }
+        if fromForward {
+            let cells = logitRows.map { $0.score(answerId, model: model) }
+            grid.prob.append(cells.map(\.prob)); grid.logit.append(cells.map(\.logit)); grid.rank.append(cells.map(\.rank))
         }
         var heads: [[[[Float]]]]?
         if patterns {

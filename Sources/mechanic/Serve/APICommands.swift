@@ -16,6 +16,7 @@ struct APICommand: Sendable {
         make("lens", LensCommand.self), make("attribute", AttributeCommand.self),
         make("diff", DiffCommand.self, positional: ["prompts"]), make("patch", PatchCommand.self),
         make("heads", HeadsCommand.self), make("neurons", NeuronsCommand.self), make("congruence", CongruenceCommand.self),
+        make("circuit", CircuitCommand.self),
     ].map { ($0.name, $0) })
 
     static func make<C: ModelCommand>(_ name: String, _ type: C.Type, positional: [String] = []) -> APICommand {

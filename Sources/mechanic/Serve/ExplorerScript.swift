@@ -3,7 +3,7 @@
 ///
 /// - Prompt page: the attention view (pick a head; hover a token to see where it attends and
 ///   what attends to it), from the overview's patterns embedded in the page.
-/// - Patch page: starts a patching job, polls its progress into a bar, cancels it, and draws the
+/// - Patch page: starts a patching job, follows its progress (server-sent events, else polling) into a bar, cancels it, and draws the
 ///   result as a heatmap table (click a cell for its numbers).
 enum ExplorerScript {
     static let source = #"""
@@ -109,22 +109,36 @@ enum ExplorerScript {
       out.appendChild(t);
       out.setAttribute("data-act", r.act);
     }
-    async function poll() {
-      if (!job) return;
-      const s = await (await fetch("/api/jobs/" + job)).json();
+    // One status ({state, done, total, unit, result?, error?}) into the bar; true when finished.
+    function show(s) {
       bar.max = Math.max(s.total, 1); bar.value = s.done;
       status.textContent = s.state + " " + s.done + " / " + s.total + " " + s.unit + (s.error ? ": " + s.error : "");
       status.setAttribute("data-state", s.state);
-      if (s.state === "done") { draw(s.result); job = null; cancel.disabled = true; return; }
-      if (s.state === "failed" || s.state === "cancelled") { job = null; cancel.disabled = true; return; }
-      setTimeout(poll, 200);
+      if (s.state === "done") { draw(s.result); job = null; cancel.disabled = true; return true; }
+      if (s.state === "failed" || s.state === "cancelled") { job = null; cancel.disabled = true; return true; }
+      return false;
+    }
+    async function poll() {
+      if (!job) return;
+      status.setAttribute("data-transport", "polling");
+      if (!show(await (await fetch("/api/jobs/" + job)).json())) setTimeout(poll, 200);
+    }
+    // Progress as server-sent events; polling where EventSource is missing or the stream fails.
+    function listen() {
+      if (!window.EventSource) return poll();
+      status.setAttribute("data-transport", "events");
+      const events = new EventSource("/api/jobs/" + job + "/events");
+      const on = function (e) { if (show(JSON.parse(e.data))) events.close(); };
+      events.addEventListener("progress", on);
+      events.addEventListener("done", on);
+      events.onerror = function () { events.close(); if (job) poll(); };
     }
     form.addEventListener("submit", async function (e) {
       e.preventDefault();
       const r = await fetch("/api/jobs/patch", { method: "POST", body: JSON.stringify(body()) });
       const s = await r.json();
       if (!r.ok) { status.textContent = s.error; status.setAttribute("data-state", "failed"); return; }
-      job = s.id; cancel.disabled = false; poll();
+      job = s.id; cancel.disabled = false; listen();
     });
     cancel.addEventListener("click", function () { if (job) fetch("/api/jobs/" + job + "/cancel", { method: "POST" }); });
     if (document.body.getAttribute("data-autostart") === "1") form.requestSubmit();

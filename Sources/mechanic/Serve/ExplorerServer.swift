@@ -24,7 +24,8 @@ final class ExplorerServer: @unchecked Sendable {
         (self.model, self.modelName, self.pool, self.corpus) = (model, modelName, pool, corpus)
     }
 
-    static let commands: [String: APICommand] = APICommand.all.merging(["prompt": APICommand.make("prompt", PromptRequest.self)]) { a, _ in a }
+    static let commands: [String: APICommand] = APICommand.all.merging(["prompt": APICommand.make("prompt", PromptRequest.self),
+                                                                                      "head": APICommand.make("head", HeadRequest.self)]) { a, _ in a }
 
     func run(host: String, port: Int) async throws {
         let router = Router()
@@ -50,6 +51,7 @@ final class ExplorerServer: @unchecked Sendable {
             guard let job = self.jobs.job(context.parameters.get("name") ?? "") else { return Self.error(404, "no such job (finished jobs are kept for a while only)") }
             return Self.json(.ok, self.jobs.status(job))
         }
+        router.get("api/jobs/:name/events") { _, context in self.jobEvents(context.parameters.get("name") ?? "") }
         router.post("api/jobs/:name/cancel") { _, context in
             guard let job = self.jobs.job(context.parameters.get("name") ?? "") else { return Self.error(404, "no such job") }
             job.token.cancel()

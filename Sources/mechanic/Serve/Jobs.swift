@@ -50,13 +50,20 @@ final class JobStore: @unchecked Sendable {
         change(job)
     }
 
-    /// `{"id", "command", "state", "done", "total", "unit", "result" (the command's JSON), "error"}`.
-    func status(_ job: Job) -> String {
+    /// Whether the job has stopped (done, failed or cancelled).
+    func isFinished(_ job: Job) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return [.done, .failed, .cancelled].contains(job.state)
+    }
+
+    /// `{"id", "command", "state", "done", "total", "unit", "result" (the command's JSON), "error"}`;
+    /// `result: false` leaves the result out (the events' progress lines).
+    func status(_ job: Job, result: Bool = true) -> String {
         lock.lock(); defer { lock.unlock() }
         var fields = ["\"id\":\(quoted(job.id))", "\"command\":\(quoted(job.command))", "\"state\":\(quoted(job.state.rawValue))",
                       "\"done\":\(job.done)", "\"total\":\(job.total)", "\"unit\":\(quoted(job.unit))"]
         if let e = job.error { fields.append("\"error\":\(quoted(e))") }
-        if let r = job.result { fields.append("\"result\":" + r) }
+        if result, let r = job.result { fields.append("\"result\":" + r) }
         return "{" + fields.joined(separator: ",") + "}"
     }
 }

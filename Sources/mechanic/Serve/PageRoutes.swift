@@ -49,22 +49,28 @@ extension ExplorerServer {
 }
 
 extension ExplorerServer {
-    /// `GET /head/L/H` (`?prompt=` or `&tokens=` for the prompt part, `&sources=1,2` for the circuits).
+    /// `GET /head/L/H` (`?prompt=` or `&tokens=` for the prompt part, `&sources=1,2` for the circuits,
+    /// `&mapping=hot:cold, big:small` and `&mapping-k=` for the mapping score); the mean ablation
+    /// averages over the server's `--corpus` when given, else over the prompt's positions.
     func headPage(_ request: Request, layer: Int, head: Int) async -> Response {
         let query = Self.query(request)
         var r = Report(title: "Head L\(layer)H\(head)", meta: [("model", modelName)] + (query["prompt"].map { [("prompt", $0)] } ?? []))
         r.raw(Pages.promptForm(query, action: "/head/\(layer)/\(head)").replacingOccurrences(
-            of: "<button", with: Pages.field("sources", "OV/QK source ids", query["sources"], placeholder: "1,2,3") + "<button"))
+            of: "<button", with: Pages.field("sources", "OV/QK source ids", query["sources"], placeholder: "1,2,3")
+                + Pages.field("mapping", "mapping (source:target, …)", query["mapping"], placeholder: "hot:cold, big:small") + "<button"))
         do {
+            var object = Self.requestObject(query, keys: ["prompt", "tokens", "sources", "mapping", "mapping-k"], flags: ["no-bos"])
+            object["layer"] = .int(layer)
+            object["head"] = .int(head)
+            if let corpus { object["corpus"] = .string(corpus) }
+            let parsed = Handoff(value: try HeadRequest.parse(["--model=\(modelName)", "--json"] + RequestArguments.argv(object: object)))
             let model = self.model
-            let prompt = query["prompt"].flatMap { $0.isEmpty ? nil : $0 }, noBos = query["no-bos"] != nil
-            let tokens = try query["tokens"].flatMap { $0.isEmpty ? nil : try parseTokenList($0, option: "tokens") }
-            let sources = try query["sources"].flatMap { $0.isEmpty ? nil : try parseTokenList($0, option: "sources") }
-            let overview = try await pool.run { () -> HeadOverview in
-                let ids = try tokens ?? prompt.map { try model.toTokens($0, prependBOS: noBos ? false : nil) }
-                return try HeadOverview.run(model: model, layer: layer, head: head, tokens: ids, sources: sources)
+            let body = try await pool.run { () -> Report in
+                var part = Report(title: "")
+                try parsed.value.result(model: model, progress: nil).report?.html(into: &part)
+                return part
             }
-            r.add(overview)
+            for fragment in body.fragments { r.raw(fragment) }
             return Self.page(Pages.finish(r))
         } catch {
             r.raw("<p class=\"error\" id=\"error\">\(HTMLText.escape(errorSentence(error)))</p>")
