@@ -5,13 +5,16 @@ import MechanicTensor
 /// Blocks of a large model read from the memory-mapped checkpoint on demand: converted to
 /// TransformerLens's layout, processed and widened to float32 one block at a time, after which
 /// the block's mapped pages are handed back to the kernel (so resident memory stays near one
-/// block, not the whole checkpoint).
+/// block, not the whole checkpoint). Llama-family blocks are widened and transposed in one pass
+/// from the mapping into reused buffers (`LlamaArchitecture.mappedBlock`); the others are read
+/// with `pread` and converted as in a resident load.
 final class StreamingBlocks: @unchecked Sendable {
     let checkpoint: Checkpoint
     let architecture: Architecture
     /// The config before processing.
     let config: ModelConfig
     let processing: WeightProcessing
+    private let buffers = BlockBufferPool()
 
     init(checkpoint: Checkpoint, architecture: Architecture, config: ModelConfig, processing: WeightProcessing) throws {
         self.checkpoint = checkpoint
@@ -35,6 +38,11 @@ final class StreamingBlocks: @unchecked Sendable {
             var next = architecture.reader(checkpoint)
             try? next.markBlock(l + 1, architecture, config)
             for name in next.used { checkpoint.prefetch(name) }
+        }
+        if architecture == .llama {
+            let buffers = buffers.take()
+            defer { self.buffers.give(buffers) }
+            return try LlamaArchitecture.mappedBlock(checkpoint, l, config, processing: processing, buffers: buffers)
         }
         var r = architecture.reader(checkpoint)
         r.byReading = true

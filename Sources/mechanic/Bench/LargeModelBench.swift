@@ -66,8 +66,8 @@ struct LargeModelBench: ParsableCommand {
         if json { try printJSON(result) } else {
             print(String(format: "load %.2f s · forward(%d tokens, %d cached hooks) %.2f s, again %.2f s · peak RSS %.2f GB (anonymous now %.2f GB) · streaming %@",
                          loadSeconds, ids.count, cache.activations.count, forwardSeconds, secondSeconds,
-                         Double(anonymousResidentBytes()) / 1e9,
-                         Double(SystemMemory.peakResidentBytes()) / 1e9, model.streamsWeights ? "yes" : "no"))
+                         Double(SystemMemory.peakResidentBytes()) / 1e9,
+                         Double(anonymousResidentBytes()) / 1e9, model.streamsWeights ? "yes" : "no"))
         }
     }
 }
