@@ -28,21 +28,21 @@ protocol StoredElement {
 enum BF16Bits: StoredElement {
     static var size: Int { 2 }
     @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> Float {
-        floatFromBF16(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+        floatFromBF16(p.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self))
     }
 }
 
 enum F16Bits: StoredElement {
     static var size: Int { 2 }
     @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> Float {
-        floatFromF16(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+        floatFromF16(p.loadUnaligned(fromByteOffset: 2 &* i, as: UInt16.self))
     }
 }
 
 enum F32Bits: StoredElement {
     static var size: Int { 4 }
     @inline(__always) static func load(_ p: UnsafeRawPointer, _ i: Int) -> Float {
-        p.loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
+        p.loadUnaligned(fromByteOffset: 4 &* i, as: Float.self)
     }
 }
 
@@ -86,19 +86,22 @@ enum TransposeTiles<E: StoredElement> {
                          _ scale: UnsafePointer<Float>?, _ buf: UnsafeMutablePointer<Float>,
                          _ dst: UnsafeMutablePointer<Float>, ldd: Int) {
         let (i0, o0, ni) = (ir.lowerBound, or.lowerBound, ir.count)
+        // Unchecked index arithmetic in the inner loops (all indices lie inside the tile) so
+        // that the widening vectorises.
         for o in or {
-            let b = buf + (o - o0) * stride, base = o * cols + i0        // buf[o - o0, :], src[o, i0...]
+            let b = buf + (o - o0) * stride                              // buf[o - o0, :]
+            let row = src + E.size * (o * cols + i0)                     // src[o, i0...]
             if let scale {
                 let g = scale + i0
-                for k in 0..<ni { b[k] = E.load(src, base + k) * g[k] }
+                for k in 0..<ni { b[k] = E.load(row, k) * g[k] }
             } else {
-                for k in 0..<ni { b[k] = E.load(src, base + k) }
+                for k in 0..<ni { b[k] = E.load(row, k) }
             }
         }
         let no = or.count
         for k in 0..<ni {
             let row = dst + (i0 + k) * ldd + o0                          // dst[i0 + k, o0...]
-            for j in 0..<no { row[j] = buf[j * stride + k] }
+            for j in 0..<no { row[j] = buf[j &* stride &+ k] }
         }
     }
 }
