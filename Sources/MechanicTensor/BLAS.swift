@@ -52,14 +52,3 @@ public func blasSetThreads(_ n: Int) {
     openblas_set_num_threads(Int32(n))
     #endif
 }
-
-/// `y[n] = x[k] · W[k, n] (+ y[n] when `accumulate`)`, one row through BLAS's matrix-vector
-/// product (`W` rows `ldw` apart). For a single row this reads `W` once; sgemm would first repack
-/// all of `W` (for an unembedding, the whole vocabulary) to multiply one row.
-@inlinable
-public func rowTimesMatrix(k: Int, n: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, ldw: Int,
-                           accumulate: Bool, y: UnsafeMutablePointer<Float>) {
-    guard k > 0, n > 0 else { return }
-    // Row-major W [k, n] is column-major W^T [n, k]: y = W^T x.
-    cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), 1, w, Int32(ldw), x, 1, accumulate ? 1 : 0, y, 1)
-}

@@ -8,34 +8,12 @@ extension Kernels {
     /// - W_U: `[d_model, d_vocab]`, b_U: `[d_vocab]` (or empty)
     /// - returns `[rows, columns.count]` (or `[rows, d_vocab]`)
     public static func unembed(_ x: Tensor, W_U: Tensor, b_U: Tensor, columns: [Int]? = nil) -> Tensor {
-        guard let columns else {
-            let (D, V) = (W_U.shape[0], W_U.shape[1])
-            if x.count == D, D > 0, V > 0 { return unembedOneRow(x, W_U: W_U, b_U: b_U) }   // [1, d_vocab] (e.g. predict)
-            return x.linear(W_U, bias: b_U)                              // [rows, d_vocab]
-        }
+        guard let columns else { return x.linear(W_U, bias: b_U) }   // [rows, d_vocab]
         let (D, V, n) = (W_U.shape[0], W_U.shape[1], columns.count)
         var W = [Float](repeating: 0, count: D * n)                    // W_U[:, columns]  [d_model, n]
         for m in 0..<D { for (j, id) in columns.enumerated() { W[m * n + j] = W_U.data[m * V + id] } }
         let bias = Tensor(shape: [n], data: columns.map { b_U.count == V ? b_U.data[$0] : 0 })
         return x.linear(Tensor(shape: [D, n], data: W), bias: bias)    // [rows, n]
-    }
-
-    /// One row's logits as a matrix-vector product: `x [.., d_model] @ W_U [d_model, d_vocab] + b_U`
-    /// (reads W_U once instead of sgemm's repacking of all of it; equal to the full product to
-    /// float32 rounding).
-    static func unembedOneRow(_ x: Tensor, W_U: Tensor, b_U: Tensor) -> Tensor {
-        let (D, V) = (W_U.shape[0], W_U.shape[1])
-        let bias = b_U.count == V && b_U.data.contains { $0 != 0 }
-        var out = bias ? Tensor(shape: [V], data: b_U.data) : Tensor(zeros: [V])
-        x.data.withUnsafeBufferPointer { xp in
-            W_U.data.withUnsafeBufferPointer { wp in
-                out.data.withUnsafeMutableBufferPointer { op in
-                    guard let xb = xp.baseAddress, let wb = wp.baseAddress, let ob = op.baseAddress else { return }
-                    rowTimesMatrix(k: D, n: V, x: xb, w: wb, ldw: V, accumulate: bias, y: ob)
-                }
-            }
-        }
-        return out.reshaped(Array(x.shape.dropLast()) + [V])
     }
 
     /// Rows `rows` of `x`: `[n, ...inner]` → `[rows.count, ...inner]`.
