@@ -23,12 +23,20 @@ final class StreamingBlocks: @unchecked Sendable {
         self.processing = processing
         // Strictness as for resident loading: every tensor must belong to some block or the globals.
         var r = architecture.reader(checkpoint)
-        _ = try architecture.globals(&r, config)
+        firstGlobals = try architecture.globals(&r, config)
         for l in 0..<config.nLayers { try r.markBlock(l, architecture, config) }
         try r.rejectUnused(ignoring: architecture.ignoredBuffers)
     }
 
+    /// The globals read by the strictness check, handed to the first `globals()` call (reading
+    /// them again would widen the embedding and unembedding, 1 GB for a 7B model, twice).
+    private var firstGlobals: ModelWeights?
+
     func globals() throws -> ModelWeights {
+        if let g = firstGlobals {
+            firstGlobals = nil
+            return g
+        }
         var r = architecture.reader(checkpoint)
         return try architecture.globals(&r, config)
     }
