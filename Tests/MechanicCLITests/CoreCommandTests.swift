@@ -45,6 +45,23 @@ import Testing
         #expect(probs == probs.sorted(by: >) && probs.allSatisfy { $0 > 0 && $0 < 1 })
     }
 
+    /// What predict prints on the gpt2-tiny fixture, pinned (a faster unembedding of the last row
+    /// must not change it).
+    @Test func predictPrintsThePinnedTopTokens() throws {
+        let r = try CLI.run(["predict", "--model", CLI.model("gpt2-tiny"), "--tokens", "499,279,410", "--top", "5"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let expected = """
+        prompt tokens: "<|endoftext|>"(499) "The"(279) " cat"(410)
+          1  logit    9.933  prob  76.28%  id    100  "\u{FFFD}"
+          2  logit    6.856  prob   3.51%  id    328  "st"
+          3  logit    6.108  prob   1.66%  id    309  " was"
+          4  logit    6.014  prob   1.51%  id    280  "es"
+          5  logit    5.754  prob   1.17%  id    450  "olf"
+
+        """
+        #expect(r.stdout == expected)
+    }
+
     @Test func generateGreedyMatchesTransformerLens() throws {
         let r = try CLI.run(["generate", "--model", CLI.model("llama-tiny"), "--tokens", "1,5,9,13", "--max-new-tokens", "4", "--temperature", "0"])
         #expect(r.status == 0, "\(r.stderr)")
