@@ -52,6 +52,7 @@ struct CircuitCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON (MIB's circuit format).")
     var json = false
     @OptionGroup var report: HTMLReportOption
+    @OptionGroup var sharding: ShardOptions
 
     func validate() throws {
         guard (dataset != nil) != (cleanTokens != nil) else { throw ValidationError("give --dataset FILE or --clean-tokens/--corrupt-tokens") }
@@ -59,6 +60,11 @@ struct CircuitCommand: ParsableCommand {
             throw ValidationError("--clean-tokens needs --corrupt-tokens, --answer-id and --wrong-id")
         }
         if method == .acdc, topN != nil { throw ValidationError("--top-n applies to eap and eap-ig; ACDC's circuit is set by --threshold") }
+        if sharding.shard != nil || sharding.shardFromEnv {
+            if method == .acdc { throw ValidationError("ACDC cannot be sharded: each edge decision needs the metric over every pair after the decisions before it; run it without --shard") }
+            if evaluate { throw ValidationError("--evaluate cannot be sharded: faithfulness patches the chosen circuit on every pair; run `circuit --evaluate` without --shard") }
+            if report.html != nil { throw ValidationError("a shard writes a partial result, not a report: give --html to `mechanic merge`") }
+        }
     }
 
     func run() throws {
@@ -75,14 +81,29 @@ struct CircuitCommand: ParsableCommand {
         }
         let options = CircuitOptions(method: method, igSteps: igSteps, topN: topN, threshold: threshold, acdcMetric: acdcMetric, evaluate: evaluate)
         let unit = method == .acdc ? "edge tests" : "passes"
+        let meta = reportMeta(m, processed: !model.noProcessing) + [("pairs", dataset.map { "\($0) (\(pairs.count) pairs)" } ?? "1 pair")]
+        if let shard = try sharding.resolved() {
+            let partial = try Interruptible.run(unit: unit, quiet: quiet) { progress in
+                try CircuitDiscovery.partial(model: m, pairs: pairs, options: options, shard: shard, progress: progress)
+            }
+            let written = try writePartial(partial, shard: shard, meta: meta, model: m, pairs: pairs)
+            if json { try printResult(written) } else { warn(written.sentence) }
+            return
+        }
         let result = try Interruptible.run(unit: unit, quiet: quiet) { progress in
             try CircuitDiscovery.run(model: m, pairs: pairs, options: options, progress: progress)
         }
-        try report.write(title: "Circuit (\(method.rawValue))", meta: reportMeta(m, processed: !model.noProcessing)
-                            + [("pairs", dataset.map { "\($0) (\(pairs.count) pairs)" } ?? "1 pair")], [result])
-        if json { return try printResult(result) }
+        let out = try emit(result, meta: meta)
+        if json { print(try out.json()) }
+    }
+
+    /// Writes the report, prints the text (unless `--json`) and returns the JSON result — of this
+    /// run, or of shards merged by `mechanic merge` (which re-parses this command).
+    func emit(_ result: CircuitResult, meta: [(key: String, value: String)]) throws -> CommandResult {
+        try report.write(title: "Circuit (\(method.rawValue))", meta: meta, [result])
+        if json { return CommandResult(result) }
         let kept = result.rankedEdges.filter(\.entry.inGraph)
-        print("\(method.rawValue): \(kept.count) of \(result.edges.count) edges in the circuit, \(pairs.count) pair\(pairs.count == 1 ? "" : "s")")
+        print("\(method.rawValue): \(kept.count) of \(result.edges.count) edges in the circuit, \(result.pairs) pair\(result.pairs == 1 ? "" : "s")")
         for note in result.notes { print("  " + note) }
         if let e = result.evaluation {
             print(String(format: "faithfulness %.4f   CPR %.4f   CMD %.4f   (logit diff: clean %.4f, circuit %.4f, all patched %.4f)",
@@ -90,5 +111,6 @@ struct CircuitCommand: ParsableCommand {
         }
         for (name, entry) in kept.prefix(30) { print(String(format: "  %@  %+.5f", name.padding(toLength: 28, withPad: " ", startingAt: 0), entry.score)) }
         if kept.count > 30 { print("  … \(kept.count - 30) more (--json for all)") }
+        return CommandResult(result)
     }
 }

@@ -29,6 +29,7 @@ struct MergeCommand: ParsableCommand {
         let out: CommandResult
         switch files[0].manifest.command {
         case "patch": out = try PatchCommand.merge(files, json: json, html: report.html)
+        case "circuit": out = try CircuitCommand.merge(files, json: json, html: report.html)
         case let other: throw ShardError.unsupported("\(files[0].path) is a partial of `\(other)`, which this version cannot merge")
         }
         if json { print(try out.json()) }

@@ -144,6 +144,8 @@ struct NaiveCircuit {
         let n = kept.filter { $0 }.count
         #expect(n > 0 && n < kept.count, "\(name): ACDC kept \(n) of \(kept.count) edges")
         #expect(out.tests == kept.count)
+        // Dead receivers (a node none of whose outputs is read any more) were removed without a run.
+        #expect(out.skipped > 0 && out.skipped < out.tests, "\(name): \(out.skipped) of \(out.tests) edges removed without a run")
     }
 
     @Test func faithfulnessEqualsHandPatching() throws {

@@ -12,11 +12,12 @@ extension CircuitRun {
     /// EAP takes the gradient on the clean run; EAP-IG averages it over `igSteps` runs whose input
     /// embeddings lie on the straight line from the corrupted to the clean ones,
     /// `corrupt + (k/N)·(clean − corrupt)` for `k = 0 ..< N` (as the EAP-IG code does).
-    func edgeAttribution(igSteps: Int? = nil, progress: WorkProgress? = nil) throws -> [Float] {
+    /// `totalPairs`: the pairs of the whole run when these are one shard's (the mean is over all).
+    func edgeAttribution(igSteps: Int? = nil, totalPairs: Int? = nil, progress: WorkProgress? = nil) throws -> [Float] {
         let g = graph
         let offsets = g.receiverOffsets
         var scores = [Float](repeating: 0, count: g.edges.count)
-        let total = order.count
+        let total = totalPairs ?? order.count
         let steps = igSteps ?? 1
         guard steps >= 1 else { throw MechanicError.invalidArgument("--ig-steps must be at least 1 (got \(steps))") }
         for group in groups {
