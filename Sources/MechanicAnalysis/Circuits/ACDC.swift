@@ -26,9 +26,8 @@ extension CircuitRun {
     /// Dead receivers: when every outgoing edge of the receiver's node has been removed, each
     /// reader of that node sees its corrupted output whatever its inputs are, so patching an
     /// incoming edge changes the loss by exactly 0 (up to float rounding). With `threshold > 0`
-    /// ACDC's rule removes such edges; they are removed without a patched run (effect 0). Dead
-    /// receivers are also left unedited in every later patched run (their output is read by no
-    /// one), which makes those runs cheaper and changes nothing.
+    /// ACDC's rule removes such edges; they are removed without a patched run (effect 0). Later
+    /// runs feed dead receivers the corrupted input (see `acdcPatchedLogits`).
     func acdc(threshold: Double, metric: PatchingMetric, progress: WorkProgress? = nil) throws -> ACDCOutcome {
         guard metric == .kl || metric == .logitDiff else {
             throw MechanicError.invalidArgument("ACDC's metric must be kl or logit_diff (got \(metric.rawValue))")
@@ -50,6 +49,7 @@ extension CircuitRun {
         for e in g.edges { alive[e.upstream] += 1 }
         var dead = [Bool](repeating: false, count: g.receivers.count)
         var skipped = 0
+        let cache = ACDCEditCache()
         let readers = g.receivers.indices.map { g.readers(of: $0) }
         func isDead(_ r: Int) -> Bool { threshold > 0 && !readers[r].isEmpty && readers[r].allSatisfy { alive[$0] == 0 } }
         func sweep() throws {
@@ -61,7 +61,7 @@ extension CircuitRun {
                     effects[e] = 0
                     skipped += 1
                 } else {
-                    let value = loss(try patchedLogits(removed: removed, unedited: dead))
+                    let value = loss(try acdcPatchedLogits(removed: removed, dead: dead, cache: cache))
                     effects[e] = Float(value - current)
                     if value - current < threshold { current = value } else { removed[e] = false }
                 }

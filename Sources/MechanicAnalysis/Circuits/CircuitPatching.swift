@@ -18,19 +18,16 @@ extension CircuitRun {
     /// where `u_current` is u's output in this run (itself changed by removed edges upstream).
     /// Exact. The run starts at the first layer holding a receiver with a removed edge, from the
     /// clean residual stream (nothing before it changes).
-    ///
-    /// Receivers flagged in `unedited` (indexed like `graph.receivers`) keep their input as it
-    /// is: valid, and exact, for receivers whose node's outgoing edges are all removed — every
-    /// reader of that node then subtracts its current output whatever it is (ACDC's dead nodes).
-    func patchedLogits(removed: [Bool], unedited: [Bool]? = nil) throws -> [Float] {
+    /// (ACDC's runs: `acdcPatchedLogits`.)
+    func patchedLogits(removed: [Bool]) throws -> [Float] {
         let g = graph
-        guard removed.count == g.edges.count, unedited.map({ $0.count == g.receivers.count }) ?? true else {
+        guard removed.count == g.edges.count else {
             throw MechanicError.invalidArgument("patched run: \(removed.count) edge flags for \(g.edges.count) edges")
         }
         let offsets = g.receiverOffsets
         // Removed upstream nodes per receiver.
         var cut: [Int: [Int]] = [:]
-        for (r, rec) in g.receivers.enumerated() where !(unedited?[r] ?? false) {
+        for (r, rec) in g.receivers.enumerated() {
             let us = (0..<rec.upstreamCount).filter { removed[offsets[r] + $0] }
             if !us.isEmpty { cut[r] = us }
         }
