@@ -45,6 +45,8 @@ struct CircuitCommand: ParsableCommand {
     var threshold: Double?
     @Option(name: .long, help: "ACDC's metric: kl or logit_diff.")
     var acdcMetric: PatchingMetric = .kl
+    @Option(name: .long, help: "EAP/EAP-IG's metric: logit_diff, prob (p(answer)) or loss (−log p(answer)); kl is refused (its gradient at the clean run is 0).")
+    var eapMetric: PatchingMetric = .logitDiff
     @Flag(name: .long, help: "Faithfulness of the circuit and MIB's CPR/CMD over the top 0.1% … 100% of edges (exact patched runs).")
     var evaluate = false
     @Flag(name: .long, help: "No progress bar on stderr.")
@@ -79,7 +81,7 @@ struct CircuitCommand: ParsableCommand {
                                   corrupt: try parseTokenList(corruptTokens ?? "", option: "--corrupt-tokens"),
                                   answer: answerId ?? 0, wrong: wrongId ?? 0)]
         }
-        let options = CircuitOptions(method: method, igSteps: igSteps, topN: topN, threshold: threshold, acdcMetric: acdcMetric, evaluate: evaluate)
+        let options = CircuitOptions(method: method, igSteps: igSteps, topN: topN, threshold: threshold, acdcMetric: acdcMetric, eapMetric: eapMetric, evaluate: evaluate)
         let unit = method == .acdc ? "edge tests" : "passes"
         let meta = reportMeta(m, processed: !model.noProcessing) + [("pairs", dataset.map { "\($0) (\(pairs.count) pairs)" } ?? "1 pair")]
         if let shard = try sharding.resolved() {

@@ -35,6 +35,18 @@ import MechanicAnalysis
         #expect(run.html.contains("Faithfulness of the top edges"))
     }
 
+    @Test func strongestLeftOutEdgesAreDrawnFaintly() throws {
+        let run = try HTMLRun.run("circuit-faint", ["circuit", "--model", "planted:induction", "--dataset", try Self.plantedPairs().path,
+                                                    "--top-n", "2", "--eap-metric", "loss"])
+        run.expectWellFormed()
+        let edges = run.json["edges"] as? [String: [String: Any]] ?? [:]
+        #expect(run.json["metric"] as? String == "loss")
+        let left = edges.filter { ($0.value["in_graph"] as? Bool) == false && ($0.value["score"] as? Double ?? 0) != 0 }
+        #expect(!left.isEmpty && edges.filter { ($0.value["in_graph"] as? Bool) == true }.count == 2)
+        let strongest = left.sorted { abs($0.value["score"] as? Double ?? 0) > abs($1.value["score"] as? Double ?? 0) }.prefix(20)
+        HTMLRun.expectAll(strongest.map { "\($0.key): \(fmt($0.value["score"])) (not in the circuit)" }, in: run.titles, "faint edges")
+    }
+
     @Test func acdcTextOutput() throws {
         let r = try CLI.run(["circuit", "--model", "planted:induction", "--dataset", try Self.plantedPairs().path,
                              "--method", "acdc", "--threshold", "0.05"])

@@ -21,11 +21,14 @@ public struct CircuitOptions: Sendable {
     public var threshold: Double?
     /// ACDC's metric: `.kl` (default) or `.logitDiff`.
     public var acdcMetric: PatchingMetric = .kl
+    /// EAP/EAP-IG's metric: `.logitDiff` (default), `.prob` or `.loss` (see `EAPMetric`).
+    public var eapMetric: PatchingMetric = .logitDiff
     /// Compute faithfulness and MIB's CPR/CMD.
     public var evaluate = false
 
     public init(method: CircuitMethod = .eap, igSteps: Int = 5, topN: Int? = nil, threshold: Double? = nil,
-                acdcMetric: PatchingMetric = .kl, evaluate: Bool = false) {
+                acdcMetric: PatchingMetric = .kl, eapMetric: PatchingMetric = .logitDiff, evaluate: Bool = false) {
+        self.eapMetric = eapMetric
         self.method = method
         self.igSteps = igSteps
         self.topN = topN
@@ -40,6 +43,7 @@ extension CircuitOptions {
         if let n = topN, n < 0 { throw MechanicError.invalidArgument("--top-n \(n): give 0 or more edges") }
         if method == .eapIG, igSteps < 1 { throw MechanicError.invalidArgument("--ig-steps \(igSteps): give at least 1 step") }
         if let t = threshold, !t.isFinite { throw MechanicError.invalidArgument("--threshold \(t) is not a finite number") }
+        if method != .acdc { try EAPMetric.check(eapMetric) }
     }
 }
 
@@ -55,8 +59,8 @@ public enum CircuitDiscovery {
         let scores: [Float], kept: [Bool], metric: String
         switch o.method {
         case .eap, .eapIG:
-            scores = try run.edgeAttribution(igSteps: o.method == .eapIG ? o.igSteps : nil, progress: progress)
-            (kept, metric) = (circuit(scores, options: o), "logit_diff")
+            scores = try run.edgeAttribution(igSteps: o.method == .eapIG ? o.igSteps : nil, metric: o.eapMetric, progress: progress)
+            (kept, metric) = (circuit(scores, options: o), o.eapMetric.rawValue)
             notes.append(attributionNote(o))
         case .acdc:
             let out = try run.acdc(threshold: o.threshold ?? 0.01, metric: o.acdcMetric, progress: progress)
@@ -78,6 +82,14 @@ public enum CircuitDiscovery {
         return zip(CircuitRun.top(scores, count: o.topN ?? 50), scores).map { $0 && $1 != 0 }
     }
 
+    static func metricName(_ m: PatchingMetric) -> String {
+        switch m {
+        case .prob: return "p(answer)"
+        case .loss: return "−log p(answer)"
+        default: return "logit difference"
+        }
+    }
+
     static func graphNotes(_ g: CircuitGraph) -> [String] {
         var notes: [String] = []
         if let note = g.groupedQueryNote { notes.append(note) }
@@ -86,7 +98,7 @@ public enum CircuitDiscovery {
     }
 
     static func attributionNote(_ o: CircuitOptions) -> String {
-        "score = Σ over pairs and positions of (u_corrupt − u_clean) · ∂(mean logit difference)/∂(v's input)"
+        "score = Σ over pairs and positions of (u_corrupt − u_clean) · ∂(mean \(Self.metricName(o.eapMetric)))/∂(v's input)"
             + (o.method == .eapIG ? ", gradients averaged over \(o.igSteps) input interpolations" : "")
     }
 }

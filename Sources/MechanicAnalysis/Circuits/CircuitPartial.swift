@@ -11,6 +11,7 @@ public struct CircuitPartial: Codable, Sendable, Equatable {
     public var igSteps: Int
     public var topN: Int?
     public var threshold: Double?
+    public var eapMetric: PatchingMetric
     public var graph: CircuitGraph.Shape
     /// Pairs of the whole run, and of this shard.
     public var pairs: Int
@@ -18,7 +19,7 @@ public struct CircuitPartial: Codable, Sendable, Equatable {
     /// Scores in graph order (stored as the partial file's float64 array, not in the JSON).
     public var scores: [Double] = []
 
-    enum CodingKeys: String, CodingKey { case method, igSteps, topN, threshold, graph, pairs, pairsInShard }
+    enum CodingKeys: String, CodingKey { case method, igSteps, topN, threshold, eapMetric, graph, pairs, pairsInShard }
 }
 
 extension CircuitDiscovery {
@@ -39,10 +40,10 @@ extension CircuitDiscovery {
         var scores = [Double](repeating: 0, count: graph.edges.count)
         if !mine.isEmpty {
             let run = try CircuitRun(model: model, pairs: mine)
-            scores = try run.edgeAttribution(igSteps: o.method == .eapIG ? o.igSteps : nil, totalPairs: pairs.count,
+            scores = try run.edgeAttribution(igSteps: o.method == .eapIG ? o.igSteps : nil, metric: o.eapMetric, totalPairs: pairs.count,
                                              progress: progress).map(Double.init)
         }
-        return CircuitPartial(method: o.method, igSteps: o.igSteps, topN: o.topN, threshold: o.threshold, graph: graph.shape,
+        return CircuitPartial(method: o.method, igSteps: o.igSteps, topN: o.topN, threshold: o.threshold, eapMetric: o.eapMetric, graph: graph.shape,
                               pairs: pairs.count, pairsInShard: mine.count, scores: scores)
     }
 
@@ -53,14 +54,14 @@ extension CircuitDiscovery {
         let graph = CircuitGraph(first.graph)
         var sums = [Double](repeating: 0, count: graph.edges.count)
         for p in parts {
-            guard p.graph == first.graph, p.method == first.method, p.scores.count == sums.count else {
+            guard p.graph == first.graph, p.method == first.method, p.eapMetric == first.eapMetric, p.scores.count == sums.count else {
                 throw ShardError.unsupported("circuit partials of different graphs or methods cannot be merged")
             }
             for i in sums.indices { sums[i] += p.scores[i] }
         }
-        let o = CircuitOptions(method: first.method, igSteps: first.igSteps, topN: first.topN, threshold: first.threshold)
+        let o = CircuitOptions(method: first.method, igSteps: first.igSteps, topN: first.topN, threshold: first.threshold, eapMetric: first.eapMetric)
         let scores = sums.map(Float.init)
-        return graph.result(scores: scores, kept: circuit(scores, options: o), method: o.method.rawValue, metric: "logit_diff",
+        return graph.result(scores: scores, kept: circuit(scores, options: o), method: o.method.rawValue, metric: o.eapMetric.rawValue,
                             pairs: first.pairs, notes: graphNotes(graph) + [attributionNote(o)], evaluation: nil)
     }
 }
