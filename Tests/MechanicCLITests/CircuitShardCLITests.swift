@@ -49,6 +49,27 @@ import MechanicAnalysis
         }
     }
 
+    @Test func mergeRefusesPartialsOfOtherCircuitRuns() throws {
+        let dir = try ShardCLITests.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try PatchSweepCLITests.dataset(count: 4, length: 6)
+        defer { try? FileManager.default.removeItem(at: data) }
+        func shard(_ k: Int, _ extra: [String]) throws -> String {
+            let part = dir.appendingPathComponent("c-\(k)-\(extra.joined()).safetensors").path
+            let r = try CLI.run(["circuit", "--model", CLI.model("gpt2-tiny"), "--dataset", data.path, "--quiet", "--shard", "\(k)/2", "--out", part] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            return part
+        }
+        let a0 = try shard(0, ["--method", "eap"]), b1 = try shard(1, ["--method", "eap-ig"]), a1 = try shard(1, ["--method", "eap"])
+        let mixed = try CLI.run(["merge", a0, b1])
+        #expect(mixed.status != 0 && mixed.stderr.contains("--method options differ"), "\(mixed.stderr)")
+        let missing = try CLI.run(["merge", a0])
+        #expect(missing.status != 0 && missing.stderr.contains("shard 1 of 2 is missing"), "\(missing.stderr)")
+        let twice = try CLI.run(["merge", a0, a0, a1])
+        #expect(twice.status != 0 && twice.stderr.contains("shard 0 is given twice"), "\(twice.stderr)")
+        #expect(try CLI.run(["merge", a0, a1]).status == 0)
+    }
+
     @Test func acdcAndEvaluateRefuseShardsInOneSentence() throws {
         let data = try PatchSweepCLITests.dataset(count: 3, length: 6)
         defer { try? FileManager.default.removeItem(at: data) }
