@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Circuit discovery: Mechanic's EAP vs the same EAP with TransformerLens hooks, same checkpoint,
 # same 10 pairs of 15 tokens, same run; plus Mechanic's exact ACDC run for real (stopped after
-# ACDC_LIMIT seconds, default 1200; ACDC_SAMPLE=k also times k naive edge tests per layer).
+# ACDC_LIMIT seconds, default 1200; KL threshold ACDC_THRESHOLD, default 0.001: on this random
+# checkpoint 0.01 removes every edge; ACDC_SAMPLE=k also times k naive edge tests per layer).
 # Usage: scripts/bench/circuit.sh [repeats]   (needs /tmp/ref, see tl_forward.py)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,7 +12,7 @@ py="${MECHANIC_REF_PYTHON:-/tmp/ref/bin/python}"
 bin="${MECHANIC_BIN:-.build/release/mechanic}"
 mkdir -p /tmp/mechanic-bench
 rm -f /tmp/mechanic-bench/circuit-inputs.json
-"$bin" bench circuit --dir "$dir" --repeats "$repeats" --acdc-sample "${ACDC_SAMPLE:-0}" --acdc-limit "${ACDC_LIMIT:-1200}" --write-inputs /tmp/mechanic-bench/circuit-inputs.json > /tmp/mechanic-bench/circuit-mechanic.json
+"$bin" bench circuit --dir "$dir" --repeats "$repeats" --acdc-sample "${ACDC_SAMPLE:-0}" --acdc-limit "${ACDC_LIMIT:-1200}" --acdc-threshold "${ACDC_THRESHOLD:-0.001}" --write-inputs /tmp/mechanic-bench/circuit-inputs.json > /tmp/mechanic-bench/circuit-mechanic.json
 for f in vocab.json merges.txt; do
   [ -f "$dir/$f" ] || cp "../shared/data/tokenizers/gpt2/$f" "$dir/$f" 2>/dev/null || true
 done
