@@ -14,8 +14,9 @@ struct CircuitCommand: ParsableCommand {
           mechanic circuit --model gpt2 --dataset ioi.jsonl --method eap --top-n 200 --evaluate --html circuit.html
           mechanic circuit --model gpt2 --dataset ioi.jsonl --method acdc --threshold 0.01 --json > circuit.json
         Nodes: input, a{L}.h{H}, m{L}, logits; edges such as a0.h1->a3.h4<q>, m2->a5.h0<v>, input->m0, a11.h9->logits. \
-        eap / eap-ig score each edge by Σ (u_corrupt − u_clean)·∂(logit difference)/∂(v's input); --top-n (default 50) \
-        or --threshold (|score|) choose the circuit. acdc removes, in reverse topological order, every edge whose \
+        eap / eap-ig score each edge by Σ (u_corrupt − u_clean)·∂(metric)/∂(v's input), metric = --eap-metric (logit_diff, \
+        prob or loss); --top-n (default 50; never a zero score) or --threshold (|score|) choose the circuit; they shard by \
+        pairs (--shard K/N --out PART, then `mechanic merge`). acdc removes, in reverse topological order, every edge whose \
         patching changes the loss (--acdc-metric kl or logit_diff) by less than --threshold (default 0.01). \
         --json prints MIB's format {cfg, nodes, edges} plus method, metric, notes, evaluation. See docs/cli/circuit.md.
         """)
