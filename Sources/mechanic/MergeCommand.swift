@@ -33,7 +33,7 @@ struct MergeCommand: ParsableCommand {
         case "patch": out = try PatchCommand.merge(files, json: json, html: report.html)
         case "neurons": out = try NeuronsCommand.merge(files, json: json, html: report.html)
         case "diff": out = try DiffCommand.merge(files, json: json, html: report.html)
-        // `circuit`: its case (a `CircuitCommand.merge` in its own file) goes here.
+        case "circuit": out = try CircuitCommand.merge(files, json: json, html: report.html)
         case let other: throw ShardError.unsupported("\(files[0].path) is a partial of `\(other)`, which this version cannot merge")
         }
         if json { print(try out.json()) }

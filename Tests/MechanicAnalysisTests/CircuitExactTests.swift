@@ -125,6 +125,39 @@ struct NaiveCircuit {
         #expect(zip(none, run.corruptLogits).allSatisfy { abs($0 - $1) <= tol })
     }
 
+    @Test("ACDC's patched runs (dead receivers fed corrupted inputs, cached corrections) equal the naive forward",
+          arguments: ["gpt2-tiny", "pythia-tiny", "llama-tiny"])
+    func acdcPatchedRunsMatchNaive(_ name: String) throws {
+        let (model, pairs) = try Self.pairs(name)
+        let run = try CircuitRun(model: model, pairs: pairs)
+        let naive = try NaiveCircuit(model: model, pairs: pairs)
+        let g = run.graph
+        let own = run.ownReceivers()
+        let cache = ACDCEditCache()
+        var rng = SplitMix64(seed: 11)
+        var removed: [Bool] = []
+        for trial in 0..<6 {
+            if trial < 3 {
+                // Random removals, then every outgoing edge of a few random nodes removed (dead nodes).
+                removed = g.edges.map { _ in rng.next() % 3 == 0 }
+                let deadNodes = Set((0..<3).map { _ in 1 + Int(rng.next() % UInt64(g.upstream.count - 1)) })
+                for (e, edge) in g.edges.enumerated() where deadNodes.contains(edge.upstream) { removed[e] = true }
+            } else {
+                // Trials 3…5: the previous removals plus one more edge of each receiver (the cache's incremental path).
+                for r in g.receivers.indices { if let e = g.edges.indices.first(where: { g.edges[$0].receiver == r && !removed[$0] }) { removed[e] = true } }
+            }
+            var alive = [Int](repeating: 0, count: g.upstream.count)
+            for (e, edge) in g.edges.enumerated() where !removed[e] { alive[edge.upstream] += 1 }
+            var dead = [Bool](repeating: false, count: g.receivers.count)
+            for (u, rs) in own.enumerated() where alive[u] == 0 { for r in rs where g.readers(of: r).allSatisfy({ alive[$0] == 0 }) { dead[r] = true } }
+            #expect(dead.contains(true), "\(name) trial \(trial): no dead receiver")
+            let got = try run.acdcPatchedLogits(removed: removed, dead: dead, cache: cache)
+            let want = try naive.run(kept: removed.map { !$0 }).logits
+            let tol = 1e-5 + 1e-4 * (want.map(abs).max() ?? 0)
+            #expect(zip(got, want).allSatisfy { abs($0 - $1) <= tol }, "\(name) trial \(trial)")
+        }
+    }
+
     @Test("exact ACDC equals a naive ACDC (one full forward per edge test)", arguments: ["gpt2-tiny", "llama-tiny"])
     func acdcMatchesNaive(_ name: String) throws {
         let (model, pairs) = try Self.pairs(name)
@@ -144,6 +177,8 @@ struct NaiveCircuit {
         let n = kept.filter { $0 }.count
         #expect(n > 0 && n < kept.count, "\(name): ACDC kept \(n) of \(kept.count) edges")
         #expect(out.tests == kept.count)
+        // Dead receivers (a node none of whose outputs is read any more) were removed without a run.
+        #expect(out.skipped > 0 && out.skipped < out.tests, "\(name): \(out.skipped) of \(out.tests) edges removed without a run")
     }
 
     @Test func faithfulnessEqualsHandPatching() throws {

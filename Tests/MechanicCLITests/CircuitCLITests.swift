@@ -23,7 +23,9 @@ import MechanicAnalysis
         run.expectWellFormed()
         let edges = run.json["edges"] as? [String: [String: Any]] ?? [:]
         let inGraph = Set(edges.filter { ($0.value["in_graph"] as? Bool) == true }.map(\.key))
-        #expect(inGraph.count == 5 && inGraph.contains("a0.h0->a1.h0<k>") && inGraph.contains("a1.h0->logits"))
+        // Only 4 edges score non-zero on the planted model: --top-n 5 leaves the zero-score edges out.
+        #expect(inGraph.count == 4 && inGraph.contains("a0.h0->a1.h0<k>") && inGraph.contains("a1.h0->logits"))
+        #expect(edges.filter { ($0.value["score"] as? Double) != 0 }.count == 4)
         #expect((run.json["cfg"] as? [String: Any])?["n_layers"] as? Int == 2)
         let evaluation = run.json["evaluation"] as? [String: Any] ?? [:]
         #expect(abs(((evaluation["faithfulness"] as? Double) ?? 0) - 1) < 1e-3)
@@ -31,6 +33,18 @@ import MechanicAnalysis
         HTMLRun.expectAll(inGraph.map { "\($0): \(fmt(edges[$0]?["score"]))" }, in: run.titles, "edge curves")
         HTMLRun.expectAll(Array(inGraph), in: run.cells, "table rows")
         #expect(run.html.contains("Faithfulness of the top edges"))
+    }
+
+    @Test func strongestLeftOutEdgesAreDrawnFaintly() throws {
+        let run = try HTMLRun.run("circuit-faint", ["circuit", "--model", "planted:induction", "--dataset", try Self.plantedPairs().path,
+                                                    "--top-n", "2", "--eap-metric", "loss"])
+        run.expectWellFormed()
+        let edges = run.json["edges"] as? [String: [String: Any]] ?? [:]
+        #expect(run.json["metric"] as? String == "loss")
+        let left = edges.filter { ($0.value["in_graph"] as? Bool) == false && ($0.value["score"] as? Double ?? 0) != 0 }
+        #expect(!left.isEmpty && edges.filter { ($0.value["in_graph"] as? Bool) == true }.count == 2)
+        let strongest = left.sorted { abs($0.value["score"] as? Double ?? 0) > abs($1.value["score"] as? Double ?? 0) }.prefix(20)
+        HTMLRun.expectAll(strongest.map { "\($0.key): \(fmt($0.value["score"])) (not in the circuit)" }, in: run.titles, "faint edges")
     }
 
     @Test func acdcTextOutput() throws {

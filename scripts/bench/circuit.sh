@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Circuit discovery: Mechanic's EAP vs the same EAP with TransformerLens hooks, same checkpoint,
-# same 10 pairs of 15 tokens, same run; plus Mechanic's exact-ACDC time extrapolated from timed
-# edge tests. Usage: scripts/bench/circuit.sh [repeats]   (needs /tmp/ref, see tl_forward.py)
+# same 10 pairs of 15 tokens, same run; plus Mechanic's exact ACDC run for real (stopped after
+# ACDC_LIMIT seconds, default 1200; KL threshold ACDC_THRESHOLD, default 0.001: on this random
+# checkpoint 0.01 removes every edge; ACDC_SAMPLE=k also times k naive edge tests per layer).
+# Usage: scripts/bench/circuit.sh [repeats]   (needs /tmp/ref, see tl_forward.py)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repeats="${1:-3}"
@@ -10,7 +12,7 @@ py="${MECHANIC_REF_PYTHON:-/tmp/ref/bin/python}"
 bin="${MECHANIC_BIN:-.build/release/mechanic}"
 mkdir -p /tmp/mechanic-bench
 rm -f /tmp/mechanic-bench/circuit-inputs.json
-"$bin" bench circuit --dir "$dir" --repeats "$repeats" --acdc-sample "${ACDC_SAMPLE:-4}" --write-inputs /tmp/mechanic-bench/circuit-inputs.json > /tmp/mechanic-bench/circuit-mechanic.json
+"$bin" bench circuit --dir "$dir" --repeats "$repeats" --acdc-sample "${ACDC_SAMPLE:-0}" --acdc-limit "${ACDC_LIMIT:-1200}" --acdc-threshold "${ACDC_THRESHOLD:-0.001}" --write-inputs /tmp/mechanic-bench/circuit-inputs.json > /tmp/mechanic-bench/circuit-mechanic.json
 for f in vocab.json merges.txt; do
   [ -f "$dir/$f" ] || cp "../shared/data/tokenizers/gpt2/$f" "$dir/$f" 2>/dev/null || true
 done
@@ -21,7 +23,12 @@ last = lambda f: json.loads([l for l in open(f) if l.strip().startswith("{")][-1
 m = last("/tmp/mechanic-bench/circuit-mechanic.json"); t = last("/tmp/mechanic-bench/circuit-tl.json")
 print(f"EAP on {m['edges']} edges (TL: {t['edges']}), {m['pairs']} pairs x {m['seq']} tokens")
 print(f"  Mechanic {m['eap_s']:.3f}s   TransformerLens hooks {t['eap_s']:.3f}s   Mechanic / TL {m['eap_s']/t['eap_s']:.2f}")
-print(f"  exact ACDC (extrapolated from timed edge tests): {m['acdc_estimate_s']:.0f}s = {m['acdc_estimate_s']/60:.1f} min")
-for x in m["acdc_tests"]:
-    print(f"    receivers of layer {x['layer']:2d}: {x['edges']:5d} edges x {x['test_s']*1000:.0f} ms")
+if m["acdc_tests"]:
+    print(f"  exact ACDC, naive extrapolation (every edge a timed test): {m['acdc_estimate_s']:.0f}s = {m['acdc_estimate_s']/60:.1f} min")
+    for x in m["acdc_tests"]:
+        print(f"    receivers of layer {x['layer']:2d}: {x['edges']:5d} edges x {x['test_s']*1000:.0f} ms")
+f = m.get("acdc_full") or {}
+if f:
+    state = f"finished: {f['kept']} edges kept, {f['skipped']} of {f['visited']} edges removed without a run" if f["finished"] else f"stopped at the limit after {f['visited']} of {m['edges']} edges"
+    print(f"  exact ACDC run for real (KL, threshold {f['threshold']}): {f['seconds']:.0f}s = {f['seconds']/60:.1f} min, {state}")
 PY

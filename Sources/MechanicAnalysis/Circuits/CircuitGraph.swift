@@ -73,7 +73,22 @@ public struct CircuitGraph: Sendable, Equatable {
     /// Edges grouped by receiver (in receiver order), upstream nodes in topological order.
     public let edges: [Edge]
 
+    /// What decides the graph: a model's shape.
+    public struct Shape: Codable, Sendable, Equatable {
+        public var nLayers, nHeads, nKeyValueHeads, dModel: Int
+        public var parallelAttnMLP, attnOnly: Bool
+    }
+
+    public var shape: Shape {
+        Shape(nLayers: nLayers, nHeads: nHeads, nKeyValueHeads: nKeyValueHeads, dModel: dModel, parallelAttnMLP: parallelAttnMLP, attnOnly: attnOnly)
+    }
+
     public init(_ c: ModelConfig) {
+        self.init(Shape(nLayers: c.nLayers, nHeads: c.nHeads, nKeyValueHeads: c.nKeyValueHeads, dModel: c.dModel,
+                        parallelAttnMLP: c.parallelAttnMLP, attnOnly: c.attnOnly))
+    }
+
+    public init(_ c: Shape) {
         nLayers = c.nLayers
         nHeads = c.nHeads
         nKeyValueHeads = c.nKeyValueHeads

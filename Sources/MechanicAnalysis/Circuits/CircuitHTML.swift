@@ -48,21 +48,25 @@ extension CircuitResult: HTMLReportable {
         var svg = SVG(width: width, height: height)
         let inCircuit = edges.filter(\.value.inGraph)
         let maxAbs = Double(inCircuit.values.map { abs($0.score) }.max() ?? 1)
-        for (name, e) in inCircuit.sorted(by: { abs($0.value.score) < abs($1.value.score) }) {
+        func draw(_ name: String, _ e: CircuitResult.EdgeEntry, opacity: Double, note: String) {
             let parts = name.components(separatedBy: "->")
-            guard parts.count == 2 else { continue }
+            guard parts.count == 2 else { return }
             var target = parts[1], offset = 0.0, dash: String?
             for (port, o, d) in [("<q>", -8.0, nil as String?), ("<k>", 0.0, "5 3"), ("<v>", 8.0, "1.5 2.5")] where target.hasSuffix(port) {
                 target = String(target.dropLast(3)); offset = o; dash = d
             }
-            guard let (x1, y1) = point(parts[0]), let (x2, y2) = point(target) else { continue }
-            let w = 0.6 + 5 * Double(abs(e.score)) / max(maxAbs, 1e-30)
+            guard let (x1, y1) = point(parts[0]), let (x2, y2) = point(target) else { return }
+            let w = 0.6 + 5 * min(1, Double(abs(e.score)) / max(maxAbs, 1e-30))
             let colour = e.score >= 0 ? "#2b6cb0" : "#c53030"
             let midY = (y1 + y2) / 2
             let d = "M \(HTMLText.num(x1)) \(HTMLText.num(y1 - 9)) C \(HTMLText.num(x1)) \(HTMLText.num(midY)), \(HTMLText.num(x2 + offset)) \(HTMLText.num(midY)), \(HTMLText.num(x2 + offset)) \(HTMLText.num(y2 + 9))"
-            svg.raw("<path d=\"\(d)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"\(HTMLText.num(w))\" stroke-opacity=\"0.75\""
-                    + (dash.map { " stroke-dasharray=\"\($0)\"" } ?? "") + "><title>\(HTMLText.escape("\(name): \(HTMLText.format(e.score))"))</title></path>")
+            svg.raw("<path d=\"\(d)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"\(HTMLText.num(w))\" stroke-opacity=\"\(HTMLText.num(opacity))\""
+                    + (dash.map { " stroke-dasharray=\"\($0)\"" } ?? "") + "><title>\(HTMLText.escape("\(name): \(HTMLText.format(e.score))\(note)"))</title></path>")
         }
+        // The strongest edges left out of the circuit, faint, under the circuit's own.
+        let faint = rankedEdges.lazy.filter { !$0.entry.inGraph && $0.entry.score != 0 }.prefix(Self.faintEdges)
+        for (name, e) in faint.reversed() { draw(name, e, opacity: 0.18, note: " (not in the circuit)") }
+        for (name, e) in inCircuit.sorted(by: { abs($0.value.score) < abs($1.value.score) }) { draw(name, e, opacity: 0.75, note: "") }
         for (name, node) in nodes.sorted(by: { $0.key < $1.key }) {
             guard let (x, y) = point(name) else { continue }
             let on = node.inGraph
@@ -72,8 +76,10 @@ extension CircuitResult: HTMLReportable {
         }
         let body = svg.render(label: "circuit graph")
         return "<figure class=\"fig wide\"><div class=\"figtitle\">Circuit graph</div><div class=\"figbody\">\(body)</div>"
-            + "<figcaption>Edges in the circuit: width ∝ |score|, blue positive, red negative; into a head: q solid (left), k dashed (middle), v dotted (right). Hover for names and scores.</figcaption></figure>"
+            + "<figcaption>Edges in the circuit: width ∝ |score|, blue positive, red negative; into a head: q solid (left), k dashed (middle), v dotted (right). Faint: the \(Self.faintEdges) strongest edges left out. Hover for names and scores.</figcaption></figure>"
     }
 
     private var parallel: Bool { cfg.parallelAttnMLP }
+    /// How many of the strongest out-of-circuit edges the graph draws faintly.
+    static let faintEdges = 20
 }

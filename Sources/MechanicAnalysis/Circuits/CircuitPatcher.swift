@@ -18,6 +18,11 @@ public final class CircuitPatcher {
         try run.context(metric).mean(try run.patchedLogits(removed: removed), dVocab: run.model.config.dVocab)
     }
 
+    /// Exact ACDC (see `CircuitRun.acdc`); `progress` counts edges visited and can cancel.
+    public func acdc(threshold: Double, metric: PatchingMetric = .kl, progress: WorkProgress? = nil) throws -> ACDCOutcome {
+        try run.acdc(threshold: threshold, metric: metric, progress: progress)
+    }
+
     /// EAP (or, with `igSteps`, EAP-IG) scores in graph order.
     public func edgeAttribution(igSteps: Int? = nil) throws -> [Float] { try run.edgeAttribution(igSteps: igSteps) }
 }

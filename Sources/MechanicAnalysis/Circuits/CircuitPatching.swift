@@ -18,6 +18,7 @@ extension CircuitRun {
     /// where `u_current` is u's output in this run (itself changed by removed edges upstream).
     /// Exact. The run starts at the first layer holding a receiver with a removed edge, from the
     /// clean residual stream (nothing before it changes).
+    /// (ACDC's runs: `acdcPatchedLogits`.)
     func patchedLogits(removed: [Bool]) throws -> [Float] {
         let g = graph
         guard removed.count == g.edges.count else {

@@ -41,6 +41,10 @@ final class CircuitRun {
         var cleanOut: NodeOutputs
         var corruptOut: NodeOutputs
         var residPre: [Tensor]          // clean hook_resid_pre per layer
+        /// The corrupted run's input of each layer's heads (`hook_resid_pre`) and MLP
+        /// (`hook_resid_mid`, or `hook_resid_pre` for parallel attention + MLP), per layer.
+        var corruptAttnIn: [Tensor]
+        var corruptMLPIn: [Tensor]
     }
 
     let model: HookedTransformer
@@ -66,9 +70,10 @@ final class CircuitRun {
             let idx = byLength[length] ?? []
             let clean = try TokenBatch(ids: idx.map { pairs[$0].clean })
             let corrupt = try TokenBatch(ids: idx.map { pairs[$0].corrupt })
-            let (cleanOut, cleanResid, cLogits) = try Self.outputs(model, clean)
-            let (corruptOut, _, kLogits) = try Self.outputs(model, corrupt)
-            groups.append(Group(pairs: idx, clean: clean, corrupt: corrupt, cleanOut: cleanOut, corruptOut: corruptOut, residPre: cleanResid))
+            let (cleanOut, cleanResid, _, cLogits) = try Self.outputs(model, clean)
+            let (corruptOut, corruptResid, corruptMLPIn, kLogits) = try Self.outputs(model, corrupt)
+            groups.append(Group(pairs: idx, clean: clean, corrupt: corrupt, cleanOut: cleanOut, corruptOut: corruptOut, residPre: cleanResid,
+                                corruptAttnIn: corruptResid, corruptMLPIn: corruptMLPIn))
             cl += cLogits
             co += kLogits
         }
@@ -78,8 +83,8 @@ final class CircuitRun {
         corruptLogits = co
     }
 
-    /// One forward caching every node output and the residual stream before each layer.
-    private static func outputs(_ model: HookedTransformer, _ batch: TokenBatch) throws -> (NodeOutputs, [Tensor], [Float]) {
+    /// One forward caching every node output, the residual stream before each layer and each MLP's input.
+    private static func outputs(_ model: HookedTransformer, _ batch: TokenBatch) throws -> (NodeOutputs, [Tensor], [Tensor], [Float]) {
         let c = model.config
         var names = [HookKind.embed.rawValue]
         let pos = c.hookNames().contains(HookKind.posEmbed.rawValue)
@@ -87,6 +92,7 @@ final class CircuitRun {
         for l in 0..<c.nLayers {
             names += [HookKind.result.name(layer: l), HookKind.residPre.name(layer: l)]
             if !c.attnOnly { names.append(HookKind.mlpOut.name(layer: l)) }
+            if !c.attnOnly, !c.parallelAttnMLP { names.append(HookKind.residMid.name(layer: l)) }
         }
         let r = try model.forward(batch, options: ForwardOptions(cache: .names(names), logits: .last))
         let cache = r.cache
@@ -98,7 +104,8 @@ final class CircuitRun {
                               mlp: c.attnOnly ? [] : try (0..<c.nLayers).map { try cache.require(HookKind.mlpOut.name(layer: $0)) },
                               embed: embed)
         let resid = try (0..<c.nLayers).map { try cache.require(HookKind.residPre.name(layer: $0)) }
-        return (out, resid, r.logits?.data ?? [])
+        let mlpIn = c.attnOnly ? [] : c.parallelAttnMLP ? resid : try (0..<c.nLayers).map { try cache.require(HookKind.residMid.name(layer: $0)) }
+        return (out, resid, mlpIn, r.logits?.data ?? [])
     }
 
     /// A metric over final-position logits in `order`.

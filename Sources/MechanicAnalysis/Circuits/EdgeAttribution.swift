@@ -8,26 +8,34 @@ extension CircuitRun {
     ///
     ///     score(u → v) = Σ_pairs Σ_pos (u_corrupt − u_clean) · ∂metric/∂(v's input)
     ///
-    /// with metric = mean over pairs of `logits[answer] − logits[wrong]` at the final position.
+    /// with metric = mean over pairs at the final position of `logits[answer] − logits[wrong]`
+    /// (or `p(answer)`, `−log p(answer)`: `EAPMetric`).
     /// EAP takes the gradient on the clean run; EAP-IG averages it over `igSteps` runs whose input
     /// embeddings lie on the straight line from the corrupted to the clean ones,
     /// `corrupt + (k/N)·(clean − corrupt)` for `k = 0 ..< N` (as the EAP-IG code does).
-    func edgeAttribution(igSteps: Int? = nil, progress: WorkProgress? = nil) throws -> [Float] {
+    /// `totalPairs`: the pairs of the whole run when these are one shard's (the mean is over all).
+    func edgeAttribution(igSteps: Int? = nil, metric: PatchingMetric = .logitDiff, totalPairs: Int? = nil,
+                         progress: WorkProgress? = nil) throws -> [Float] {
+        try EAPMetric.check(metric)
         let g = graph
         let offsets = g.receiverOffsets
         var scores = [Float](repeating: 0, count: g.edges.count)
-        let total = order.count
+        let total = totalPairs ?? order.count
         let steps = igSteps ?? 1
         guard steps >= 1 else { throw MechanicError.invalidArgument("--ig-steps must be at least 1 (got \(steps))") }
         for group in groups {
             let B = group.clean.batch
             let V = model.config.dVocab
-            // d metric / d logits: ±1/pairs on the answer / wrong columns.
-            let objective: (Tensor) throws -> Tensor = { _ in
+            // d metric / d logits ([batch, d_vocab]), each pair's share of the mean over all pairs.
+            let objective: (Tensor) throws -> Tensor = { logits in
                 var d = Tensor(zeros: [B, V])
-                for (b, i) in group.pairs.enumerated() {
-                    d.data[b * V + self.pairs[i].answer] += 1 / Float(total)
-                    d.data[b * V + self.pairs[i].wrong] -= 1 / Float(total)
+                logits.data.withUnsafeBufferPointer { lp in
+                    guard let base = lp.baseAddress else { return }
+                    for (b, i) in group.pairs.enumerated() {
+                        let row = EAPMetric.gradient(metric, row: base + b * V, dVocab: V, answer: self.pairs[i].answer,
+                                                     wrong: self.pairs[i].wrong, scale: 1 / Float(total))
+                        for j in 0..<V { d.data[b * V + j] = row[j] }
+                    }
                 }
                 return d
             }

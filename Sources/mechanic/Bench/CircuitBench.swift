@@ -19,6 +19,10 @@ struct CircuitBench: ParsableCommand {
     var repeats = 3
     @Option(help: "ACDC edge tests timed per receiver layer (0 skips ACDC).")
     var acdcSample = 4
+    @Option(help: "Run exact ACDC for real (KL, this threshold; 0 skips it), stopping after --acdc-limit seconds.")
+    var acdcThreshold = 0.01
+    @Option(help: "Seconds the full ACDC run may take before it is stopped (edges visited are reported).")
+    var acdcLimit = 1200.0
     @Option(help: "Write the prompt pairs here (JSON) for the TransformerLens side.")
     var writeInputs: String?
 
@@ -68,7 +72,26 @@ struct CircuitBench: ParsableCommand {
                 perLayer.append(["layer": layer, "edges": edges, "test_s": mean])
             }
         }
+        // The full exact ACDC run, stopped (cancelled) after `acdcLimit` seconds.
+        var full: [String: Any] = [:]
+        if acdcThreshold > 0 {
+            let token = CancellationToken()
+            let begin = Date()
+            var visited = 0
+            let progress = WorkProgress(unit: "edge tests", cancellation: token) { done, _ in
+                visited = done
+                if Date().timeIntervalSince(begin) > acdcLimit { token.cancel() }
+            }
+            do {
+                let out = try patcher.acdc(threshold: acdcThreshold, metric: .kl, progress: progress)
+                full = ["finished": true, "kept": out.kept.filter { $0 }.count, "skipped": out.skipped, "visited": out.tests]
+            } catch MechanicError.cancelled(let done, _, _) {
+                full = ["finished": false, "visited": max(done, visited)]
+            }
+            full["seconds"] = Date().timeIntervalSince(begin)
+            full["threshold"] = acdcThreshold
+        }
         try printJSON(["eap_s": eap, "acdc_estimate_s": estimate, "acdc_tests": perLayer, "edges": g.edges.count,
-                       "pairs": setup.pairs, "seq": setup.seq, "checksum": checksum])
+                       "pairs": setup.pairs, "seq": setup.seq, "checksum": checksum, "acdc_full": full])
     }
 }
