@@ -39,14 +39,7 @@ import MechanicAnalysis
                            ["--act", "attn_head_all_pos_every", "--attribution", "atp*", "--metric", "normalized_logit_diff", "--top-k", "6"]].enumerated() {
             let base = ["patch", "--model", CLI.model("gpt2-tiny"), "--dataset", data.path] + extra
             let whole = try CLI.run(base + ["--json"])
-            var parts: [String] = []
-            for k in (0..<n).reversed() {
-                let part = dir.appendingPathComponent("attr-\(i)-\(k).safetensors").path
-                let r = try CLI.run(base + ["--shard", "\(k)/\(n)", "--out", part, "--json"])
-                let items = try CLI.json(r)["items"] as? Int, expected = try Shard(index: k, count: n).range(of: 5).count
-                #expect(r.status == 0 && items == expected, "\(r.stderr)")
-                parts.append(part)
-            }
+            let parts = try CLI.runShards(base, count: n, dir: dir, name: "attr-\(i)", items: { try Shard(index: $0, count: n).range(of: 5).count })
             let merged = try CLI.run(["merge", "--json"] + parts)
             #expect(whole.status == 0 && merged.status == 0, "\(whole.stderr) \(merged.stderr)")
             if let bad = Self.mismatch("\(n) shards \(extra)", try CLI.json(merged), try CLI.json(whole)) { failures.append(bad) }

@@ -38,14 +38,7 @@ import MechanicAnalysis
         let base = ["diff", "--model", CLI.model("gpt2-tiny")] + Self.sides(seed: 3, a: 4, b: 4) + ["--top", "4"]
         let whole = try CLI.run(base + ["--json"])
         #expect(whole.status == 0, "\(whole.stderr)")
-        var parts: [String] = []
-        for k in (0..<n).reversed() {
-            let part = dir.appendingPathComponent("diff-\(k).safetensors").path
-            let r = try CLI.run(base + ["--shard", "\(k)/\(n)", "--out", part, "--json"])
-            let items = try CLI.json(r)["items"] as? Int, expected = try Shard(index: k, count: n).range(of: 8).count
-            #expect(r.status == 0 && items == expected, "\(r.stderr)")
-            parts.append(part)
-        }
+        let parts = try CLI.runShards(base, count: n, dir: dir, name: "diff", items: { try Shard(index: $0, count: n).range(of: 8).count })
         let merged = try CLI.run(["merge", "--json"] + parts)
         #expect(merged.status == 0, "\(merged.stderr)")
         let wholeJSON = try JSONSerialization.jsonObject(with: Data(whole.stdout.utf8))

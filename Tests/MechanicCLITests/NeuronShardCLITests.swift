@@ -63,16 +63,9 @@ import MechanicAnalysis
             #expect(whole.status == 0 && chunks > 15, "\(whole.stderr)")  // some documents take two chunks
             let values = (wholeJSON["examples"] as? [[String: Any]] ?? []).compactMap { $0["value"] as? Double }
             if extra.contains("200") { #expect(Set(values).count < values.count) }  // there are ties to break
-            var parts: [String] = []
-            for k in (0..<n).reversed() {
-                let part = dir.appendingPathComponent("neurons-\(i)-\(k).safetensors").path
-                let r = try CLI.run(base + ["--shard", "\(k)/\(n)", "--out", part, "--json"])
-                let written = try CLI.json(r)
-                #expect(r.status == 0 && written["out"] as? String == part, "\(r.stderr)")
-                let batches = (chunks + batch - 1) / batch
-                #expect(written["items"] as? Int == (try Shard(index: k, count: n).roundRobinCount(of: batches)) && written["totalItems"] as? Int == batches)
-                parts.append(part)
-            }
+            let batches = (chunks + batch - 1) / batch
+            let parts = try CLI.runShards(base, count: n, dir: dir, name: "neurons-\(i)",
+                                          items: { try Shard(index: $0, count: n).roundRobinCount(of: batches) }, totalItems: batches)
             let merged = try CLI.run(["merge", "--json"] + parts)
             #expect(merged.status == 0, "\(merged.stderr)")
             if let bad = Self.mismatch("\(n) shards \(extra)", try CLI.json(merged), wholeJSON) { failures.append(bad) }

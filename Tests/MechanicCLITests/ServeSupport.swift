@@ -76,10 +76,10 @@ struct HTTPReply {
 
 /// HTTP/1.1 over a plain loopback socket (no proxy settings apply): one request per connection.
 enum HTTPClient {
-    static func request(_ method: String, port: Int, path: String, body: Data?) throws -> HTTPReply {
+    /// A TCP socket connected to 127.0.0.1:`port` (the caller closes it).
+    static func connectLoopback(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ServeTestError.socket("socket() failed") }
-        defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -87,7 +87,13 @@ enum HTTPClient {
         let connected = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw ServeTestError.socket("connect to port \(port) failed") }
+        guard connected == 0 else { close(fd); throw ServeTestError.socket("connect to port \(port) failed") }
+        return fd
+    }
+
+    static func request(_ method: String, port: Int, path: String, body: Data?) throws -> HTTPReply {
+        let fd = try connectLoopback(port: port)
+        defer { close(fd) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" }
         let request = Data((head + "\r\n").utf8) + (body ?? Data())
@@ -176,17 +182,8 @@ extension HTTPClient {
     /// chunked body is decoded as it arrives and `onEvent` sees each event at once (before the
     /// stream has ended). Returns the status line's code, the headers and every event.
     static func events(port: Int, path: String, onEvent: (ServerEvent) throws -> Void = { _ in }) throws -> (Int, [String: String], [ServerEvent]) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ServeTestError.socket("socket() failed") }
+        let fd = try connectLoopback(port: port)
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw ServeTestError.socket("connect to port \(port) failed") }
         let request = Data("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         var raw = Data(), body = Data(), text = ""

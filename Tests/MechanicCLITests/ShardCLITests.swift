@@ -52,15 +52,7 @@ import MechanicAnalysis
                            ["--path-receivers", "logits", "--metric", "kl"], ["--act", "mlp_neuron", "--pair-batch", "2"]].enumerated() {
             let base = ["patch", "--model", CLI.model("gpt2-tiny"), "--dataset", data.path] + extra
             let whole = try CLI.run(base + ["--json"])
-            var parts: [String] = []
-            for k in (0..<n).reversed() {
-                let part = dir.appendingPathComponent("part-\(i)-\(k).safetensors").path
-                let r = try CLI.run(base + ["--shard", "\(k)/\(n)", "--out", part, "--json"])
-                let written = try CLI.json(r)
-                #expect(r.status == 0 && written["out"] as? String == part, "\(r.stderr)")
-                #expect(written["items"] as? Int == (try Shard(index: k, count: n).range(of: 5).count))
-                parts.append(part)
-            }
+            let parts = try CLI.runShards(base, count: n, dir: dir, name: "part-\(i)", items: { try Shard(index: $0, count: n).range(of: 5).count })
             let merged = try CLI.run(["merge", "--json"] + parts)
             #expect(whole.status == 0 && merged.status == 0, "\(whole.stderr) \(merged.stderr)")
             if let bad = Self.mismatch("\(n) shards \(extra)", try CLI.json(merged), try CLI.json(whole)) { failures.append(bad) }

@@ -14,13 +14,22 @@ extension ExplorerServer {
         r.raw(form)
         let asked = (keys + lists).contains { !(query[$0] ?? "").isEmpty }
         guard asked, let command = Self.commands[name] else { return Self.page(Pages.finish(r)) }
-        do {
+        return await reportPage(r) {
             var object = Self.requestObject(query, keys: keys, flags: flags).merging(extra) { a, _ in a }
             for key in lists {
                 let items = (query[key] ?? "").split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
                 if !items.isEmpty { object[key] = .array(items.map { .string($0) }) }
             }
-            let parsed = Handoff(value: try command.parse(["--model=\(modelName)", "--json"] + RequestArguments.argv(object: object)))
+            return try command.parse(["--model=\(modelName)", "--json"] + RequestArguments.argv(object: object))
+        }
+    }
+
+    /// The page `r` followed by the report of the command `parse` returns, run on the worker
+    /// pool; a parse or run error becomes one sentence on the page and a 400.
+    func reportPage(_ r: Report, _ parse: () throws -> any ModelCommand) async -> Response {
+        var r = r
+        do {
+            let parsed = Handoff(value: try parse())
             let model = self.model
             let body = try await pool.run { () -> Report in
                 var part = Report(title: "")

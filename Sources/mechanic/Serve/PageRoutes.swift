@@ -58,23 +58,12 @@ extension ExplorerServer {
         r.raw(Pages.promptForm(query, action: "/head/\(layer)/\(head)").replacingOccurrences(
             of: "<button", with: Pages.field("sources", "OV/QK source ids", query["sources"], placeholder: "1,2,3")
                 + Pages.field("mapping", "mapping (source:target, …)", query["mapping"], placeholder: "hot:cold, big:small") + "<button"))
-        do {
+        return await reportPage(r) {
             var object = Self.requestObject(query, keys: ["prompt", "tokens", "sources", "mapping", "mapping-k"], flags: ["no-bos"])
             object["layer"] = .int(layer)
             object["head"] = .int(head)
             if let corpus { object["corpus"] = .string(corpus) }
-            let parsed = Handoff(value: try HeadRequest.parse(["--model=\(modelName)", "--json"] + RequestArguments.argv(object: object)))
-            let model = self.model
-            let body = try await pool.run { () -> Report in
-                var part = Report(title: "")
-                try parsed.value.result(model: model, progress: nil).report?.html(into: &part)
-                return part
-            }
-            for fragment in body.fragments { r.raw(fragment) }
-            return Self.page(Pages.finish(r))
-        } catch {
-            r.raw("<p class=\"error\" id=\"error\">\(HTMLText.escape(errorSentence(error)))</p>")
-            return Self.page(Pages.finish(r), status: .badRequest)
+            return try HeadRequest.parse(["--model=\(modelName)", "--json"] + RequestArguments.argv(object: object))
         }
     }
 }
