@@ -1,4 +1,5 @@
-/// `out[rows, n] = x[rows, k] · W[k, n] (+ bias[n])` with explicit row strides, through sgemm.
+/// `out[rows, n] = x[rows, k] · W[k, n] (+ bias[n])` with explicit row strides, through sgemm
+/// (through `FewRowProduct` for at most `FewRowProduct.maxRows` rows).
 /// `x` rows are `lda` apart, `W` rows `ldw` apart, `out` rows `ldc` apart.
 @inlinable
 public func linear(rows: Int, k: Int, n: Int,
@@ -9,6 +10,11 @@ public func linear(rows: Int, k: Int, n: Int,
     // An all-zero bias (GPT-2's b_U, Llama's zero biases) is skipped: the product then writes
     // `out` once instead of a bias pass followed by a read-modify-write (same values: x + 0 = x).
     let bias = bias.flatMap { b in (0..<n).contains(where: { b[$0] != 0 }) ? b : nil }
+    // A few rows (a short prompt, one generated token): stream W once instead of packing it.
+    if rows <= FewRowProduct.maxRows {
+        FewRowProduct.multiply(rows: rows, k: k, n: n, x: x, lda: lda, w: w, ldw: ldw, bias: bias, out: out, ldc: ldc)
+        return
+    }
     if let bias {
         for r in 0..<rows { (out + r * ldc).update(from: bias, count: n) }
     }
