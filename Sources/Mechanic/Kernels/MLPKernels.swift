@@ -71,12 +71,12 @@ extension Kernels {
             if let W_gate = w.W_gate, let lin = lp.baseAddress {
                 W_gate.data.withUnsafeBufferPointer { gp in
                     guard let wg = gp.baseAddress else { return }
-                    sgemm(m: T, n: M, k: D, a: xb, b: wg, c: h)           // pre = x @ W_gate         [rows, d_mlp]
-                    sgemm(m: T, n: M, k: D, a: xb, b: wi, c: lin)         // pre_linear = x @ W_in    [rows, d_mlp]
+                    linear(rows: T, k: D, n: M, x: xb, lda: D, w: wg, ldw: M, bias: nil, out: h, ldc: M)     // pre = x @ W_gate       [rows, d_mlp]
+                    linear(rows: T, k: D, n: M, x: xb, lda: D, w: wi, ldw: M, bias: nil, out: lin, ldc: M)   // pre_linear = x @ W_in  [rows, d_mlp]
                 }
                 gatedPost(hidden, linear: UnsafeBufferPointer(start: lin, count: T * M), bias: bi, act)
             } else {
-                sgemm(m: T, n: M, k: D, a: xb, b: wi, c: h)               // x @ W_in                 [rows, d_mlp]
+                linear(rows: T, k: D, n: M, x: xb, lda: D, w: wi, ldw: M, bias: nil, out: h, ldc: M)         // x @ W_in               [rows, d_mlp]
                 if T * M > 0 && D == 0 { hidden.initialize(repeating: 0) }
                 act.apply(hidden, rowBias: b_in.count == M ? bi : UnsafeBufferPointer(start: nil, count: 0))   // post = act(· + b_in)
             }
