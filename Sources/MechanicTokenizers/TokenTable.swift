@@ -38,13 +38,28 @@ final class TokenTable: @unchecked Sendable {
 
     /// Inserts or replaces.
     func insert(_ key: UnsafeBufferPointer<UInt8>, id: Int32) {
+        _ = place(key, id: id, replace: true)
+    }
+
+    /// Inserts a key that is not in the table yet and returns the offset of its bytes in the
+    /// arena (see `bytes(at:count:)`); returns -1 and changes nothing when the key is present.
+    func insertNew(_ key: UnsafeBufferPointer<UInt8>, id: Int32) -> Int {
+        place(key, id: id, replace: false)
+    }
+
+    /// The stored bytes of a key inserted at `offset` (valid until the next insertion).
+    func bytes(at offset: Int, count: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: arena + offset, count: count)
+    }
+
+    private func place(_ key: UnsafeBufferPointer<UInt8>, id: Int32, replace: Bool) -> Int {
         let h = TokenTable.hash(key)
         let prefix = TokenTable.prefix(key)
         var i = index(h)
         while slots[i].hash != 0 {
             if slots[i].hash == h, equal(slots[i], key, prefix) {
-                slots[i].id = id
-                return
+                if replace { slots[i].id = id }
+                return -1
             }
             i = (i + 1) & mask
         }
@@ -58,10 +73,12 @@ final class TokenTable: @unchecked Sendable {
             arenaCapacity = newCapacity
         }
         if let base = key.baseAddress { (arena + arenaCount).update(from: base, count: key.count) }
-        slots[i] = Slot(hash: h, length: UInt32(key.count), prefix: prefix, offset: UInt32(arenaCount), id: id)
+        let offset = arenaCount
+        slots[i] = Slot(hash: h, length: UInt32(key.count), prefix: prefix, offset: UInt32(offset), id: id)
         arenaCount += key.count
         count += 1
         if count * 2 > capacity { grow() }
+        return offset
     }
 
     func insert(_ key: String, id: Int) {
@@ -87,6 +104,10 @@ final class TokenTable: @unchecked Sendable {
     /// issued back to back overlap their memory latency (used when building the merge table).
     @inline(__always)
     func touch(_ key: UnsafeBufferPointer<UInt8>) -> UInt32 { slots[index(TokenTable.hash(key))].hash }
+
+    /// Keeps a value alive so the optimizer cannot drop the loads of `touch`.
+    @inline(never)
+    func noteUnlikely() {}
 
     /// The id of `key`, or -1.
     @inline(__always)
