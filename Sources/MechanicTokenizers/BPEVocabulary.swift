@@ -86,44 +86,59 @@ struct BPEVocabulary {
     }
 }
 
-/// A scanned merges list: the tokens' bytes one after another; merge k's left token ends at
-/// `ends[2k + 1]` and its right token at `ends[2k + 2]` (`ends[0]` is 0).
+/// A scanned merges list: where each merge's two tokens lie (`refs[2k]`, `refs[2k + 1]`:
+/// `offset << 32 | length` in the scanned input, or with bit 63 set in `escaped`, which holds
+/// the tokens that were decoded from escapes).
 struct MergeText {
-    var text: [UInt8] = []
-    var ends: [Int] = [0]
+    var refs: [UInt64] = []
+    var escaped: [UInt8] = []
+    private let base: UnsafePointer<UInt8>?
+    private let end: UnsafePointer<UInt8>?
 
-    /// Collects the merges that `read` passes to its argument (`read` returns false when the
-    /// list is malformed); nil then.
-    static func collect(expected: Int, _ read: ((UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool) -> Bool) -> MergeText? {
-        var m = MergeText()
-        m.text.reserveCapacity(expected * 10)
-        m.ends.reserveCapacity(2 * expected + 1)
-        let complete = read { a, b in
-            m.text.append(contentsOf: a)
-            m.ends.append(m.text.count)
-            m.text.append(contentsOf: b)
-            m.ends.append(m.text.count)
-            return true
+    /// An empty list for merges scanned from `input` (tokens inside it are referenced, others copied).
+    init(input: UnsafeBufferPointer<UInt8>, expected: Int) {
+        base = input.baseAddress
+        end = input.baseAddress.map { $0 + input.count }
+        refs.reserveCapacity(2 * expected)
+    }
+
+    mutating func add(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) {
+        add(a)
+        add(b)
+    }
+
+    private mutating func add(_ s: UnsafeBufferPointer<UInt8>) {
+        if let p = s.baseAddress, let base, let end, p >= base, p + s.count <= end, p - base < Int(Int32.max) {
+            refs.append(UInt64(p - base) << 32 | UInt64(s.count))
+        } else {
+            refs.append(1 << 63 | UInt64(escaped.count) << 32 | UInt64(s.count))
+            escaped.append(contentsOf: s)
         }
-        return complete ? m : nil
     }
 }
 
 extension BPEVocabulary {
-    /// From `VocabularyScanner.vocabulary`'s table and id spans and the scanned merges; nil
-    /// when a merge names a missing token.
-    static func scanned(table: TokenTable, spans: [UInt64], merges: MergeText, prefixLength: Int) -> BPEVocabulary? {
-        // Each lookup first touches the table slots of the merge 8 ahead, so that cache misses overlap.
-        let text = merges.text, ends = merges.ends
-        let count = (ends.count - 1) / 2
+    /// From `VocabularyScanner.vocabulary`'s table and id spans and the merges scanned from
+    /// `input`; nil when a merge names a missing token.
+    static func scanned(table: TokenTable, spans: [UInt64], merges: MergeText, input: UnsafeBufferPointer<UInt8>,
+                        prefixLength: Int) -> BPEVocabulary? {
+        let refs = merges.refs, escaped = merges.escaped
+        let count = refs.count / 2
         var triples = [(Int32, Int32, Int32)](repeating: (0, 0, 0), count: count)
         let joined = UnsafeMutablePointer<UInt8>.allocate(capacity: maxJoinedBytes)
         defer { joined.deallocate() }
-        let resolved = text.withUnsafeBufferPointer { t -> Bool in
-            ends.withUnsafeBufferPointer { e -> Bool in
-                triples.withUnsafeMutableBufferPointer { out -> Bool in
+        guard let inputBase = input.baseAddress else { return nil }
+        let resolved = escaped.withUnsafeBufferPointer { e -> Bool in
+            refs.withUnsafeBufferPointer { r -> Bool in
+                let escapedBase = e.baseAddress ?? inputBase
+                @inline(__always) func token(_ j: Int) -> UnsafeBufferPointer<UInt8> {
+                    let ref = r[j]
+                    let base = ref >> 63 == 0 ? inputBase : escapedBase
+                    return UnsafeBufferPointer(start: base + Int((ref >> 32) & 0x7FFF_FFFF), count: Int(ref & 0xFFFF_FFFF))
+                }
+                // Each lookup first touches the table slots of the merge 8 ahead, so that cache misses overlap.
+                return triples.withUnsafeMutableBufferPointer { out -> Bool in
                     spans.withUnsafeBufferPointer { spans -> Bool in
-                        func token(_ j: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: t[e[j]..<e[j + 1]]) }
                         var sink: UInt32 = 0
                         var guess: Int32 = -1
                         for k in 0..<count {

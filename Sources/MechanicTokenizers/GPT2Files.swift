@@ -25,11 +25,12 @@ enum GPT2Files {
                 guard let (table, spans) = s.vocabulary(expectedCount: vocabBytes.count / 16) else { return nil }
                 s.skipWhitespace()
                 guard s.atEnd else { return nil }
-                let merges = mergesData.withUnsafeBytes { rawMerges in
+                return mergesData.withUnsafeBytes { rawMerges in
                     let mergesBytes = rawMerges.bindMemory(to: UInt8.self)
-                    return MergeText.collect(expected: mergesBytes.count / 8) { VocabularyScanner.textMerges(mergesBytes, $0) }
+                    var merges = MergeText(input: mergesBytes, expected: mergesBytes.count / 8)
+                    guard VocabularyScanner.textMerges(mergesBytes, into: &merges) else { return nil }
+                    return BPEVocabulary.scanned(table: table, spans: spans, merges: merges, input: mergesBytes, prefixLength: 0)
                 }
-                return merges.flatMap { BPEVocabulary.scanned(table: table, spans: spans, merges: $0, prefixLength: 0) }
             }
         }
     }

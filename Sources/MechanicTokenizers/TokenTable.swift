@@ -38,13 +38,13 @@ final class TokenTable: @unchecked Sendable {
 
     /// Inserts or replaces.
     func insert(_ key: UnsafeBufferPointer<UInt8>, id: Int32) {
-        _ = place(key, id: id, replace: true)
+        _ = place(key, id: id, replace: true, hash: TokenTable.hash(key))
     }
 
     /// Inserts a key that is not in the table yet and returns the offset of its bytes in the
     /// arena (see `bytes(at:count:)`); returns -1 and changes nothing when the key is present.
     func insertNew(_ key: UnsafeBufferPointer<UInt8>, id: Int32) -> Int {
-        place(key, id: id, replace: false)
+        place(key, id: id, replace: false, hash: TokenTable.hash(key))
     }
 
     /// The stored bytes of a key inserted at `offset` (valid until the next insertion).
@@ -52,8 +52,7 @@ final class TokenTable: @unchecked Sendable {
         UnsafeBufferPointer(start: arena + offset, count: count)
     }
 
-    private func place(_ key: UnsafeBufferPointer<UInt8>, id: Int32, replace: Bool) -> Int {
-        let h = TokenTable.hash(key)
+    private func place(_ key: UnsafeBufferPointer<UInt8>, id: Int32, replace: Bool, hash h: UInt32) -> Int {
         let prefix = TokenTable.prefix(key)
         var i = index(h)
         while slots[i].hash != 0 {
@@ -100,8 +99,8 @@ final class TokenTable: @unchecked Sendable {
     @inline(__always)
     private func index(_ h: UInt32) -> Int { Int(truncatingIfNeeded: h &* 0x9E37_79B1) & mask }
 
-    /// Reads the first slot `key` would probe, so that a later `lookup` finds it in cache; loads
-    /// issued back to back overlap their memory latency (used when building the merge table).
+    /// Reads the first slot `key` would probe, so that a later `lookup` or insertion finds it
+    /// in cache; loads issued back to back overlap their memory latency.
     @inline(__always)
     func touch(_ key: UnsafeBufferPointer<UInt8>) -> UInt32 { slots[index(TokenTable.hash(key))].hash }
 
@@ -111,8 +110,10 @@ final class TokenTable: @unchecked Sendable {
 
     /// The id of `key`, or -1.
     @inline(__always)
-    func lookup(_ key: UnsafeBufferPointer<UInt8>) -> Int32 {
-        let h = TokenTable.hash(key)
+    func lookup(_ key: UnsafeBufferPointer<UInt8>) -> Int32 { lookup(key, hash: TokenTable.hash(key)) }
+
+    @inline(__always)
+    private func lookup(_ key: UnsafeBufferPointer<UInt8>, hash h: UInt32) -> Int32 {
         let prefix = TokenTable.prefix(key)
         var i = index(h)
         while true {

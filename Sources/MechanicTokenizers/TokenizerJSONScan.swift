@@ -32,7 +32,7 @@ enum TokenizerJSONScan {
             rest.append(base + second.upperBound, count: bytes.count - second.upperBound)
             let root = try JSONParser.parse(rest, file: file)
             return try TokenizerJSONLoader.load(root, file: file) { prefixLength in
-                BPEVocabulary.scanned(table: found.table, spans: found.spans, merges: found.merges, prefixLength: prefixLength)
+                BPEVocabulary.scanned(table: found.table, spans: found.spans, merges: found.merges, input: bytes, prefixLength: prefixLength)
             }
         }
     }
@@ -71,11 +71,12 @@ enum TokenizerJSONScan {
                 if key.elementsEqual("merges".utf8) {
                     guard merges == nil else { return false }
                     var end = start
-                    let list = VocabularyScanner.with(bytes, at: start) { s -> MergeText? in
+                    var list = MergeText(input: bytes, expected: max(16, (bytes.count - start) / 40))
+                    let ok = VocabularyScanner.with(bytes, at: start) { s -> Bool in
                         defer { end = s.pos }
-                        return MergeText.collect(expected: max(16, (bytes.count - start) / 40)) { s.jsonMerges($0) }
+                        return s.jsonMerges(into: &list)
                     }
-                    guard let list else { return false }
+                    guard ok else { return false }
                     merges = (list, start..<end)
                     p.pos = end
                     return true

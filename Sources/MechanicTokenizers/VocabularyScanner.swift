@@ -208,8 +208,8 @@ struct VocabularyScanner {
     // MARK: - Merges
 
     /// tokenizer.json's `"merges"` array at `pos`: each merge as `"a b"` (exactly one space;
-    /// `#version…` entries skipped) or `["a", "b"]`, passed to `merge` (which returns false to stop).
-    mutating func jsonMerges(_ merge: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+    /// `#version…` entries skipped) or `["a", "b"]`, added to `merges`; false when malformed.
+    mutating func jsonMerges(into merges: inout MergeText) -> Bool {
         skipWhitespace()
         guard take(UInt8(ascii: "[")) else { return false }
         skipWhitespace()
@@ -228,17 +228,16 @@ struct VocabularyScanner {
                 guard let b = string() else { return false }
                 scratchStart = 0
                 skipWhitespace()
-                guard take(UInt8(ascii: "]")), merge(a, b) else { return false }
+                guard take(UInt8(ascii: "]")) else { return false }
+                merges.add(a, b)
             } else {
                 guard let s = string() else { return false }
                 if s.starts(with: version) {
                     // String.hasPrefix compares characters: a combining mark after "#version" is not a match.
                     guard s.count == version.count || s[version.count] < 0x80 else { return false }
                 } else {
-                    guard let space = s.firstIndex(of: 0x20), s[(space + 1)...].firstIndex(of: 0x20) == nil,
-                          merge(UnsafeBufferPointer(rebasing: s[..<space]), UnsafeBufferPointer(rebasing: s[(space + 1)...])) else {
-                        return false
-                    }
+                    guard let space = s.firstIndex(of: 0x20), s[(space + 1)...].firstIndex(of: 0x20) == nil else { return false }
+                    merges.add(UnsafeBufferPointer(rebasing: s[..<space]), UnsafeBufferPointer(rebasing: s[(space + 1)...]))
                 }
             }
             skipWhitespace()
@@ -253,9 +252,9 @@ struct VocabularyScanner {
     }
 
     /// merges.txt: one merge per line, "left right" split on runs of spaces into exactly two
-    /// parts; a first line starting with `#version` and empty lines skipped; "\r\n" ends a line too.
-    static func textMerges(_ bytes: UnsafeBufferPointer<UInt8>,
-                           _ merge: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+    /// parts; a first line starting with `#version` and empty lines skipped; "\r\n" ends a line
+    /// too. Each merge is added to `merges`; false when a line is malformed.
+    static func textMerges(_ bytes: UnsafeBufferPointer<UInt8>, into merges: inout MergeText) -> Bool {
         let version = Array("#version".utf8)
         var lineStart = 0
         var lineNumber = 0
@@ -279,9 +278,7 @@ struct VocabularyScanner {
             let bEnd = i
             while i < line.endIndex, line[i] == 0x20 { i += 1 }
             guard aEnd > aStart, bEnd > bStart, i == line.endIndex else { return false }
-            guard merge(UnsafeBufferPointer(rebasing: line[aStart..<aEnd]), UnsafeBufferPointer(rebasing: line[bStart..<bEnd])) else {
-                return false
-            }
+            merges.add(UnsafeBufferPointer(rebasing: line[aStart..<aEnd]), UnsafeBufferPointer(rebasing: line[bStart..<bEnd]))
         }
         return true
     }

@@ -51,8 +51,9 @@ struct ScannedVocabularyTests {
 
     func scannedTokenizerJSON(_ data: Data) -> BPEVocabulary? {
         data.withUnsafeBytes { raw in
-            TokenizerJSONScan.scanModel(raw.bindMemory(to: UInt8.self)).flatMap {
-                BPEVocabulary.scanned(table: $0.table, spans: $0.spans, merges: $0.merges, prefixLength: 0)
+            let bytes = raw.bindMemory(to: UInt8.self)
+            return TokenizerJSONScan.scanModel(bytes).flatMap {
+                BPEVocabulary.scanned(table: $0.table, spans: $0.spans, merges: $0.merges, input: bytes, prefixLength: 0)
             }
         }
     }
