@@ -102,11 +102,13 @@ struct MergeText {
         refs.reserveCapacity(2 * expected)
     }
 
+    @inline(__always)
     mutating func add(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) {
         add(a)
         add(b)
     }
 
+    @inline(__always)
     private mutating func add(_ s: UnsafeBufferPointer<UInt8>) {
         if let p = s.baseAddress, let base, let end, p >= base, p + s.count <= end, p - base < Int(Int32.max) {
             refs.append(UInt64(p - base) << 32 | UInt64(s.count))

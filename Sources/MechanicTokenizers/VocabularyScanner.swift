@@ -255,30 +255,33 @@ struct VocabularyScanner {
     /// parts; a first line starting with `#version` and empty lines skipped; "\r\n" ends a line
     /// too. Each merge is added to `merges`; false when a line is malformed.
     static func textMerges(_ bytes: UnsafeBufferPointer<UInt8>, into merges: inout MergeText) -> Bool {
+        guard let p = bytes.baseAddress else { return true }
+        let n = bytes.count
         let version = Array("#version".utf8)
         var lineStart = 0
         var lineNumber = 0
-        while lineStart <= bytes.count {
+        while lineStart <= n {
             var end = lineStart
-            while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+            while end < n, p[end] != 0x0A { end += 1 }
             let next = end + 1
             lineNumber += 1
-            if end > lineStart, bytes[end - 1] == 0x0D { end -= 1 }
-            let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<end])
-            lineStart = next
-            if line.isEmpty || (lineNumber == 1 && line.starts(with: version)) { continue }
-            var i = line.startIndex
-            while i < line.endIndex, line[i] == 0x20 { i += 1 }
+            if end > lineStart, p[end - 1] == 0x0D { end -= 1 }
+            defer { lineStart = next }
+            if end == lineStart || (lineNumber == 1 && UnsafeBufferPointer(start: p + lineStart, count: end - lineStart).starts(with: version)) {
+                continue
+            }
+            var i = lineStart
+            while i < end, p[i] == 0x20 { i += 1 }
             let aStart = i
-            while i < line.endIndex, line[i] != 0x20 { i += 1 }
+            while i < end, p[i] != 0x20 { i += 1 }
             let aEnd = i
-            while i < line.endIndex, line[i] == 0x20 { i += 1 }
+            while i < end, p[i] == 0x20 { i += 1 }
             let bStart = i
-            while i < line.endIndex, line[i] != 0x20 { i += 1 }
+            while i < end, p[i] != 0x20 { i += 1 }
             let bEnd = i
-            while i < line.endIndex, line[i] == 0x20 { i += 1 }
-            guard aEnd > aStart, bEnd > bStart, i == line.endIndex else { return false }
-            merges.add(UnsafeBufferPointer(rebasing: line[aStart..<aEnd]), UnsafeBufferPointer(rebasing: line[bStart..<bEnd]))
+            while i < end, p[i] == 0x20 { i += 1 }
+            guard aEnd > aStart, bEnd > bStart, i == end else { return false }
+            merges.add(UnsafeBufferPointer(start: p + aStart, count: aEnd - aStart), UnsafeBufferPointer(start: p + bStart, count: bEnd - bStart))
         }
         return true
     }
