@@ -130,3 +130,28 @@ struct ScannedVocabularyTests {
         #expect(scannedTokenizerJSON(lone) == nil)
     }
 }
+
+/// `readFile` (one read(2) loop sized by stat): files whose size stat does not know, and the limit.
+struct ReadFileTests {
+    #if os(Linux)
+    @Test func fileLargerThanItsStatSizeIsReadWhole() throws {
+        // /proc files are regular files that stat reports as empty.
+        let url = URL(fileURLWithPath: "/proc/self/maps")
+        let data = try readFile(url)
+        #expect(data.count > 0 && String(decoding: data, as: UTF8.self).contains("\n"))
+        #expect(throws: TokenizerError.unreadableFile(path: url.path, reason: "it has more than the 16 bytes allowed")) {
+            try readFile(url, limit: 16)
+        }
+    }
+    #endif
+
+    @Test func sizesAtAndAboveTheLimit() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mechanic-readfile-\(UUID().uuidString)")
+        try Data("0123456789".utf8).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(try readFile(url, limit: 10) == Data("0123456789".utf8))
+        #expect(throws: TokenizerError.unreadableFile(path: url.path, reason: "it has 10 bytes, more than the 9 allowed")) {
+            try readFile(url, limit: 9)
+        }
+    }
+}
