@@ -89,11 +89,21 @@ def build_swift(workdir):
     main = os.path.join(workdir, "main.swift")
     with open(main, "w") as f:
         f.write(SWIFT_MAIN)
-    sources_dir = os.path.join(ROOT, "Sources", "MechanicTokenizers")
-    sources = sorted(os.path.join(sources_dir, n) for n in os.listdir(sources_dir) if n.endswith(".swift"))
+    # One module: MechanicJSON + MechanicTokenizers (without Exports.swift, which imports MechanicJSON).
+    sources = []
+    for target in ["MechanicJSON", "MechanicTokenizers"]:
+        d = os.path.join(ROOT, "Sources", target)
+        sources += sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".swift") and n != "Exports.swift")
+    # TokenizerBenchmark.swift, without its `import MechanicTokenizers` (all one module here).
+    with open(os.path.join(ROOT, "Sources", "MechanicBench", "TokenizerBenchmark.swift")) as f:
+        bench = "".join(line for line in f if line.strip() != "import MechanicTokenizers")
+    bench_path = os.path.join(workdir, "TokenizerBenchmark.swift")
+    with open(bench_path, "w") as f:
+        f.write(bench)
+    sources.append(bench_path)
     exe = os.path.join(workdir, "tokbench")
-    cmd = ["swiftc", "-O", "-wmo", "-parse-as-library", "-module-name", "TokBench", "-o", exe] + sources + [main]
-    print("building:", " ".join(cmd[:7]), "Sources/MechanicTokenizers/*.swift main.swift", flush=True)
+    cmd = ["swiftc", "-O", "-wmo", "-parse-as-library", "-package-name", "mechanic", "-module-name", "TokBench", "-o", exe] + sources + [main]
+    print("building:", " ".join(cmd[:8]), "-o", exe, "Sources/{MechanicJSON,MechanicTokenizers}/*.swift TokenizerBenchmark.swift main.swift", flush=True)
     subprocess.run(cmd, check=True)
     return exe
 
