@@ -155,3 +155,22 @@ struct ReadFileTests {
         }
     }
 }
+
+/// SentencePiece pieces are checked as UTF-8 in place (`UTF8Check`) before they become strings.
+struct SentencePieceUTF8Tests {
+    @Test func pieceThatIsNotUTF8IsRefusedAndValidPiecesKeepTheirBytes() throws {
+        var pieces = SyntheticSentencePieceTests.basic
+        pieces.append(("ZZ", -6, 1))
+        pieces.append(("\u{E9}\u{1F600}", -7, 1))
+        var bytes = [UInt8](SyntheticSentencePieceTests.model(pieces))
+        let good = try SyntheticSentencePieceTests.load(Data(bytes))
+        #expect(good.token(of: pieces.count - 1) == "\u{E9}\u{1F600}" && good.id(of: "ZZ") == pieces.count - 2)
+        // "ZZ" → C3 28: a lead byte without its continuation.
+        let at = try #require((0..<(bytes.count - 1)).first { bytes[$0] == 0x5A && bytes[$0 + 1] == 0x5A })
+        bytes[at] = 0xC3
+        bytes[at + 1] = 0x28
+        #expect {
+            try SyntheticSentencePieceTests.load(Data(bytes))
+        } throws: { e in "\(e)".contains("2 bytes that are not UTF-8") && "\(e)".contains(".model") }
+    }
+}
