@@ -28,7 +28,8 @@ final class BPEModel: @unchecked Sendable {
     /// Token bytes → id. Keyed by bytes, not `String`: Swift compares strings by canonical
     /// equivalence, and vocabularies hold distinct tokens such as "ό" (U+03CC) and "ό" (U+1F79).
     let vocab: TokenTable
-    let idToToken: [String?]
+    /// Each id's token: where its bytes lie in `vocab`'s arena (see `BPEVocabulary`).
+    private let spans: [UInt64]
     let options: BPEOptions
     let byteLevel: Bool
     let pairs: PairTable
@@ -61,65 +62,30 @@ final class BPEModel: @unchecked Sendable {
         }
     }
 
-    init(vocab entries: [(String, Int)], merges: [(String, String)], options: BPEOptions, byteLevel: Bool,
-         file: String) throws {
-        let vocab = TokenTable(minimumCapacity: entries.count)
-        var maxId = -1
-        for (token, id) in entries {
-            // Ids index arrays: keep them plausible (the largest real vocabularies have ~260k tokens).
-            guard id >= 0, id < 16_000_000 else {
-                throw TokenizerError.invalidValue(file: file, key: "model.vocab[\(TokenizerError.quoted(token))]",
-                                                  value: String(id), expected: "a token id between 0 and 16,000,000")
-            }
-            maxId = max(maxId, id)
-        }
-        var tokens = [String?](repeating: nil, count: maxId + 1)
-        for (token, id) in entries {
-            vocab.insert(token, id: id)
-            tokens[id] = token
-        }
+    convenience init(vocab entries: [(String, Int)], merges: [(String, String)], options: BPEOptions, byteLevel: Bool,
+                     file: String) throws {
+        self.init(vocabulary: try BPEVocabulary(entries: entries, merges: merges,
+                                                continuingSubwordPrefix: options.continuingSubwordPrefix, file: file),
+                  options: options, byteLevel: byteLevel)
+    }
+
+    init(vocabulary: BPEVocabulary, options: BPEOptions, byteLevel: Bool) {
+        let vocab = vocabulary.table
         self.vocab = vocab
-        self.idToToken = tokens
+        self.spans = vocabulary.spans
         self.options = options
         self.byteLevel = byteLevel
         self.hasAffixes = !(options.continuingSubwordPrefix ?? "").isEmpty || !(options.endOfWordSuffix ?? "").isEmpty
         unkId = options.unkToken.flatMap { vocab.lookup($0) }.map { Int32($0) }
 
-        // Merges: (left id, right id) → (rank, id of left + right).
+        // Merges: (left id, right id) → (rank, id of left + right). Each insertion first touches
+        // the home slot of the pair 8 ahead, so that cache misses overlap.
+        let merges = vocabulary.merges
         let pairs = PairTable(minimumCapacity: merges.count)
-        let prefixLength = options.continuingSubwordPrefix?.utf8.count ?? 0
-        // Two passes, each touching the memory of the entry 8 ahead so that cache misses overlap
-        // (the tables are a few MB; this halves the load time of a 60k-merge vocabulary).
-        var triples = [(Int32, Int32, Int32)](repeating: (0, 0, 0), count: merges.count)
-        let joined = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096)
-        defer { joined.deallocate() }
         var sink: UInt64 = 0
-        for (rank, (a, b)) in merges.enumerated() {
-            if rank + 8 < merges.count {
-                let (na, nb) = merges[rank + 8]
-                sink ^= UInt64(withBytes(na) { vocab.touch($0) } ^ withBytes(nb) { vocab.touch($0) })
-            }
-            let ida = withBytes(a) { vocab.lookup($0) }
-            guard ida >= 0 else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: a) }
-            let idb = withBytes(b) { vocab.lookup($0) }
-            guard idb >= 0 else { throw TokenizerError.unknownToken(file: file, key: "merge #\(rank)", token: b) }
-            let idn = withBytes(a) { pa in
-                withBytes(b) { pb -> Int32 in
-                    let tail = UnsafeBufferPointer(rebasing: pb[min(prefixLength, pb.count)...])
-                    guard pa.count + tail.count <= 4096 else { return -1 }
-                    if let base = pa.baseAddress { joined.update(from: base, count: pa.count) }
-                    if let base = tail.baseAddress { (joined + pa.count).update(from: base, count: tail.count) }
-                    return vocab.lookup(UnsafeBufferPointer(start: joined, count: pa.count + tail.count))
-                }
-            }
-            guard idn >= 0 else {
-                throw TokenizerError.unknownToken(file: file, key: "merge #\(rank) (\(a) + \(b))", token: a + b)
-            }
-            triples[rank] = (ida, idb, idn)
-        }
-        for rank in 0..<triples.count {
-            if rank + 8 < triples.count { sink ^= pairs.touch(triples[rank + 8].0, triples[rank + 8].1) }
-            let t = triples[rank]
+        for rank in 0..<merges.count {
+            if rank + 8 < merges.count { sink ^= pairs.touch(merges[rank + 8].0, merges[rank + 8].1) }
+            let t = merges[rank]
             pairs.insert(left: t.0, right: t.1, rank: UInt32(rank), newId: t.2)
         }
         if sink == 1 { pairs.noteUnlikely() }
@@ -134,11 +100,11 @@ final class BPEModel: @unchecked Sendable {
                 if let id = vocab.lookup(ByteLevel.token(ofBytes: [UInt8(b)])) { byteInitial[b] = Int32(id) }
             }
         } else {
-            for (id, token) in tokens.enumerated() {
-                guard let token else { continue }
-                let scalars = token.unicodeScalars
-                guard let first = scalars.first, scalars.index(after: scalars.startIndex) == scalars.endIndex else { continue }
-                if first.value < 128 { asciiInitial[Int(first.value)] = Int32(id) } else { scalarInitial[first.value] = Int32(id) }
+            for id in 0..<vocabulary.spans.count {
+                // Tokens of one scalar (valid UTF-8: one scalar when its length is the token's).
+                guard let token = vocabulary.token(id), token.count >= 1, token.count <= 4,
+                      case let (value, length) = decodeScalar(token, 0), length == token.count else { continue }
+                if value < 128 { asciiInitial[Int(value)] = Int32(id) } else { scalarInitial[value] = Int32(id) }
             }
         }
         self.byteInitial = byteInitial
@@ -166,7 +132,7 @@ final class BPEModel: @unchecked Sendable {
             wholeWordIds = nil
         }
         splitAtMetaspace = !byteLevel && !hasAffixes && !options.ignoreMerges
-            && BPEModel.metaspaceSeparatesWords(vocab: vocab, merges: merges)
+            && BPEModel.metaspaceSeparatesWords(vocabulary)
         sharedCache = .allocate(capacity: 1)   // last: nothing throws after it
         sharedCache.initialize(to: nil)
     }
@@ -175,11 +141,17 @@ final class BPEModel: @unchecked Sendable {
     /// symbol that starts with "▁" (SentencePiece vocabularies such as Llama's). Then a word can
     /// be cut before every "▁" that follows another character without changing the result,
     /// which turns a whole sentence into cacheable words.
-    private static func metaspaceSeparatesWords(vocab: TokenTable, merges: [(String, String)]) -> Bool {
+    private static func metaspaceSeparatesWords(_ vocabulary: BPEVocabulary) -> Bool {
         let meta: [UInt8] = [0xE2, 0x96, 0x81]
-        guard vocab.lookup(meta) != nil else { return false }
-        for (a, b) in merges where b.utf8.starts(with: meta) {
-            if a.unicodeScalars.contains(where: { $0 != "\u{2581}" }) { return false }
+        guard vocabulary.table.lookup(meta) != nil else { return false }
+        for (a, b, _) in vocabulary.merges where vocabulary.token(Int(b))?.starts(with: meta) == true {
+            // Valid UTF-8: all of `a` is "▁" exactly when its bytes are E2 96 81 repeated.
+            guard let left = vocabulary.token(Int(a)) else { return false }
+            var k = 0
+            for byte in left {
+                if byte != meta[k] { return false }
+                k = k == 2 ? 0 : k + 1
+            }
         }
         return true
     }
@@ -193,7 +165,20 @@ final class BPEModel: @unchecked Sendable {
         return String(decoding: [0x3C, 0x30, 0x78, hex[Int(b >> 4)], hex[Int(b & 15)], 0x3E], as: UTF8.self)
     }
 
-    func token(of id: Int) -> String? { id >= 0 && id < idToToken.count ? idToToken[id] : nil }
+    func token(of id: Int) -> String? {
+        guard id >= 0, id < spans.count, case let span = spans[id], span != UInt64.max else { return nil }
+        return String(decoding: vocab.bytes(at: Int(span >> 32), count: Int(span & 0xFFFF_FFFF)), as: UTF8.self)
+    }
+
+    /// Highest token id + 1.
+    var tokenCount: Int { spans.count }
+
+    /// Whether some token starts with `prefix`.
+    func hasToken(startingWith prefix: [UInt8]) -> Bool {
+        spans.contains { span in
+            span != UInt64.max && vocab.bytes(at: Int(span >> 32), count: Int(span & 0xFFFF_FFFF)).starts(with: prefix)
+        }
+    }
 
     // MARK: - Cache ownership
 

@@ -5,6 +5,38 @@ import Foundation
 /// byte-level decoding, and `<|endoftext|>`-style special tokens from the config.
 enum GPT2Files {
     static func load(vocab vocabURL: URL, merges mergesURL: URL, addPrefixSpace: Bool) throws -> TokenizerComponents {
+        let model = try scannedModel(vocab: vocabURL, merges: mergesURL) ?? parsedModel(vocab: vocabURL, merges: mergesURL)
+        return TokenizerComponents(model: model, normalizer: nil,
+                                   preTokenizer: ByteLevelPreTokenizer(addPrefixSpace: addPrefixSpace, useRegex: true),
+                                   postProcessor: nil, decoder: ByteLevelDecoder(), addedTokens: [])
+    }
+
+    /// The fast path (`VocabularyScanner`); nil on any problem, which `parsedModel` then reports.
+    static func scannedModel(vocab vocabURL: URL, merges mergesURL: URL) -> BPEModel? {
+        scannedVocabulary(vocab: vocabURL, merges: mergesURL).map { BPEModel(vocabulary: $0, options: BPEOptions(), byteLevel: true) }
+    }
+
+    static func scannedVocabulary(vocab vocabURL: URL, merges mergesURL: URL) -> BPEVocabulary? {
+        guard let vocabData = try? readFile(vocabURL), let mergesData = try? readFile(mergesURL) else { return nil }
+        return vocabData.withUnsafeBytes { rawVocab -> BPEVocabulary? in
+            let vocabBytes = rawVocab.bindMemory(to: UInt8.self)
+            return VocabularyScanner.with(vocabBytes, at: 0) { s -> BPEVocabulary? in
+                s.skipByteOrderMark()
+                guard let (table, spans) = s.vocabulary(expectedCount: vocabBytes.count / 16) else { return nil }
+                s.skipWhitespace()
+                guard s.atEnd else { return nil }
+                return mergesData.withUnsafeBytes { rawMerges in
+                    let mergesBytes = rawMerges.bindMemory(to: UInt8.self)
+                    var merges = MergeText(input: mergesBytes, expected: mergesBytes.count / 8)
+                    guard VocabularyScanner.textMerges(mergesBytes, into: &merges) else { return nil }
+                    return BPEVocabulary.scanned(table: table, spans: spans, merges: merges, input: mergesBytes, prefixLength: 0)
+                }
+            }
+        }
+    }
+
+    /// The general path: `JSONValue.parse` and strings, with typed errors naming file and key.
+    static func parsedModel(vocab vocabURL: URL, merges mergesURL: URL) throws -> BPEModel {
         let vocabFile = vocabURL.path
         let r = JSONReader(file: vocabFile)
         let object = try r.object(try JSONParser.parse(contentsOf: vocabURL), "(top level)")
@@ -18,10 +50,7 @@ enum GPT2Files {
         }
         try BPEModel.checkDistinctIds(vocab, file: vocabFile, key: TokenizerError.quoted)
         let merges = try parseMerges(readFile(mergesURL), file: mergesURL.path)
-        let model = try BPEModel(vocab: vocab, merges: merges, options: BPEOptions(), byteLevel: true, file: mergesURL.path)
-        return TokenizerComponents(model: model, normalizer: nil,
-                                   preTokenizer: ByteLevelPreTokenizer(addPrefixSpace: addPrefixSpace, useRegex: true),
-                                   postProcessor: nil, decoder: ByteLevelDecoder(), addedTokens: [])
+        return try BPEModel(vocab: vocab, merges: merges, options: BPEOptions(), byteLevel: true, file: mergesURL.path)
     }
 
     /// One merge per line, "left right"; a first line starting with `#version` and blank lines are skipped.

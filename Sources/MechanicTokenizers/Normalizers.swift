@@ -22,11 +22,12 @@ extension Normalizer {
 final class UnicodeNormalizer: Normalizer {
     enum Form: String { case nfc = "NFC", nfd = "NFD", nfkc = "NFKC", nfkd = "NFKD" }
     let form: Form
-    private let stable: UnsafePointer<Bool>?
+    /// NFC: `NFCStability.bmp`, built on the first non-ASCII character (not at load).
+    private let nfc: Bool
 
     init(form: Form) {
         self.form = form
-        stable = form == .nfc ? NFCStability.bmp : nil
+        nfc = form == .nfc
     }
 
     private func apply(_ s: String) -> String {
@@ -43,9 +44,9 @@ final class UnicodeNormalizer: Normalizer {
     private func isStable(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> (Bool, Int) {
         let b = p[i]
         if b < 0x80 { return (true, 1) }
-        guard let stable else { return (false, utf8Length(b)) }
+        guard nfc else { return (false, utf8Length(b)) }
         let (v, length) = decodeScalar(p, i)
-        if v < 0x10000 { return (stable[Int(v)], length) }
+        if v < 0x10000 { return (NFCStability.bmp[Int(v)], length) }
         return (NFCStability.isStableAstral(v), length)
     }
 

@@ -26,19 +26,41 @@ package func readFile(_ url: URL, limit: Int = tokenizerFileLimit) throws -> Dat
     guard Int(st.st_size) <= limit else {
         throw TokenizerError.unreadableFile(path: path, reason: "it has \(st.st_size) bytes, more than the \(limit) allowed")
     }
-    guard let handle = FileHandle(forReadingAtPath: path) else {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
         throw TokenizerError.unreadableFile(path: path, reason: "it cannot be opened for reading")
     }
-    defer { try? handle.close() }
-    do {
-        let data = try handle.read(upToCount: limit + 1) ?? Data()
-        guard data.count <= limit else {
+    defer { close(fd) }
+    // One read(2) loop into a buffer of the file's size (plus one byte, to notice a file that grew).
+    var data = Data(count: Int(st.st_size) + 1)
+    var count = 0
+    var failure: Int32 = 0
+    data.withUnsafeMutableBytes { raw in
+        guard let base = raw.baseAddress else { return }
+        while count < raw.count {
+            let n = read(fd, base + count, raw.count - count)
+            if n > 0 { count += n; continue }
+            if n < 0, errno == EINTR { continue }
+            if n < 0 { failure = errno }
+            return
+        }
+    }
+    if failure != 0 { throw TokenizerError.unreadableFile(path: path, reason: "reading failed (error \(failure))") }
+    if count > Int(st.st_size) {   // it grew since stat: read the rest, up to the limit
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while count <= limit {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            if n < 0 { throw TokenizerError.unreadableFile(path: path, reason: "reading failed (error \(errno))") }
+            if n == 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+            count += n
+        }
+        guard count <= limit else {
             throw TokenizerError.unreadableFile(path: path, reason: "it has more than the \(limit) bytes allowed")
         }
         return data
-    } catch let e as TokenizerError {
-        throw e
-    } catch {
-        throw TokenizerError.unreadableFile(path: path, reason: "reading failed (error \((error as NSError).code))")
     }
+    data.count = count
+    return data
 }

@@ -26,6 +26,8 @@ final class SentencePieceModel: @unchecked Sendable {
     /// Merged piece → its two halves, for merges that produce an UNUSED piece (re-segmented).
     private let reverseMerges: [[UInt8]: ([UInt8], [UInt8])]
     private static let space: [UInt8] = [0xE2, 0x96, 0x81]  // "▁"
+    /// Every piece → its id, for `BPEModel`'s id/token lookups (no merges).
+    let vocabulary: BPEVocabulary
 
     init(proto: SentencePieceModelProto, file: String) throws {
         guard proto.modelType == .bpe else {
@@ -60,9 +62,12 @@ final class SentencePieceModel: @unchecked Sendable {
         var byteOfId = [Int16](repeating: -1, count: n)
         var byteIds = [Int](repeating: proto.unkId, count: 256)
         var userDefined: [[UInt8]] = []
-        var seen = Set<[UInt8]>()
+        let all = TokenTable(minimumCapacity: n)
+        var spans = [UInt64](repeating: UInt64.max, count: n)
         for (id, p) in proto.pieces.enumerated() {
-            guard seen.insert(Array(p.piece.utf8)).inserted, !p.piece.isEmpty else {
+            let offset = withBytes(p.piece) { all.insertNew($0, id: Int32(id)) }
+            if offset >= 0 { spans[id] = UInt64(offset) << 32 | UInt64(p.piece.utf8.count) }
+            guard offset >= 0, !p.piece.isEmpty else {
                 throw TokenizerError.invalidValue(file: file, key: "pieces[\(id)].piece", value: TokenizerError.quoted(p.piece),
                                                   expected: "a non-empty piece that occurs once")
             }
@@ -83,6 +88,7 @@ final class SentencePieceModel: @unchecked Sendable {
             }
         }
         normalTable = normal
+        vocabulary = BPEVocabulary(table: all, spans: spans, merges: [])
         reservedTable = reserved
         self.byteOfId = byteOfId
         self.byteIds = byteIds

@@ -157,7 +157,9 @@ struct ProtoReader {
 
     mutating func string() throws -> String {
         let b = try lengthDelimited()
-        guard let s = String(validating: Array(b), as: UTF8.self) else {
+        // Checked in place, then decoded (no copy, and no generic validation per piece).
+        let s = b.withUnsafeBufferPointer { UTF8Check.isValid($0) ? String(decoding: $0, as: UTF8.self) : nil }
+        guard let s else {
             throw invalid("(string)", "\(b.count) bytes that are not UTF-8", "UTF-8 text")
         }
         return s

@@ -38,13 +38,27 @@ final class TokenTable: @unchecked Sendable {
 
     /// Inserts or replaces.
     func insert(_ key: UnsafeBufferPointer<UInt8>, id: Int32) {
-        let h = TokenTable.hash(key)
+        _ = place(key, id: id, replace: true, hash: TokenTable.hash(key))
+    }
+
+    /// Inserts a key that is not in the table yet and returns the offset of its bytes in the
+    /// arena (see `bytes(at:count:)`); returns -1 and changes nothing when the key is present.
+    func insertNew(_ key: UnsafeBufferPointer<UInt8>, id: Int32) -> Int {
+        place(key, id: id, replace: false, hash: TokenTable.hash(key))
+    }
+
+    /// The stored bytes of a key inserted at `offset` (valid until the next insertion).
+    func bytes(at offset: Int, count: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: arena + offset, count: count)
+    }
+
+    private func place(_ key: UnsafeBufferPointer<UInt8>, id: Int32, replace: Bool, hash h: UInt32) -> Int {
         let prefix = TokenTable.prefix(key)
         var i = index(h)
         while slots[i].hash != 0 {
             if slots[i].hash == h, equal(slots[i], key, prefix) {
-                slots[i].id = id
-                return
+                if replace { slots[i].id = id }
+                return -1
             }
             i = (i + 1) & mask
         }
@@ -58,10 +72,12 @@ final class TokenTable: @unchecked Sendable {
             arenaCapacity = newCapacity
         }
         if let base = key.baseAddress { (arena + arenaCount).update(from: base, count: key.count) }
-        slots[i] = Slot(hash: h, length: UInt32(key.count), prefix: prefix, offset: UInt32(arenaCount), id: id)
+        let offset = arenaCount
+        slots[i] = Slot(hash: h, length: UInt32(key.count), prefix: prefix, offset: UInt32(offset), id: id)
         arenaCount += key.count
         count += 1
         if count * 2 > capacity { grow() }
+        return offset
     }
 
     func insert(_ key: String, id: Int) {
@@ -83,15 +99,21 @@ final class TokenTable: @unchecked Sendable {
     @inline(__always)
     private func index(_ h: UInt32) -> Int { Int(truncatingIfNeeded: h &* 0x9E37_79B1) & mask }
 
-    /// Reads the first slot `key` would probe, so that a later `lookup` finds it in cache; loads
-    /// issued back to back overlap their memory latency (used when building the merge table).
+    /// Reads the first slot `key` would probe, so that a later `lookup` or insertion finds it
+    /// in cache; loads issued back to back overlap their memory latency.
     @inline(__always)
     func touch(_ key: UnsafeBufferPointer<UInt8>) -> UInt32 { slots[index(TokenTable.hash(key))].hash }
 
+    /// Keeps a value alive so the optimizer cannot drop the loads of `touch`.
+    @inline(never)
+    func noteUnlikely() {}
+
     /// The id of `key`, or -1.
     @inline(__always)
-    func lookup(_ key: UnsafeBufferPointer<UInt8>) -> Int32 {
-        let h = TokenTable.hash(key)
+    func lookup(_ key: UnsafeBufferPointer<UInt8>) -> Int32 { lookup(key, hash: TokenTable.hash(key)) }
+
+    @inline(__always)
+    private func lookup(_ key: UnsafeBufferPointer<UInt8>, hash h: UInt32) -> Int32 {
         let prefix = TokenTable.prefix(key)
         var i = index(h)
         while true {

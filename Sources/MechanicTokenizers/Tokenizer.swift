@@ -60,7 +60,7 @@ public final class Tokenizer: @unchecked Sendable {
         }
         let config = try TokenizerConfig.load(config: file("tokenizer_config.json"), specialTokensMap: file("special_tokens_map.json"))
         if let json = file("tokenizer.json") {
-            let components = try TokenizerJSONLoader.load(try JSONParser.parse(contentsOf: json), file: json.path)
+            let components = try TokenizerJSONScan.load(contentsOf: json)
             let tok = try Tokenizer(components: components, config: config, configFile: file("tokenizer_config.json")?.path, gpt2Files: false)
             tok.source = json.path
             return tok
@@ -85,7 +85,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// Loads a `tokenizer.json`, with an optional `tokenizer_config.json` (and the
     /// `special_tokens_map.json` beside it, if any).
     public static func load(tokenizerJSON: URL, config: URL?) throws -> Tokenizer {
-        let components = try TokenizerJSONLoader.load(try JSONParser.parse(contentsOf: tokenizerJSON), file: tokenizerJSON.path)
+        let components = try TokenizerJSONScan.load(contentsOf: tokenizerJSON)
         var settings: TokenizerConfig?
         if let config {
             let map = config.deletingLastPathComponent().appendingPathComponent("special_tokens_map.json")
@@ -132,8 +132,11 @@ public final class Tokenizer: @unchecked Sendable {
         }
         let proto = try SentencePieceModelProto(data: data, file: url.path)
         let sp = try SentencePieceModel(proto: proto, file: url.path)
-        let bpe = try BPEModel(vocab: proto.pieces.enumerated().map { ($1.piece, $0) }, merges: [],
-                               options: BPEOptions(unkToken: proto.pieces[proto.unkId].piece), byteLevel: false, file: url.path)
+        if proto.pieces.count > BPEVocabulary.idLimit {   // ids index arrays (as BPEVocabulary(entries:…) checks)
+            throw TokenizerError.invalidValue(file: url.path, key: "model.vocab[\(TokenizerError.quoted(proto.pieces[BPEVocabulary.idLimit].piece))]",
+                                              value: String(BPEVocabulary.idLimit), expected: "a token id between 0 and 16,000,000")
+        }
+        let bpe = BPEModel(vocabulary: sp.vocabulary, options: BPEOptions(unkToken: proto.pieces[proto.unkId].piece), byteLevel: false)
         let components = TokenizerComponents(model: bpe, normalizer: nil, preTokenizer: nil,
                                              postProcessor: TemplatePostProcessor(bos: sp.bosId, eos: nil), decoder: nil, addedTokens: [])
         var config = config
@@ -213,10 +216,10 @@ public final class Tokenizer: @unchecked Sendable {
             }
         }
         postProcessor = post
-        vocabSize = max(model.idToToken.count, added.maxId + 1)
+        vocabSize = max(model.tokenCount, added.maxId + 1)
         addsBosToken = post?.addsLeadingTokens ?? false
         marksWordStarts = sentencePiece != nil
-            || (!model.byteLevel && model.idToToken.contains { $0?.utf8.starts(with: [0xE2, 0x96, 0x81]) == true })
+            || (!model.byteLevel && model.hasToken(startingWith: [0xE2, 0x96, 0x81]))
     }
 
     // MARK: - Encoding

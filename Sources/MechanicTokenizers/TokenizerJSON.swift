@@ -57,13 +57,15 @@ struct JSONReader {
 
 /// Reads `tokenizer.json` (Hugging Face `tokenizers` format).
 enum TokenizerJSONLoader {
-    static func load(_ root: JSONValue, file: String) throws -> TokenizerComponents {
+    /// `scan`, when given, supplies the vocabulary and merges (`TokenizerJSONScan`; the root's
+    /// `model.vocab` and `model.merges` are then empty) for a `continuing_subword_prefix` length.
+    static func load(_ root: JSONValue, file: String, scan: ((Int) -> BPEVocabulary?)? = nil) throws -> TokenizerComponents {
         let r = JSONReader(file: file)
         let top = try r.object(root, "(top level)")
         // Pre-tokenizer first: whether it is byte-level decides how the model reads words.
         let preTokenizer = try top["pre_tokenizer"].flatMap { $0.isNull ? nil : try Self.preTokenizer($0, r, "pre_tokenizer") }
         let normalizer = try top["normalizer"].flatMap { $0.isNull ? nil : try Self.normalizer($0, r, "normalizer") }
-        let model = try Self.model(top["model"], r, byteLevel: preTokenizer?.isByteLevel ?? false)
+        let model = try Self.model(top["model"], r, byteLevel: preTokenizer?.isByteLevel ?? false, scan: scan)
         let decoder = try top["decoder"].flatMap { $0.isNull ? nil : try Self.decoder($0, r, "decoder") }
         var added: [AddedToken] = []
         if let list = top["added_tokens"], !list.isNull {
@@ -89,13 +91,18 @@ enum TokenizerJSONLoader {
                                    postProcessor: postProcessor, decoder: decoder, addedTokens: added)
     }
 
-    static func model(_ value: JSONValue?, _ r: JSONReader, byteLevel: Bool) throws -> BPEModel {
+    static func model(_ value: JSONValue?, _ r: JSONReader, byteLevel: Bool, scan: ((Int) -> BPEVocabulary?)? = nil) throws -> BPEModel {
         let o = try r.object(value, "model")
         let type = try r.string(o, "type", in: "model") ?? (o["merges"] != nil ? "BPE" : "")
         guard type == "BPE" else { throw TokenizerError.unsupportedComponent(file: r.file, component: "model", type: type) }
         if let dropout = o["dropout"], let d = dropout.doubleValue, d != 0 {
             throw TokenizerError.invalidValue(file: r.file, key: "model.dropout", value: dropout.brief,
                                               expected: "null (BPE dropout makes encoding random)")
+        }
+        if let scan {
+            let options = try modelOptions(o, r)
+            guard let vocabulary = scan(options.continuingSubwordPrefix?.utf8.count ?? 0) else { throw TokenizerJSONScan.GaveUp() }
+            return BPEModel(vocabulary: vocabulary, options: options, byteLevel: byteLevel)
         }
         let vocabObject = try r.object(o["vocab"], "model.vocab")
         var vocab: [(String, Int)] = []
@@ -134,6 +141,10 @@ enum TokenizerJSONLoader {
                 throw TokenizerError.invalidValue(file: r.file, key: "model.merges[\(i)]", value: m.brief, expected: "\"a b\" or [\"a\", \"b\"]")
             }
         }
+        return try BPEModel(vocab: vocab, merges: merges, options: modelOptions(o, r), byteLevel: byteLevel, file: r.file)
+    }
+
+    static func modelOptions(_ o: JSONObject, _ r: JSONReader) throws -> BPEOptions {
         var options = BPEOptions()
         options.unkToken = try r.string(o, "unk_token", in: "model")
         options.byteFallback = try r.bool(o, "byte_fallback", in: "model", default: false)
@@ -141,7 +152,7 @@ enum TokenizerJSONLoader {
         options.ignoreMerges = try r.bool(o, "ignore_merges", in: "model", default: false)
         options.continuingSubwordPrefix = try r.string(o, "continuing_subword_prefix", in: "model").flatMap { $0.isEmpty ? nil : $0 }
         options.endOfWordSuffix = try r.string(o, "end_of_word_suffix", in: "model").flatMap { $0.isEmpty ? nil : $0 }
-        return try BPEModel(vocab: vocab, merges: merges, options: options, byteLevel: byteLevel, file: r.file)
+        return options
     }
 
     static func normalizer(_ value: JSONValue, _ r: JSONReader, _ path: String) throws -> Normalizer {

@@ -18,6 +18,7 @@ For each real tokenizer in ../shared/data/tokenizers/{gpt2,pythia,llama2}:
 Run (from the repository root):
     python3 -m venv /tmp/tokref && /tmp/tokref/bin/pip install tokenizers transformers==4.57.1
     /tmp/tokref/bin/python scripts/bench/tokenizer_bench.py [--mb 8] [--repeats 3] [--only llama2] [--mode lines|whole|both]
+    python3 scripts/bench/tokenizer_bench.py --load 9    # load CPU time only (no Hugging Face needed)
 
 "lines" (one encode call per line, what a user encoding prompts or documents does) is the fair
 comparison; "whole" (the 8 MB text as one string) is a case Hugging Face handles badly (its
@@ -47,6 +48,19 @@ import Foundation
 struct TokenizerBenchMain {
     static func main() throws {
         let args = CommandLine.arguments
+        if args.count == 3, args[1] == "--load" {
+            // The first load of this process, as a command such as `mechanic predict` pays it.
+            func cpuMilliseconds() -> Double {
+                var u = rusage()
+                getrusage(Int32(RUSAGE_SELF.rawValue), &u)  // Linux (glibc) spelling
+                return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3
+            }
+            let c0 = cpuMilliseconds(), t0 = DispatchTime.now().uptimeNanoseconds
+            let tok = try Tokenizer.load(path: URL(fileURLWithPath: args[2]))
+            let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6, cpu = cpuMilliseconds() - c0
+            print("{\"load_ms\": \(wall), \"load_cpu_ms\": \(cpu), \"vocab_size\": \(tok.vocabSize)}")
+            return
+        }
         guard args.count == 6, let repeats = Int(args[3]) else {
             FileHandle.standardError.write("usage: tokbench TOKENIZER_DIR TEXT_FILE REPEATS IDS_OUT whole|lines\n".data(using: .utf8)!)
             exit(2)
@@ -89,11 +103,21 @@ def build_swift(workdir):
     main = os.path.join(workdir, "main.swift")
     with open(main, "w") as f:
         f.write(SWIFT_MAIN)
-    sources_dir = os.path.join(ROOT, "Sources", "MechanicTokenizers")
-    sources = sorted(os.path.join(sources_dir, n) for n in os.listdir(sources_dir) if n.endswith(".swift"))
+    # One module: MechanicJSON + MechanicTokenizers (without Exports.swift, which imports MechanicJSON).
+    sources = []
+    for target in ["MechanicJSON", "MechanicTokenizers"]:
+        d = os.path.join(ROOT, "Sources", target)
+        sources += sorted(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".swift") and n != "Exports.swift")
+    # TokenizerBenchmark.swift, without its `import MechanicTokenizers` (all one module here).
+    with open(os.path.join(ROOT, "Sources", "MechanicBench", "TokenizerBenchmark.swift")) as f:
+        bench = "".join(line for line in f if line.strip() != "import MechanicTokenizers")
+    bench_path = os.path.join(workdir, "TokenizerBenchmark.swift")
+    with open(bench_path, "w") as f:
+        f.write(bench)
+    sources.append(bench_path)
     exe = os.path.join(workdir, "tokbench")
-    cmd = ["swiftc", "-O", "-wmo", "-parse-as-library", "-module-name", "TokBench", "-o", exe] + sources + [main]
-    print("building:", " ".join(cmd[:7]), "Sources/MechanicTokenizers/*.swift main.swift", flush=True)
+    cmd = ["swiftc", "-O", "-wmo", "-parse-as-library", "-package-name", "mechanic", "-module-name", "TokBench", "-o", exe] + sources + [main]
+    print("building:", " ".join(cmd[:8]), "-o", exe, "Sources/{MechanicJSON,MechanicTokenizers}/*.swift TokenizerBenchmark.swift main.swift", flush=True)
     subprocess.run(cmd, check=True)
     return exe
 
@@ -140,6 +164,22 @@ def bench_swift(exe, name, text_file, repeats, workdir, mode):
     return result["mb_per_second"], result["load_ms"], ids.tolist()
 
 
+def bench_load(exe, runs):
+    """CPU and wall ms of the first tokenizer load in fresh processes (min and median of `runs`)."""
+    env = dict(os.environ, GLIBC_TUNABLES="glibc.malloc.hugetlb=1")  # as scripts/bench/load.sh runs mechanic
+    paths = [("gpt2", "gpt2"), ("pythia", "pythia"), ("llama2 tokenizer.json", "llama2"),
+             ("llama2 tokenizer.model", os.path.join("llama2", "tokenizer.model"))]
+    print(f"{'tokenizer':<24} {'cpu ms min':>11} {'cpu ms median':>14} {'wall ms median':>15}")
+    for label, rel in paths:
+        results = []
+        for _ in range(runs):
+            out = subprocess.run([exe, "--load", os.path.join(SHARED, rel)], check=True, capture_output=True, text=True, env=env)
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        cpu = sorted(r["load_cpu_ms"] for r in results)
+        wall = sorted(r["load_ms"] for r in results)
+        print(f"{label:<24} {cpu[0]:>11.1f} {cpu[len(cpu) // 2]:>14.1f} {wall[len(wall) // 2]:>15.1f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=8.0, help="size of the text in MB (default 8)")
@@ -147,9 +187,15 @@ def main():
     parser.add_argument("--only", action="append", help="gpt2, pythia or llama2 (repeatable)")
     parser.add_argument("--mode", choices=["lines", "whole", "both"], default="both",
                         help="encode each line separately (one encode call per line), the whole text as one string, or both")
+    parser.add_argument("--load", type=int, metavar="RUNS",
+                        help="only time loading each tokenizer (first load of a fresh process, RUNS processes each)")
     args = parser.parse_args()
     if not os.path.isdir(SHARED):
         sys.exit(f"missing {SHARED}")
+    if args.load:
+        with tempfile.TemporaryDirectory(prefix="tokbench") as workdir:
+            bench_load(build_swift(workdir), args.load)
+        return
     import tokenizers
 
     with tempfile.TemporaryDirectory(prefix="tokbench") as workdir:
