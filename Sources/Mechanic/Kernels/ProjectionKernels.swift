@@ -34,12 +34,16 @@ extension Kernels {
         let lead = Array(x.shape.dropLast(perHead ? 2 : 1))
         let D = x.shape.last ?? 0
         let N = lead.reduce(1, *)
-        var out = Tensor(zeros: lead + [heads, E])
+        guard N > 0, D > 0, heads * E > 0 else { return Tensor(zeros: lead + [heads, E]) }   // an empty product: zeros
+        // Every element is written by the products below (each head's columns of every row): no zero fill.
+        return Tensor(shape: lead + [heads, E]) { op in
         x.data.withUnsafeBufferPointer { xp in
         f.wQKV.withUnsafeBufferPointer { wp in
         f.bQKV.withUnsafeBufferPointer { bp in
-        out.data.withUnsafeMutableBufferPointer { op in
-            guard let xb = xp.baseAddress, let wb = wp.baseAddress, let bb = bp.baseAddress, let ob = op.baseAddress else { return }
+            guard let xb = xp.baseAddress, let wb = wp.baseAddress, let bb = bp.baseAddress, let ob = op.baseAddress else {
+                op.initialize(repeating: 0)
+                return
+            }
             if perHead {
                 let xHeads = x.shape[x.rank - 2]
                 for h in 0..<heads {
@@ -53,6 +57,5 @@ extension Kernels {
                        out: ob, ldc: heads * E)                                                    // out      [rows, heads·d_head]
             }
         }}}}
-        return out
     }
 }
