@@ -43,7 +43,12 @@ struct PackedBlock {
         if c.attnOnly { return residPre + attnOut }
         var residMid = residPre
         if !c.parallelAttnMLP {
-            residMid = stage <= .attnOut ? residPre + attnOut : try entry.require(.residMid)
+            if stage <= .attnOut {
+                attnOut.add(residPre)   // attn_out + resid_pre in attn_out's buffer (the same sums as resid_pre + attn_out)
+                residMid = attnOut
+            } else {
+                residMid = try entry.require(.residMid)
+            }
             if stage <= .residMid { try entry.apply(.residMid, &residMid) }
         }
         // The MLP, recomputed only at the tokens whose input the patch changed; elsewhere it is
@@ -66,8 +71,8 @@ struct PackedBlock {
             }
         }
         try entry.apply(.mlpOut, &mlpOut)
-        var post = c.parallelAttnMLP ? residPre + attnOut : residMid
-        post.add(mlpOut)
+        mlpOut.add(c.parallelAttnMLP ? residPre + attnOut : residMid)   // resid_post, in mlp_out's buffer (x + y = y + x)
+        var post = mlpOut
         try entry.apply(.residPost, &post)
         return post
     }
