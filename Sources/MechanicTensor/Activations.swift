@@ -21,9 +21,23 @@ public enum Activation: String, Sendable {
         }
     }
 
-    /// `act(x)` of one float: lane 0 of `apply(SIMD8)`, so a value is the same whether it was
-    /// computed alone or 8 at a time.
-    @inlinable public func apply(_ x: Float) -> Float { apply(SIMD8<Float>(repeating: x))[0] }
+    /// `act(x)` of one float: the operations of `apply(SIMD8)` in the same order on one lane, so a
+    /// value is the same, bit for bit, whether it was computed alone or 8 at a time.
+    @inlinable public func apply(_ x: Float) -> Float {
+        switch self {
+        case .gelu:
+            return 0.5 * x * (1 + erff(x / 2.0.squareRoot().asFloat))
+        case .geluNew, .geluPytorchTanh:
+            let u = 0.7978845608028654 as Float * (x + 0.044715 * x * x * x)
+            return x - x / (SIMDMath.exp(2 * u) + 1)
+        case .geluFast:
+            return 0.5 * x * (1 + tanhf(x * 0.7978845608 * (1 + 0.044715 * x * x)))
+        case .relu:
+            return x < 0 ? 0 : x
+        case .silu:
+            return x / (1 + SIMDMath.exp(-x))
+        }
+    }
 
     /// `act(x)` of 8 floats. GELU-tanh and SiLU use the shared vector `exp` (`SIMDMath.exp`);
     /// the erf GELU and `gelu_fast` call libm per lane.

@@ -6,8 +6,8 @@
 /// float's normal range) the result is 0, so `exp(−∞) = 0` exactly, as the softmax's masked keys
 /// need; above 88 it is `exp(88)` (finite).
 ///
-/// The scalar form computes the same lanes (`exp(SIMD8(repeating: x))[0]`), so a value does not
-/// depend on whether it was computed 8 at a time or alone (a row's tail, a gated MLP's element).
+/// The scalar form does the same operations on one lane, so a value does not depend on whether it
+/// was computed 8 at a time or alone (`SIMDMathTests` checks this over the whole range).
 public enum SIMDMath {
     @inlinable @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
@@ -32,9 +32,27 @@ public enum SIMDMath {
         return e.replacing(with: 0, where: tiny)
     }
 
-    /// `exp(x)`, the same value as lane 0 of the vector form.
+    /// `exp(x)` of one float: the vector form's operations, in the same order, on one lane (so the
+    /// same value, bit for bit: each is one IEEE single-precision operation), at a scalar's cost.
     @inlinable @inline(__always)
-    public static func exp(_ x: Float) -> Float { exp(SIMD8<Float>(repeating: x))[0] }
+    public static func exp(_ x: Float) -> Float {
+        if x < -87.33654 { return 0 }
+        let xc: Float = x > 88 ? 88 : x
+        let magic: Float = 12582912
+        let kb = xc * 1.44269504088896341 + magic
+        let k = kb - magic
+        var r = xc - k * 0.693359375
+        r = r - k * -2.12194440e-4
+        var p: Float = 1.9875691500e-4
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        p = p * (r * r) + r + 1
+        let ki = Int32(bitPattern: kb.bitPattern) &- Int32(bitPattern: magic.bitPattern)
+        return p * Float(bitPattern: UInt32(bitPattern: (ki &+ 127) &<< 23))
+    }
 
     /// 8 floats from `p` (any alignment).
     @inlinable @inline(__always)

@@ -57,6 +57,7 @@ import Testing
             #expect(abs(Double(buf[i]) - gelu) <= 1e-6 * max(1, abs(d)), "gelu_new(\(x))")
             #expect(abs(Double(silu[i]) - d / (1 + Foundation.exp(-d))) <= 1e-6 * max(1, abs(d)), "silu(\(x))")
             #expect(buf[i] == Activation.geluNew.apply(x))   // the buffer's lanes and its 1001 % 8 tail alike
+            #expect(silu[i] == Activation.silu.apply(x))
         }
     }
 }
