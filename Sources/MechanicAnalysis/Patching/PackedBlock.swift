@@ -107,15 +107,25 @@ struct PackedBlock {
         let c = model.config, w = try weights.block(l, of: model), f = try weights.projections(l, of: model)
         let T = layout.tokens
         let x = Kernels.norm(residPre, c, weight: w.ln1W, bias: w.ln1B)   // [tokens, d_model]
-        var q = Kernels.project(x, f, .q)                                  // [tokens, head, d_head]
-        var k = Kernels.project(x, f, .k)                                  // [tokens, kv_head, d_head]
-        let v = Kernels.project(x, f, .v)                                  // [tokens, kv_head, d_head]
+        // q, k, v in the sweep's reused buffers (slots 4–6; every element written by the product).
+        func projected(_ part: FusedAttention.Part, slot: Int) -> Tensor {
+            let n = part == .q ? c.nHeads : c.nKeyValueHeads
+            var t = Tensor(shape: [T, n, c.dHead], data: weights.reusable(slot, count: T * n * c.dHead))
+            t.data.withUnsafeMutableBufferPointer { Kernels.project(x, f, part, into: $0) }
+            return t
+        }
+        var q = projected(.q, slot: 4)                                     // [tokens, head, d_head]
+        var k = projected(.k, slot: 5)                                     // [tokens, kv_head, d_head]
+        let v = projected(.v, slot: 6)                                     // [tokens, kv_head, d_head]
         rotary?.apply(rows: &q, positions: layout.tokenPositions)
         rotary?.apply(rows: &k, positions: layout.tokenPositions)
         let keys = fullRows(layout, suffix: k, prefix: prefixKeys, slot: 0)        // per row [P, kv_head, d_head]
         let values = fullRows(layout, suffix: v, prefix: prefixValues, slot: 1)
+        weights.recycle(k.data, slot: 5)
+        weights.recycle(v.data, slot: 6)
         var z = Tensor(shape: [T, c.nHeads, c.dHead], data: weights.reusable(3, count: T * c.nHeads * c.dHead))   // every head written by mix
         let pattern = scores(layout, q: q, keys: keys, layer: l)
+        weights.recycle(q.data, slot: 4)
         mix(layout, pattern: pattern, values: values, into: &z)
         recycle(keys: keys, values: values, pattern: pattern)
         defer { weights.recycle(z.data, slot: 3) }
