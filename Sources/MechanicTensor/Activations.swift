@@ -21,21 +21,45 @@ public enum Activation: String, Sendable {
         }
     }
 
+    /// `act(x)` of one float: the operations of `apply(SIMD8)` in the same order on one lane, so a
+    /// value is the same, bit for bit, whether it was computed alone or 8 at a time.
     @inlinable public func apply(_ x: Float) -> Float {
         switch self {
         case .gelu:
             return 0.5 * x * (1 + erff(x / 2.0.squareRoot().asFloat))
         case .geluNew, .geluPytorchTanh:
-            // 0.5·x·(1 + tanh(u)) = x · (1 − 1/(e^{2u} + 1)): one expf instead of tanhf's expm1f
-            // (the GELU was an eighth of a GPT-2 forward); absolute error ≤ 1e-7·|x|.
-            let u = 0.7978845608028654 as Float * (x + 0.044715 * x * x * x)  // sqrt(2/pi)·(…)
-            return x - x / (expf(2 * u) + 1)
+            let u = 0.7978845608028654 as Float * (x + 0.044715 * x * x * x)
+            return x - x / (SIMDMath.exp(2 * u) + 1)
         case .geluFast:
             return 0.5 * x * (1 + tanhf(x * 0.7978845608 * (1 + 0.044715 * x * x)))
         case .relu:
-            return max(x, 0)
+            return x < 0 ? 0 : x
         case .silu:
-            return x / (1 + expf(-x))
+            return x / (1 + SIMDMath.exp(-x))
+        }
+    }
+
+    /// `act(x)` of 8 floats. GELU-tanh and SiLU use the shared vector `exp` (`SIMDMath.exp`);
+    /// the erf GELU and `gelu_fast` call libm per lane.
+    @inlinable @inline(__always) public func apply(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        switch self {
+        case .gelu:
+            var y = x
+            for i in 0..<8 { y[i] = 0.5 * x[i] * (1 + erff(x[i] / 2.0.squareRoot().asFloat)) }
+            return y
+        case .geluNew, .geluPytorchTanh:
+            // 0.5·x·(1 + tanh(u)) = x · (1 − 1/(e^{2u} + 1)): one exp instead of tanh's expm1
+            // (the GELU was an eighth of a GPT-2 forward); absolute error ≤ 1e-7·|x|.
+            let u = 0.7978845608028654 as Float * (x + 0.044715 * x * x * x)  // sqrt(2/pi)·(…)
+            return x - x / (SIMDMath.exp(2 * u) + 1)
+        case .geluFast:
+            var y = x
+            for i in 0..<8 { y[i] = 0.5 * x[i] * (1 + tanhf(x[i] * 0.7978845608 * (1 + 0.044715 * x[i] * x[i]))) }
+            return y
+        case .relu:
+            return x.replacing(with: 0, where: x .< 0)
+        case .silu:
+            return x / (1 + SIMDMath.exp(-x))
         }
     }
 
@@ -59,13 +83,15 @@ public enum Activation: String, Sendable {
         }
     }
 
-    /// Applies the activation in place.
+    /// Applies the activation in place, 8 floats at a time on all cores.
     public func apply(_ buf: UnsafeMutableBufferPointer<Float>) {
         guard let base = buf.baseAddress else { return }
         let p = UncheckedPointer(base)
-        Parallel.chunks(buf.count, grain: 16384) { r in
-            for i in r { p.raw[i] = apply(p.raw[i]) }
+        Parallel.chunks(buf.count / 8, grain: 2048) { r in   // r: groups of 8 floats
+            for g in r { SIMDMath.store8(apply(SIMDMath.load8(p.raw + 8 * g)), p.raw + 8 * g) }
         }
+        let tail = buf.count % 8, t = base + (buf.count - tail)   // the last count % 8 floats
+        if tail > 0 { SIMDMath.store(apply(SIMDMath.load(t, count: tail, fill: 0)), t, count: tail) }
     }
 }
 
@@ -76,10 +102,17 @@ extension Activation {
     public func apply(_ buf: UnsafeMutableBufferPointer<Float>, rowBias bias: UnsafeBufferPointer<Float>) {
         guard let base = buf.baseAddress, let b = bias.baseAddress, bias.count > 0 else { return apply(buf) }
         let (p, bp, n) = (UncheckedPointer(base), ConstPointer(b), bias.count)
+        let n8 = n / 8 * 8
         Parallel.chunks(buf.count / n, grain: max(1, 16384 / n)) { rows in
             for r in rows {
-                let row = p.raw + r * n
-                for j in 0..<n { row[j] = apply(row[j] + bp.raw[j]) }
+                let row = p.raw + r * n   // row r of [rows, n]
+                for j in stride(from: 0, to: n8, by: 8) {
+                    SIMDMath.store8(apply(SIMDMath.load8(row + j) + SIMDMath.load8(bp.raw + j)), row + j)
+                }
+                if n8 < n {
+                    let x = SIMDMath.load(row + n8, count: n - n8, fill: 0) + SIMDMath.load(bp.raw + n8, count: n - n8, fill: 0)
+                    SIMDMath.store(apply(x), row + n8, count: n - n8)
+                }
             }
         }
     }

@@ -30,16 +30,32 @@ extension Kernels {
     ///   with `perHead` (split-qkv / attn_in inputs; head h reads input `min(h, n − 1)`)
     /// - returns `[rows, heads, d_head]` (heads = n_heads for q, n_kv_heads for k and v)
     public static func project(_ x: Tensor, _ f: FusedAttention, _ part: FusedAttention.Part, perHead: Bool = false) -> Tensor {
+        let (heads, E) = (f.heads(part), f.shape.dHead)
+        let lead = Array(x.shape.dropLast(perHead ? 2 : 1))
+        let D = x.shape.last ?? 0
+        let N = lead.reduce(1, *)
+        guard N > 0, D > 0, heads * E > 0 else { return Tensor(zeros: lead + [heads, E]) }   // an empty product: zeros
+        // Every element is written by the products (each head's columns of every row): no zero fill.
+        return Tensor(shape: lead + [heads, E]) { project(x, f, part, perHead: perHead, into: $0) }
+    }
+
+    /// `project` into a caller's buffer `out` (`[rows, heads, d_head]`, every element written),
+    /// e.g. one reused across layers.
+    public static func project(_ x: Tensor, _ f: FusedAttention, _ part: FusedAttention.Part, perHead: Bool = false,
+                               into op: UnsafeMutableBufferPointer<Float>) {
         let (heads, E, column) = (f.heads(part), f.shape.dHead, f.column(part))
         let lead = Array(x.shape.dropLast(perHead ? 2 : 1))
         let D = x.shape.last ?? 0
         let N = lead.reduce(1, *)
-        var out = Tensor(zeros: lead + [heads, E])
+        precondition(op.count == N * heads * E, "Kernels.project: output holds \(op.count) values, not \(N * heads * E)")
+        guard N > 0, D > 0, heads * E > 0 else { op.initialize(repeating: 0); return }   // an empty product: zeros
         x.data.withUnsafeBufferPointer { xp in
         f.wQKV.withUnsafeBufferPointer { wp in
         f.bQKV.withUnsafeBufferPointer { bp in
-        out.data.withUnsafeMutableBufferPointer { op in
-            guard let xb = xp.baseAddress, let wb = wp.baseAddress, let bb = bp.baseAddress, let ob = op.baseAddress else { return }
+            guard let xb = xp.baseAddress, let wb = wp.baseAddress, let bb = bp.baseAddress, let ob = op.baseAddress else {
+                op.initialize(repeating: 0)
+                return
+            }
             if perHead {
                 let xHeads = x.shape[x.rank - 2]
                 for h in 0..<heads {
@@ -52,7 +68,6 @@ extension Kernels {
                        w: wb + column, ldw: f.width, bias: bb + column,                            // W        [d_model, heads·d_head]
                        out: ob, ldc: heads * E)                                                    // out      [rows, heads·d_head]
             }
-        }}}}
-        return out
+        }}}
     }
 }

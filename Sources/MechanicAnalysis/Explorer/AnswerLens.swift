@@ -8,8 +8,8 @@ import MechanicTensor
 /// log-sum-exp and rank count while it is in cache, rows split over the cores.
 ///
 /// The same numbers as `LogitRow` on the full logits (`prob`, `rank`: entries strictly larger than
-/// the answer's logit) up to rounding: the exponentials are taken 8 at a time (`exp8`, within 1e-7
-/// relative of `expf`) and summed in float within groups of 64, the groups in double.
+/// the answer's logit) up to rounding: the exponentials are taken 8 at a time (`SIMDMath.exp`, within 2 ulp
+/// of `expf`) and summed in float within groups of 64, the groups in double.
 enum AnswerLens {
     struct Score: Equatable { var logit: Float; var prob: Float; var rank: Int }
 
@@ -103,7 +103,7 @@ enum AnswerLens {
                 var acc = SIMD8<Float>(repeating: 0)
                 for t in 0..<8 {
                     let y = AnswerLens.load8(row + j + 8 * t)
-                    acc += AnswerLens.exp8(y - m8)
+                    acc += SIMDMath.exp(y - m8)
                     above8 &-= unsafeBitCast(y .> v8, to: SIMD8<Int32>.self)  // true lanes are −1
                 }
                 sum += Double(acc.sum())
@@ -112,7 +112,7 @@ enum AnswerLens {
             var count = Int(above8.wrappedSum())
             while j < width {
                 let y = row[j]
-                sum += Double(expf(y - rm))
+                sum += Double(SIMDMath.exp(y - rm))
                 if y > v { count += 1 }
                 j += 1
             }
@@ -123,28 +123,5 @@ enum AnswerLens {
 
     @inline(__always) static func load8(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
-
-    /// `exp` of 8 floats (Cephes's `expf`: `2^k · p(r)`, `k = round(x / ln 2)`, `r = x − k ln 2` in two
-    /// parts, degree-6 polynomial; within 1e-7 relative of `exp`), inputs clamped to [−87.3, 88] (the
-    /// fold's inputs are ≤ 0; below −87.3 the result is float's smallest normal, not 0).
-    @inline(__always) static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let lo = SIMD8<Float>(repeating: -87.33654), hi = SIMD8<Float>(repeating: 88)
-        let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
-        let magic = SIMD8<Float>(repeating: 12582912)  // 1.5 · 2^23: adding it rounds to an integer
-        let kb = xc * SIMD8<Float>(repeating: 1.44269504088896341) + magic
-        let k = kb - magic
-        var r = xc - k * SIMD8<Float>(repeating: 0.693359375)
-        r = r - k * SIMD8<Float>(repeating: -2.12194440e-4)
-        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
-        p = p * r + SIMD8<Float>(repeating: 1.3981999507e-3)
-        p = p * r + SIMD8<Float>(repeating: 8.3334519073e-3)
-        p = p * r + SIMD8<Float>(repeating: 4.1665795894e-2)
-        p = p * r + SIMD8<Float>(repeating: 1.6666665459e-1)
-        p = p * r + SIMD8<Float>(repeating: 5.0000001201e-1)
-        p = p * (r * r) + r + SIMD8<Float>(repeating: 1)
-        // k sits in kb's low mantissa bits; 2^k is the float with exponent field k + 127.
-        let ki = unsafeBitCast(kb, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
-        return p * unsafeBitCast((ki &+ SIMD8<Int32>(repeating: 127)) &<< SIMD8<Int32>(repeating: 23), to: SIMD8<Float>.self)
     }
 }

@@ -43,7 +43,12 @@ struct PackedBlock {
         if c.attnOnly { return residPre + attnOut }
         var residMid = residPre
         if !c.parallelAttnMLP {
-            residMid = stage <= .attnOut ? residPre + attnOut : try entry.require(.residMid)
+            if stage <= .attnOut {
+                attnOut.add(residPre)   // attn_out + resid_pre in attn_out's buffer (the same sums as resid_pre + attn_out)
+                residMid = attnOut
+            } else {
+                residMid = try entry.require(.residMid)
+            }
             if stage <= .residMid { try entry.apply(.residMid, &residMid) }
         }
         // The MLP, recomputed only at the tokens whose input the patch changed; elsewhere it is
@@ -66,8 +71,8 @@ struct PackedBlock {
             }
         }
         try entry.apply(.mlpOut, &mlpOut)
-        var post = c.parallelAttnMLP ? residPre + attnOut : residMid
-        post.add(mlpOut)
+        mlpOut.add(c.parallelAttnMLP ? residPre + attnOut : residMid)   // resid_post, in mlp_out's buffer (x + y = y + x)
+        var post = mlpOut
         try entry.apply(.residPost, &post)
         return post
     }
@@ -102,15 +107,28 @@ struct PackedBlock {
         let c = model.config, w = try weights.block(l, of: model), f = try weights.projections(l, of: model)
         let T = layout.tokens
         let x = Kernels.norm(residPre, c, weight: w.ln1W, bias: w.ln1B)   // [tokens, d_model]
-        var q = Kernels.project(x, f, .q)                                  // [tokens, head, d_head]
-        var k = Kernels.project(x, f, .k)                                  // [tokens, kv_head, d_head]
-        let v = Kernels.project(x, f, .v)                                  // [tokens, kv_head, d_head]
+        // q, k, v in the sweep's reused buffers (slots 4–6; every element written by the product).
+        func projected(_ part: FusedAttention.Part, slot: Int) -> Tensor {
+            let n = part == .q ? c.nHeads : c.nKeyValueHeads
+            var t = Tensor(shape: [T, n, c.dHead], data: weights.reusable(slot, count: T * n * c.dHead))
+            t.data.withUnsafeMutableBufferPointer { Kernels.project(x, f, part, into: $0) }
+            return t
+        }
+        var q = projected(.q, slot: 4)                                     // [tokens, head, d_head]
+        var k = projected(.k, slot: 5)                                     // [tokens, kv_head, d_head]
+        let v = projected(.v, slot: 6)                                     // [tokens, kv_head, d_head]
         rotary?.apply(rows: &q, positions: layout.tokenPositions)
         rotary?.apply(rows: &k, positions: layout.tokenPositions)
-        let keys = fullRows(layout, suffix: k, prefix: prefixKeys)        // per row [P, kv_head, d_head]
-        let values = fullRows(layout, suffix: v, prefix: prefixValues)
-        var z = Tensor(zeros: [T, c.nHeads, c.dHead])
-        mix(layout, pattern: scores(layout, q: q, keys: keys, layer: l), values: values, into: &z)
+        let keys = fullRows(layout, suffix: k, prefix: prefixKeys, slot: 0)        // per row [P, kv_head, d_head]
+        let values = fullRows(layout, suffix: v, prefix: prefixValues, slot: 1)
+        weights.recycle(k.data, slot: 5)
+        weights.recycle(v.data, slot: 6)
+        var z = Tensor(shape: [T, c.nHeads, c.dHead], data: weights.reusable(3, count: T * c.nHeads * c.dHead))   // every head written by mix
+        let pattern = scores(layout, q: q, keys: keys, layer: l)
+        weights.recycle(q.data, slot: 4)
+        mix(layout, pattern: pattern, values: values, into: &z)
+        recycle(keys: keys, values: values, pattern: pattern)
+        defer { weights.recycle(z.data, slot: 3) }
         return Kernels.attentionOut(z: z, W_O: w.W_O, b_O: w.b_O)          // [tokens, d_model]
     }
 
@@ -126,11 +144,13 @@ struct PackedBlock {
         var q = Kernels.project(layout.lastTokens(xn), f, .q)              // [rows, head, d_head]
         rotary?.apply(rows: &q, positions: [Int](repeating: P - 1, count: R))
         rotary?.apply(rows: &k, positions: layout.tokenPositions)
-        let keys = fullRows(layout, suffix: k, prefix: prefixKeys)
-        let values = fullRows(layout, suffix: v, prefix: prefixValues)
+        let keys = fullRows(layout, suffix: k, prefix: prefixKeys, slot: 0)
+        let values = fullRows(layout, suffix: v, prefix: prefixValues, slot: 1)
         let last = PackedLayout(layout.rows.map { var r = $0; r.start = P - 1; return r }, positions: P)
         var z = Tensor(zeros: [R, c.nHeads, c.dHead])
-        mix(last, pattern: scores(last, q: q, keys: keys, layer: l), values: values, into: &z)
+        let pattern = scores(last, q: q, keys: keys, layer: l)
+        mix(last, pattern: pattern, values: values, into: &z)
+        recycle(keys: keys, values: values, pattern: pattern)
         let attnOut = Kernels.attentionOut(z: z, W_O: w.W_O, b_O: w.b_O)   // [rows, d_model]
         let residPre = layout.lastTokens(x)                                // [rows, d_model]
         if c.attnOnly { return residPre + attnOut }
@@ -148,25 +168,35 @@ struct PackedBlock {
     }
 
     /// Per row `[P, kv, d_head]`: the target's prefix `0..<start` then the row's own suffix
-    /// (or, with `whole`, the target's values at every position).
-    func fullRows(_ layout: PackedLayout, suffix: Tensor, prefix: Tensor, whole: Bool = false) -> Tensor {
+    /// (or, with `whole`, the target's values at every position). `slot` names the sweep's
+    /// reused buffer it fills (0 keys, 1 values); hand the result back with `recycle`.
+    func fullRows(_ layout: PackedLayout, suffix: Tensor, prefix: Tensor, whole: Bool = false, slot: Int) -> Tensor {
         let P = layout.positions
         let per = prefix.count / max(prefix.shape[0] * P, 1)   // kv · d_head
-        return Tensor(shape: [layout.rows.count * P * per]) { out in
+        var data = weights.reusable(slot, count: layout.rows.count * P * per)
+        data.withUnsafeMutableBufferPointer { out in
             prefix.data.withUnsafeBufferPointer { pp in
                 suffix.data.withUnsafeBufferPointer { sp in
                     guard let o = out.baseAddress, let pb = pp.baseAddress else { return }
                     for (r, row) in layout.rows.enumerated() {
-                        let dst = o + r * P * per, src = pb + row.pair * P * per
+                        let dst = o + r * P * per, src = pb + row.pair * P * per   // row r [P, kv, d_head]; its pair's prefix
                         let own = whole ? 0 : P - row.start
-                        dst.initialize(from: src, count: (P - own) * per)
+                        dst.update(from: src, count: (P - own) * per)
                         if own > 0, let sb = sp.baseAddress {
-                            (dst + (P - own) * per).initialize(from: sb + layout.offsets[r] * per, count: own * per)
+                            (dst + (P - own) * per).update(from: sb + layout.offsets[r] * per, count: own * per)   // suffix [own, kv, d_head]
                         }
                     }
                 }
             }
         }
+        return Tensor(shape: [layout.rows.count * P * per], data: data)
+    }
+
+    /// Hands `fullRows` (and `scores`) results back for the next layer's (call when they are no longer needed).
+    func recycle(keys: Tensor?, values: Tensor, pattern: Tensor? = nil) {
+        if let keys { weights.recycle(keys.data, slot: 0) }
+        weights.recycle(values.data, slot: 1)
+        if let pattern { weights.recycle(pattern.data, slot: 2) }
     }
 
     /// Softmax of causal scores, per row `[head, length, P]` (query positions start..<P); with
@@ -174,7 +204,9 @@ struct PackedBlock {
     func scores(_ layout: PackedLayout, q: Tensor, keys: Tensor, layer l: Int, heads: [Bool]? = nil) -> Tensor {
         let c = model.config, s = AttentionShape(c)
         let (H, K, E, P) = (s.heads, s.kvHeads, s.dHead, layout.positions)
-        var out = Tensor(zeros: [H * layout.tokens * P])
+        let n = H * layout.tokens * P
+        // Every head's scores are written when all are computed; the others must stay zero.
+        var out = heads == nil ? Tensor(shape: [n], data: weights.reusable(2, count: n)) : Tensor(zeros: [n])
         q.data.withUnsafeBufferPointer { qp in
             keys.data.withUnsafeBufferPointer { kp in
                 out.data.withUnsafeMutableBufferPointer { sp in

@@ -25,17 +25,19 @@ extension PackedBlock {
             }
             rotary?.apply(rows: &q, positions: layout.tokenPositions)
             rotary?.apply(rows: &k, positions: layout.tokenPositions)
-            let keys = fullRows(layout, suffix: k, prefix: prefixKeys)
-            let values = fullRows(layout, suffix: v, prefix: prefixValues)
+            let keys = fullRows(layout, suffix: k, prefix: prefixKeys, slot: 0)
+            let values = fullRows(layout, suffix: v, prefix: prefixValues, slot: 1)
             let pattern = scores(layout, q: q, keys: keys, layer: l, heads: touched)
             mix(layout, pattern: pattern, values: values, heads: touched, into: &z)
+            recycle(keys: keys, values: values, pattern: pattern)
         case .pattern:
             let p0 = try entry.require(.pattern)
             var pattern = p0
             try entry.apply(.pattern, &pattern)
             let touched = touchedPatternHeads(layout, pattern, p0)
-            let values = fullRows(layout, suffix: Tensor(zeros: [0, c.nKeyValueHeads, c.dHead]), prefix: prefixValues, whole: true)
+            let values = fullRows(layout, suffix: Tensor(zeros: [0, c.nKeyValueHeads, c.dHead]), prefix: prefixValues, whole: true, slot: 1)
             mix(layout, pattern: pattern, values: values, heads: touched, into: &z)
+            recycle(keys: nil, values: values)
         default:
             try entry.apply(.z, &z)
         }

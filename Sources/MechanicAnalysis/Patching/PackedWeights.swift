@@ -1,14 +1,30 @@
 import Mechanic
 
 /// What a sweep keeps across its passes: the fused q | k | v projection of each layer
-/// (`FusedAttention`, the forward's own for a resident model), and the buffer of the MLP's
-/// hidden activations (`MLPScratch`).
+/// (`FusedAttention`, the forward's own for a resident model), the buffer of the MLP's
+/// hidden activations (`MLPScratch`) and the attention's q, k, v, per-row keys, values, scores and z (`reusable`).
 ///
 /// A streamed model's block is read from the checkpoint once per layer of a pass (the block of
 /// the layer asked last is kept: a pass asks for its layers in order, several times each), and
 /// only that layer's projections are kept, so memory stays near one block.
 final class PackedWeights {
     let scratch = MLPScratch()
+    /// Buffers handed back by `recycle`, by slot (0 keys, 1 values, 2 scores, 3 z, 4–6 q, k, v): each layer of a pass fills
+    /// arrays of about the same size, and a fresh one costs page faults and zero-filling
+    /// comparable to the copy that fills it.
+    private var spare: [Int: [Float]] = [:]
+
+    /// An array of `count` floats (contents unspecified: the caller writes every element),
+    /// reusing the one last recycled into `slot` when it is large enough.
+    func reusable(_ slot: Int, count: Int) -> [Float] {
+        guard var a = spare.removeValue(forKey: slot), a.capacity >= count else { return [Float](repeating: 0, count: count) }
+        if a.count > count { a.removeLast(a.count - count) }
+        if a.count < count { a.append(contentsOf: repeatElement(0, count: count - a.count)) }
+        return a
+    }
+
+    /// Keeps `a` for the next `reusable(slot, …)` (written in place once its other owners are gone).
+    func recycle(_ a: [Float], slot: Int) { spare[slot] = a }
     private var current: (layer: Int, block: BlockWeights)?
     private var fused: [Int: FusedAttention] = [:]
 
