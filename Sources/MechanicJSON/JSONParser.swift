@@ -291,19 +291,37 @@ struct JSONByteParser {
 
     private mutating func hex4() throws -> UInt32 {
         guard pos + 4 <= bytes.count else { throw error("truncated \\u escape") }
+        guard let v = JSONHex.value4(bytes, at: pos) else {
+            while JSONHex.digit(bytes[pos]) != nil { pos += 1 }   // the error names the bad digit's column
+            throw error("invalid hex digit in a \\u escape")
+        }
+        pos += 4
+        return v
+    }
+}
+
+/// The four hex digits of a `\uXXXX` escape (either case), shared by the JSON parser and the
+/// tokenizers' vocabulary scanner.
+package enum JSONHex {
+    /// The value of `bytes[at..<at + 4]` read as hex digits; nil when one is not a hex digit or
+    /// fewer than four bytes remain.
+    package static func value4(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> UInt32? {
+        guard start >= 0, start + 4 <= bytes.count else { return nil }
         var v: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[pos]
-            let digit: UInt32
-            switch b {
-            case 0x30...0x39: digit = UInt32(b - 0x30)
-            case 0x41...0x46: digit = UInt32(b - 0x41 + 10)
-            case 0x61...0x66: digit = UInt32(b - 0x61 + 10)
-            default: throw error("invalid hex digit in a \\u escape")
-            }
-            v = v * 16 + digit
-            pos += 1
+        for b in bytes[start..<(start + 4)] {
+            guard let d = digit(b) else { return nil }
+            v = v * 16 + d
         }
         return v
+    }
+
+    /// The value of one hex digit (either case); nil for any other byte.
+    package static func digit(_ b: UInt8) -> UInt32? {
+        switch b {
+        case 0x30...0x39: UInt32(b - 0x30)
+        case 0x41...0x46: UInt32(b - 0x41 + 10)
+        case 0x61...0x66: UInt32(b - 0x61 + 10)
+        default: nil
+        }
     }
 }

@@ -1,3 +1,4 @@
+import MechanicJSON
 /// The fast path for the bulk of a tokenizer's files: a vocabulary object `{"token": id, …}` and
 /// a merges list (merges.txt's lines, or tokenizer.json's `["a b", …]` / `[["a", "b"], …]`) read
 /// straight from the file's bytes into a `BPEVocabulary`, with no `String` per entry and no JSON
@@ -188,20 +189,8 @@ struct VocabularyScanner {
     }
 
     private mutating func hex4() -> UInt32? {
-        guard pos + 4 <= bytes.count else { return nil }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[pos]
-            let d: UInt32
-            switch b {
-            case 0x30...0x39: d = UInt32(b - 0x30)
-            case 0x41...0x46: d = UInt32(b - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(b - 0x61 + 10)
-            default: return nil
-            }
-            v = v * 16 + d
-            pos += 1
-        }
+        guard let v = JSONHex.value4(bytes, at: pos) else { return nil }
+        pos += 4
         return v
     }
 
