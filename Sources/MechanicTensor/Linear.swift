@@ -16,7 +16,12 @@ public func linear(rows: Int, k: Int, n: Int,
         return
     }
     if let bias {
-        for r in 0..<rows { (out + r * ldc).update(from: bias, count: n) }
+        // The bias rows on all cores: `out` is usually fresh memory, and this pass is its first
+        // touch (page faults), ahead of a product that runs on every core.
+        let o = UncheckedPointer(out), b = ConstPointer(bias)
+        Parallel.chunks(rows, grain: max(1, 65536 / max(n, 1))) { range in
+            for r in range { (o.raw + r * ldc).update(from: b.raw, count: n) }   // row r of out [rows, ldc]
+        }
     }
     sgemm(m: rows, n: n, k: k, a: x, lda: lda, b: w, ldb: ldw, beta: bias == nil ? 0 : 1, c: out, ldc: ldc)
 }

@@ -121,8 +121,14 @@ public final class MLPScratch: @unchecked Sendable {
     public var linear: [Float] = []
     public init() {}
 
-    func reserve(_ n: Int, gated: Bool) {
-        if hidden.count < n { hidden = [Float](repeating: 0, count: n) }
-        if gated && linear.count < n { linear = [Float](repeating: 0, count: n) }
+    /// Grows the buffers to at least `n` floats. Their contents are unspecified: `Kernels.mlp`'s
+    /// products write every element they read (no zero-fill pass over pages about to be written).
+    public func reserve(_ n: Int, gated: Bool) {
+        if hidden.count < n { hidden = Self.unfilled(n) }
+        if gated && linear.count < n { linear = Self.unfilled(n) }
+    }
+
+    private static func unfilled(_ n: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
     }
 }

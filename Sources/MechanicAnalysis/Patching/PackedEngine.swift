@@ -88,6 +88,7 @@ extension PatchingRun {
     private func packedPass(_ rows: [PackedRow], block: PackedBlock, kind: HookKind, stage: PackedStage, keyKind: HookKind,
                             into sums: inout [Double]) throws {
         let c = model.config
+        block.weights.reserve(tokens: rows.reduce(0) { $0 + positions - $1.start }, rows: rows.count, positions: positions, c)
         var active = PackedLayout([], positions: positions)
         var x = Tensor(zeros: [0, c.dModel])
         var finals = Tensor(zeros: [0, c.dModel])   // resid_post at the final token of rows done early

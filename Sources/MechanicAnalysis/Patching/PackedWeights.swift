@@ -23,6 +23,22 @@ final class PackedWeights {
         return a
     }
 
+    /// Sizes the MLP's hidden buffer and every slot for a pass of at most `tokens` tokens in `rows`
+    /// rows of `positions` positions, before its first layer. A pass's live rows grow layer by
+    /// layer (rows join at their patched layer), so buffers sized on demand would be replaced by
+    /// larger fresh ones at nearly every layer, each page-faulted and zero-filled on one thread.
+    /// Reserved capacity is left untouched until a layer needs it.
+    func reserve(tokens T: Int, rows R: Int, positions P: Int, _ c: ModelConfig) {
+        let (H, K, E) = (c.nHeads, c.nKeyValueHeads, c.dHead)
+        scratch.reserve(T * c.dMLP, gated: c.gatedMLP)
+        let sizes = [R * P * K * E, R * P * K * E, H * T * P, T * H * E, T * H * E, T * K * E, T * K * E]   // slots 0–6, as in `spare`
+        for (slot, n) in sizes.enumerated() where (spare[slot]?.capacity ?? 0) < n {
+            var a: [Float] = []
+            a.reserveCapacity(n)
+            spare[slot] = a
+        }
+    }
+
     /// Keeps `a` for the next `reusable(slot, …)` (written in place once its other owners are gone).
     func recycle(_ a: [Float], slot: Int) { spare[slot] = a }
     private var current: (layer: Int, block: BlockWeights)?
