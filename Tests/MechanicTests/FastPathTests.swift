@@ -24,6 +24,15 @@ import MechanicTensor
         let rawPlain = try #require(try raw.forward(batch).logits)
         let (rawHooked, _) = try raw.runWithCache(batch, names: .all)
         #expect(rawPlain.data == rawHooked.data, "\(name) unprocessed: plain and hooked logits differ")
+        // One short prompt: every product has at most 8 rows (the few-row product), which adds
+        // onto whatever the output holds first — the MLP's b_in must come after the product on
+        // both paths.
+        let short = TokenBatch([499, 279, 410, 358, 289])
+        for m in [model, raw] {
+            let plainShort = try #require(try m.forward(short).logits)
+            let (hookedShort, _) = try m.runWithCache(short, names: .all)
+            #expect(plainShort.data == hookedShort.data, "\(name), 5 tokens: plain and hooked logits differ")
+        }
     }
 
     @Test func activationWithRowBiasIsTheActivationOfTheSum() {

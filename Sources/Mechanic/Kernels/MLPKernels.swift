@@ -4,11 +4,28 @@ extension Kernels {
     /// `hook_pre` of an MLP on normalised rows: `x @ W_in + b_in`, or `x @ W_gate` for a gated
     /// MLP (whose `b_in` is added after the gate, see `mlpPost`).
     ///
+    /// `b_in` is added to the finished product, as `mlp` adds it in the activation's pass (and as
+    /// TransformerLens adds it after its einsum). Writing it into the output before the product
+    /// would round differently: the few-row product and OpenBLAS's K-blocked sgemm (K > 384)
+    /// accumulate onto it.
+    ///
     /// - x: `[rows, d_model]` (any leading shape) → `[rows, d_mlp]`
     public static func mlpPre(_ x: Tensor, _ w: BlockWeights) -> Tensor {
         guard let W_in = w.W_in else { return Tensor(zeros: x.shape) }
         if let W_gate = w.W_gate { return x.linear(W_gate) }   // [rows, d_mlp]
-        return x.linear(W_in, bias: w.b_in)                    // [rows, d_mlp]
+        var pre = x.linear(W_in)                               // [rows, d_mlp]
+        guard let b = w.b_in, b.count == W_in.shape.last, b.count > 0 else { return pre }
+        let n = b.count
+        pre.data.withUnsafeMutableBufferPointer { p in
+            b.data.withUnsafeBufferPointer { bp in
+                guard let base = p.baseAddress, let bb = bp.baseAddress else { return }
+                let (o, bias) = (UncheckedPointer(base), ConstPointer(bb))
+                Parallel.chunks(p.count / n, grain: max(1, 16384 / n)) { rows in
+                    for r in rows { for j in 0..<n { o.raw[r * n + j] += bias.raw[j] } }   // row r of [rows, d_mlp]
+                }
+            }
+        }
+        return pre
     }
 
     /// `hook_pre_linear` of a gated MLP: `x @ W_in`; nil for an ungated one.
